@@ -1,0 +1,144 @@
+"""Launching, cancelling and checking background jobs (one code path for web and CLI)."""
+
+from urllib.parse import urlsplit, urlunsplit
+
+import django_rq
+from django.db import transaction
+from django.utils import timezone
+from redis.exceptions import RedisError
+from rq.exceptions import NoSuchJobError
+from rq.job import Job as RqJob
+from rq.job import JobStatus as RqStatus
+
+from core.models import Job
+
+
+class QueueUnavailable(RuntimeError):
+    """Redis does not answer, so no job can be queued."""
+
+
+def redacted(url):
+    """A Redis URL without its password, fit for an error message."""
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        parts = parts._replace(netloc=netloc)
+    return urlunsplit(parts)
+
+
+def queue_url(queue_name):
+    from django.conf import settings
+
+    return settings.RQ_QUEUES[queue_name]["URL"]
+
+
+def check_queue(queue_name="default"):
+    """Raise ``QueueUnavailable`` with advice unless the queue's Redis answers."""
+    try:
+        django_rq.get_connection(queue_name).ping()
+    except (RedisError, OSError) as exc:
+        raise QueueUnavailable(
+            f"The job queue does not answer (Redis at {redacted(queue_url(queue_name))}: {exc}). "
+            "Nothing was started. Start Redis — `make run` starts a private one — "
+            "or point REDIS_URL at a running server, then try again."
+        ) from exc
+
+
+def launch(func, *args, title, queue="default", user=None, unit="steps", timeout=None):
+    """Create a ``Job`` row and queue ``func(job.pk, *args)`` once it commits.
+
+    ``func`` must be a module-level function decorated with
+    ``core.progress.tracked``; ``args`` are ids and plain values, never model
+    instances. Raises ``QueueUnavailable`` (and creates nothing) when Redis
+    does not answer.
+    """
+    check_queue(queue)
+    job = Job.objects.create(
+        title=title,
+        function=f"{func.__module__}.{func.__qualname__}",
+        queue=queue,
+        created_by=user if (user is not None and user.is_authenticated) else None,
+        unit=unit,
+    )
+
+    def enqueue():
+        try:
+            # commit_mode="auto": this already runs after the commit.
+            django_rq.get_queue(queue, commit_mode="auto").enqueue(
+                func, job.pk, *args, job_id=job.rq_job_id, job_timeout=timeout
+            )
+        except (RedisError, OSError) as exc:
+            # Redis went away between the check and the commit: say so on
+            # the job rather than leave a job that will never start.
+            Job.objects.filter(pk=job.pk).update(
+                status=Job.Status.FAILED,
+                finished_at=timezone.now(),
+                error=f"Could not queue the job: {exc}. Check REDIS_URL and launch it again.",
+            )
+            raise QueueUnavailable(str(exc)) from exc
+
+    transaction.on_commit(enqueue)
+    return job
+
+
+def request_cancel(job):
+    """Ask a job to stop. A queued job is cancelled at once; a running one
+    stops at its next progress update."""
+    Job.objects.filter(pk=job.pk, status__in=Job.ACTIVE).update(cancel_requested=True)
+    cancelled_now = Job.objects.filter(pk=job.pk, status=Job.Status.QUEUED).update(
+        status=Job.Status.CANCELLED, finished_at=timezone.now(), message="cancelled before start"
+    )
+    if cancelled_now:
+        try:
+            RqJob.fetch(job.rq_job_id, connection=django_rq.get_connection(job.queue)).cancel()
+        except (NoSuchJobError, RedisError, OSError):
+            pass  # the worker will skip it anyway: the row says cancelled
+    job.refresh_from_db()
+    return job
+
+
+LOST_STATUSES = {RqStatus.FAILED, RqStatus.STOPPED, RqStatus.CANCELED}
+
+
+def reconcile(job):
+    """Mark an active job failed when its worker died under it.
+
+    A killed worker never gets to update the row; rq's registries notice
+    (the job moves to failed, or disappears). Called when a page shows the
+    job. Redis being down is not evidence of anything, so it changes nothing.
+    """
+    if not job.is_active:
+        return job
+    try:
+        rq_job = RqJob.fetch(job.rq_job_id, connection=django_rq.get_connection(job.queue))
+        lost = rq_job.get_status(refresh=True) in LOST_STATUSES
+        why = f"the queue reports the job {rq_job.get_status()}"
+    except NoSuchJobError:
+        lost = True
+        why = "the queue has no record of the job"
+    except (RedisError, OSError):
+        return job
+    if lost:
+        # Re-read first: the job may have finished since the page loaded.
+        Job.objects.filter(pk=job.pk, status__in=Job.ACTIVE).update(
+            status=Job.Status.FAILED,
+            finished_at=timezone.now(),
+            error=f"The worker stopped before the job finished ({why}). Launch it again.",
+        )
+        job.refresh_from_db()
+    return job
+
+
+def queue_health():
+    """Per queue: reachable, length, workers. For the admin overview."""
+    from rq import Worker
+
+    health = []
+    for name in ("default", "scoring"):
+        try:
+            queue = django_rq.get_queue(name)
+            workers = Worker.count(queue=queue)
+            health.append({"name": name, "ok": True, "queued": len(queue), "workers": workers})
+        except (RedisError, OSError) as exc:
+            health.append({"name": name, "ok": False, "error": str(exc)})
+    return health

@@ -1,0 +1,60 @@
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from core import queue
+from core.models import Job
+from core.roles import INSPECTOR_GROUP, admin_required, inspector_required, is_admin
+from inspection import accounts
+
+
+def home(request):
+    """An admin's overview, or an inspector's own work."""
+    if is_admin(request.user):
+        context = {
+            "n_inspectors": inspectors().count(),
+            "n_active_jobs": Job.objects.filter(status__in=Job.ACTIVE).count(),
+            "recent_jobs": Job.objects.all()[:5],
+            "queues": queue.queue_health(),
+        }
+        return render(request, "inspection/home_admin.html", context)
+    return render(request, "inspection/home_inspector.html", {"campaigns": []})
+
+
+def inspectors():
+    return get_user_model().objects.filter(groups__name=INSPECTOR_GROUP).order_by("username")
+
+
+@inspector_required
+def my_grading(request):
+    # Campaigns arrive with the inspection issue; the page shows the empty state.
+    return render(request, "inspection/my_grading.html", {"campaigns": []})
+
+
+@admin_required
+def section(request, title, template):
+    return render(request, template, {"title": title})
+
+
+@admin_required
+def inspector_list(request, form_error=None, status=200):
+    context = {"inspectors": inspectors(), "form_error": form_error, "form": request.POST}
+    return render(request, "inspection/inspector_list.html", context, status=status)
+
+
+@admin_required
+@require_POST
+def inspector_create(request):
+    try:
+        user, password = accounts.create_inspector(
+            request.POST.get("username", ""),
+            password=request.POST.get("password") or None,
+            email=request.POST.get("email", ""),
+            full_name=request.POST.get("full_name", ""),
+        )
+    except accounts.AccountError as exc:
+        return inspector_list(request, form_error=str(exc), status=400)
+    shown = "" if request.POST.get("password") else f" Their password is {password} — pass it on now; it is not shown again."
+    messages.success(request, f"Inspector {user.username} created.{shown}")
+    return redirect("inspection:inspectors")

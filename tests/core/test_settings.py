@@ -1,0 +1,42 @@
+"""Settings as a fresh process reads them from its environment."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+
+def django_check(**env):
+    full = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DATABASE_URL"}}
+    full.update(env)
+    return subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=full, capture_output=True, text=True
+    )
+
+
+def test_it_requires_a_secret_key_when_debug_is_off():
+    done = django_check(DEBUG="false")
+    assert done.returncode != 0
+    assert "ImproperlyConfigured: SECRET_KEY is required when DEBUG is off" in done.stderr
+
+
+def test_it_starts_with_debug_off_and_a_secret_key():
+    done = django_check(DEBUG="false", SECRET_KEY="x" * 50, ALLOWED_HOSTS="lens.example")
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        ({"DEBUG": "perhaps"}, "DEBUG='perhaps' is not a boolean"),
+        ({"DATABASE_URL": "mysql://root@localhost/x"}, "unsupported scheme 'mysql'"),
+        ({"REDIS_URL": "localhost:6379"}, "REDIS_URL='localhost:6379'"),
+    ],
+)
+def test_it_fails_loudly_on_malformed_settings(env, message):
+    done = django_check(**env)
+    assert done.returncode != 0
+    assert "ImproperlyConfigured" in done.stderr and message in done.stderr
