@@ -18,10 +18,6 @@ class StaffOnlyPrefixesMiddleware:
 
     def __call__(self, request):
         user = request.user
-        if (
-            request.path.startswith(self.prefixes)
-            and user.is_authenticated
-            and not is_admin(user)
-        ):
+        if request.path.startswith(self.prefixes) and user.is_authenticated and not is_admin(user):
             raise PermissionDenied("This page is for LensFinder admins.")
         return self.get_response(request)

@@ -5,6 +5,7 @@ the launcher, which then stops the parts in order (web, worker, Redis) and
 waits for them: no orphan redis-server or worker is left behind.
 """
 
+import contextlib
 import glob
 import os
 import signal
@@ -29,7 +30,9 @@ class StackError(RuntimeError):
 
 def jemalloc_path():
     """Debian's jemalloc, which speeds up torch inference here (DESIGN.md)."""
-    found = sorted(glob.glob("/usr/lib/*/libjemalloc.so.2") + glob.glob("/usr/lib/libjemalloc.so.2"))
+    found = sorted(
+        glob.glob("/usr/lib/*/libjemalloc.so.2") + glob.glob("/usr/lib/libjemalloc.so.2")
+    )
     return found[0] if found else None
 
 
@@ -100,7 +103,9 @@ class Stack:
         deadline = time.monotonic() + 10
         while not redis_answers(sock):
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise StackError(f"The private Redis did not start; see {self.data_dir / 'redis.log'}.")
+                raise StackError(
+                    f"The private Redis did not start; see {self.data_dir / 'redis.log'}."
+                )
             time.sleep(0.05)
         return f"unix://{sock}"
 
@@ -111,7 +116,14 @@ class Stack:
             self.say(f"Private Redis on {self.env['REDIS_URL']}")
         else:
             self.say("Using REDIS_URL from the environment")
-        worker = [sys.executable, self.manage_py, "rqworker", *QUEUES, "--worker-class", WORKER_CLASS]
+        worker = [
+            sys.executable,
+            self.manage_py,
+            "rqworker",
+            *QUEUES,
+            "--worker-class",
+            WORKER_CLASS,
+        ]
         self._spawn("worker", worker, env=worker_env(self.env))
         self._spawn("web", [sys.executable, self.manage_py, "runserver", self.addr])
         self.say(f"LensFinder is starting at http://{self.addr}/  (Ctrl-C stops everything)")
@@ -131,19 +143,15 @@ class Stack:
         """Stop the parts, newest first: SIGTERM, then SIGKILL after a grace period."""
         for name, proc in reversed(self.procs):
             if proc.poll() is None:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
             try:
                 proc.wait(STOP_GRACE_S)
             except subprocess.TimeoutExpired:
                 self.say(f"The {name} process did not stop in {STOP_GRACE_S:.0f} s; killing it.")
             # Also sweeps grandchildren (runserver's autoreloader child).
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             proc.wait()
         self.procs.clear()
 

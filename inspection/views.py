@@ -55,6 +55,10 @@ def inspector_create(request):
         )
     except accounts.AccountError as exc:
         return inspector_list(request, form_error=str(exc), status=400)
-    shown = "" if request.POST.get("password") else f" Their password is {password} — pass it on now; it is not shown again."
+    shown = (
+        ""
+        if request.POST.get("password")
+        else f" Their password is {password} — pass it on now; it is not shown again."
+    )
     messages.success(request, f"Inspector {user.username} created.{shown}")
     return redirect("inspection:inspectors")

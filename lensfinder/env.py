@@ -120,7 +120,7 @@ def redis_url(url, name="REDIS_URL"):
     if parts.scheme != "unix" and not parts.hostname:
         raise ImproperlyConfigured(f"{name}={url!r} names no host.")
     try:
-        parts.port
+        _ = parts.port  # urlsplit parses the port lazily
     except ValueError as exc:
         raise ImproperlyConfigured(f"{name}={url!r}: the port is not a number.") from exc
     return url

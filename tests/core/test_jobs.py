@@ -32,7 +32,9 @@ def wait_for(predicate, timeout_s=30, every_s=0.05):
 def test_it_launches_a_selftest_from_the_web_and_a_worker_runs_it(admin_client, start_worker):
     response = admin_client.post(reverse("core:selftest"), {"steps": 4, "delay_s": 0.05})
     job = Job.objects.get()
-    assert response.status_code == 302 and response["Location"] == reverse("core:job", args=[job.pk])
+    assert response.status_code == 302 and response["Location"] == reverse(
+        "core:job", args=[job.pk]
+    )
     assert job.status == Job.Status.QUEUED
     assert job.rq_job_id in django_rq.get_queue("default").job_ids
 

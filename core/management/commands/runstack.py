@@ -16,7 +16,9 @@ class Command(BaseCommand):
         parser.add_argument("--addr", default="127.0.0.1:8000", help="host:port of the web server")
 
     def handle(self, addr, **options):
-        stack = Stack(settings.BASE_DIR / "manage.py", settings.DATA_DIR, addr=addr, out=self.stdout)
+        stack = Stack(
+            settings.BASE_DIR / "manage.py", settings.DATA_DIR, addr=addr, out=self.stdout
+        )
         try:
             code = stack.run()
         except StackError as exc:
