@@ -34,6 +34,14 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost")
 
 DATA_DIR = env_path("LENSFINDER_DATA_DIR", "var", BASE_DIR)
+try:
+    # The default SQLite database and the private Redis socket live here.
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+except OSError as exc:
+    raise ImproperlyConfigured(
+        f"LENSFINDER_DATA_DIR={str(DATA_DIR)!r} cannot be created ({exc}): "
+        "point it at a writable directory."
+    ) from exc
 DATABASES = {
     "default": database_from_url(
         env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'lensfinder.sqlite3'}"), BASE_DIR

@@ -40,3 +40,15 @@ def test_it_fails_loudly_on_malformed_settings(env, message):
     done = django_check(**env)
     assert done.returncode != 0
     assert "ImproperlyConfigured" in done.stderr and message in done.stderr
+
+
+def test_it_creates_the_data_dir_and_explains_when_it_cannot(tmp_path):
+    data_dir = tmp_path / "fresh" / "var"
+    assert django_check(LENSFINDER_DATA_DIR=str(data_dir)).returncode == 0
+    assert data_dir.is_dir()
+
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file, not a directory")
+    done = django_check(LENSFINDER_DATA_DIR=str(blocker / "var"))
+    assert done.returncode != 0
+    assert "cannot be created" in done.stderr and "point it at a writable directory" in done.stderr
