@@ -59,14 +59,17 @@ def main():
         drain()
         t2 = time.perf_counter()
         per_job_ms = (t2 - t0) / args.jobs * 1e3
+        enqueue_ms, run_ms = (t1 - t0) / args.jobs * 1e3, (t2 - t1) / args.jobs * 1e3
         print(
             f"{label:28s} {args.jobs / (t2 - t0):8.1f} jobs/s  {per_job_ms:7.2f} ms/job "
-            f"(enqueue {(t1 - t0) / args.jobs * 1e3:.2f} ms, run {(t2 - t1) / args.jobs * 1e3:.2f} ms)"
+            f"(enqueue {enqueue_ms:.2f} ms, run {run_ms:.2f} ms)"
         )
         return per_job_ms
 
     # Reference: a built-in function, no database at all.
-    ref = timed("bare rq jobs (reference)", lambda: [q.enqueue("builtins.abs", i) for i in range(args.jobs)])
+    ref = timed(
+        "bare rq jobs (reference)", lambda: [q.enqueue("builtins.abs", i) for i in range(args.jobs)]
+    )
     tracked = timed(
         "tracked LensFinder jobs",
         lambda: [queue.launch(jobs.selftest, 1, 0, title="bench") for _ in range(args.jobs)],
