@@ -9,6 +9,7 @@ import contextlib
 import glob
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -126,16 +127,30 @@ class Stack:
         ]
         self._spawn("worker", worker, env=worker_env(self.env))
         self._spawn("web", [sys.executable, self.manage_py, "runserver", self.addr])
-        self.say(f"LensFinder is starting at http://{self.addr}/  (Ctrl-C stops everything)")
+
+    def web_answers(self):
+        host, _, port = self.addr.rpartition(":")
+        try:
+            socket.create_connection((host or "127.0.0.1", int(port)), timeout=0.5).close()
+            return True
+        except OSError:
+            return False
 
     def wait(self):
         """Block until a signal arrives or a part exits; returns an exit code."""
+        ready = False
         while not self.stopping:
             for name, proc in self.procs:
                 code = proc.poll()
                 if code is not None:
                     self.say(f"The {name} process exited (code {code}); stopping the rest.")
                     return code or 1
+            if not ready and self.web_answers():
+                ready = True
+                self.say(
+                    f"\n  LensFinder is ready: open http://{self.addr}/ and log in "
+                    "(demo logins above).\n  Ctrl-C stops the web server, the worker and Redis.\n"
+                )
             time.sleep(0.25)
         return 0
 

@@ -95,6 +95,7 @@ def test_it_runs_the_stack_and_ctrl_c_stops_every_part(stack_env):
 
         launcher.send_signal(signal.SIGINT)  # what a terminal's Ctrl-C sends
         output = launcher.communicate(timeout=60)[0]
+        assert f"LensFinder is ready: open http://127.0.0.1:{port}/" in output
         assert "Stopped." in output
         gone, alive = psutil.wait_procs(parts, timeout=10)
         assert not alive, [p.cmdline() for p in alive]
