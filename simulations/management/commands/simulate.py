@@ -1,0 +1,37 @@
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from simulations.errors import SimulationError
+from simulations.generate import parse_psf_range, simulate_stampset
+from simulations.stampset import StampSetError
+from simulations.surveys import SURVEYS
+
+
+class Command(BaseCommand):
+    help = (
+        "Simulate a labelled stamp set (lenses and non-lenses) for a survey, as in "
+        "He et al. 2020 Section 3, into a stamp-set FITS file. Same seed, same bytes."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--survey", default="kids-r", help=f"one of {', '.join(SURVEYS)}")
+        parser.add_argument("--lenses", type=int, default=0, help="number of lenses")
+        parser.add_argument("--nonlenses", type=int, default=0, help="number of non-lenses")
+        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--psf-fwhm", help="PSF FWHM range in arcsec, LOW,HIGH")
+        parser.add_argument("--out", required=True, help="output stamp-set FITS file")
+
+    def handle(self, survey, lenses, nonlenses, seed, psf_fwhm, out, **options):
+        try:
+            psf = parse_psf_range(psf_fwhm) if psf_fwhm else None
+            with tqdm(
+                total=lenses + nonlenses, unit="stamp", disable=options["verbosity"] == 0
+            ) as bar:
+
+                def progress(done, total):
+                    bar.update(done - bar.n)
+
+                path = simulate_stampset(survey, lenses, nonlenses, seed, out, psf, progress)
+        except (SimulationError, StampSetError) as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(f"Wrote {lenses} lenses and {nonlenses} non-lenses to {path}")
