@@ -70,3 +70,23 @@ def contact_sheet(stamps, captions, path, columns=8, scale=2, kind="asinh"):
         draw.text((x0 + 2, y0 + h * scale + 1), str(captions[i])[:28], fill="white")
     sheet.save(path)
     return path
+
+
+def write_contact_sheet(stampset_path, png_path, n=48, columns=8):
+    """A contact sheet of the first ``n`` stamps of a stamp-set file, captioned
+    with kind, theta_E (arcsec) and arc S/N where known."""
+    from simulations.stampset import read_stampset
+
+    s = read_stampset(stampset_path)
+    idx = list(range(min(n, len(s))))
+    meta = s.meta
+    captions = []
+    for i in idx:
+        parts = [str(meta["kind"][i]) if "kind" in meta.colnames else str(meta["id"][i])]
+        if "theta_e" in meta.colnames and meta["theta_e"][i] > 0:
+            parts.append(f"tE={meta['theta_e'][i]:.1f}")
+        if "snr" in meta.colnames and meta["snr"][i] > 0:
+            parts.append(f"S/N={meta['snr'][i]:.0f}")
+        captions.append(" ".join(parts))
+    scale = max(1, 96 // s.cube.shape[-1] + 1)
+    return contact_sheet(s.stamps(idx), captions, png_path, columns=columns, scale=scale)

@@ -14,26 +14,34 @@ FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))  # 2.3548
 def gaussian_psf_convolve(images, fwhm_arcsec, pixscale_arcsec):
     """Convolve ``images`` with circular Gaussian PSFs, conserving flux.
 
-    Multiplies the images' spectrum by the Gaussian's analytic transfer
-    function, ``exp(-2 pi^2 sigma^2 |f|^2)``, after zero-padding by 4 sigma
-    so that nothing wraps around. ``fwhm_arcsec`` broadcasts to ``(B, nb)``.
+    The kernel is the Gaussian sampled at pixel centres and normalised to a
+    sum of 1 (a discretised PSF, as LensPop does); it is separable, so its
+    transfer function is the outer product of two 1-d DFTs. Images are
+    zero-padded by 5 sigma so that nothing wraps around. ``fwhm_arcsec``
+    broadcasts to ``(B, nb)``.
     """
     b, nb, h, w = images.shape
     fwhm = torch.as_tensor(fwhm_arcsec, dtype=images.dtype, device=images.device)
     sigma_px = (fwhm / FWHM_PER_SIGMA / pixscale_arcsec).expand(b, nb)
-    pad = int(math.ceil(4 * float(sigma_px.max()))) + 1
+    pad = int(math.ceil(5 * float(sigma_px.max()))) + 1
     # A fast FFT length (products of 2, 3, 5) at least H + 2 pad.
     ph, pw = _fast_length(h + 2 * pad), _fast_length(w + 2 * pad)
-    spectrum = torch.fft.rfft2(images, s=(ph, pw))
-    fy = torch.fft.fftfreq(ph, device=images.device, dtype=images.dtype)
-    fx = torch.fft.rfftfreq(pw, device=images.device, dtype=images.dtype)
-    f2 = fy[:, None] ** 2 + fx[None, :] ** 2
-    transfer = torch.exp(-2 * math.pi**2 * sigma_px[..., None, None] ** 2 * f2)
-    out = torch.fft.irfft2(spectrum * transfer, s=(ph, pw))
-    # The image sat at the origin of the padded frame; the Gaussian is centred
-    # on the origin, so the convolved image is in the same place (wrapping
-    # only the tails into the padding, which is dropped).
+    ky = torch.fft.fft(_wrapped_gaussian(ph, sigma_px), dim=-1)
+    kx = torch.fft.rfft(_wrapped_gaussian(pw, sigma_px), dim=-1)
+    transfer = ky[..., :, None] * kx[..., None, :]
+    out = torch.fft.irfft2(torch.fft.rfft2(images, s=(ph, pw)) * transfer, s=(ph, pw))
+    # The kernel is centred on the origin, so the image stays in place; the
+    # tails that wrapped fall in the padding, which is dropped.
     return out[..., :h, :w]
+
+
+def _wrapped_gaussian(length, sigma_px):
+    """1-d Gaussians of width ``sigma_px`` (B, nb) centred on index 0 of a
+    periodic axis, each summing to 1: shape (B, nb, length)."""
+    i = torch.arange(length, dtype=sigma_px.dtype, device=sigma_px.device)
+    d = torch.minimum(i, length - i)
+    g = torch.exp(-0.5 * (d / sigma_px[..., None]) ** 2)
+    return g / g.sum(dim=-1, keepdim=True)
 
 
 def _fast_length(n):

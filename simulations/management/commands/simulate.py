@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from simulations.display import write_contact_sheet
 from simulations.errors import SimulationError
 from simulations.generate import parse_psf_range, simulate_stampset
 from simulations.stampset import StampSetError
@@ -20,6 +21,9 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--psf-fwhm", help="PSF FWHM range in arcsec, LOW,HIGH")
         parser.add_argument("--out", required=True, help="output stamp-set FITS file")
+        parser.add_argument(
+            "--contact-sheet", metavar="PNG", help="also write a PNG of the first stamps"
+        )
 
     def handle(self, survey, lenses, nonlenses, seed, psf_fwhm, out, **options):
         try:
@@ -35,3 +39,6 @@ class Command(BaseCommand):
         except (SimulationError, StampSetError) as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"Wrote {lenses} lenses and {nonlenses} non-lenses to {path}")
+        if options["contact_sheet"]:
+            sheet = write_contact_sheet(path, options["contact_sheet"])
+            self.stdout.write(f"Wrote a contact sheet to {sheet}")
