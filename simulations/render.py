@@ -43,9 +43,42 @@ def fine_grid(config, device):
 
 
 def bin_pixels(fine, s):
-    """Average s x s sub-pixels: (..., H*s, W*s) -> (..., H, W)."""
-    *lead, hs, ws = fine.shape
-    return fine.reshape(*lead, hs // s, s, ws // s, s).mean(dim=(-3, -1))
+    """Average s x s sub-pixels: (B, H*s, W*s) -> (B, H, W)."""
+    return torch.nn.functional.avg_pool2d(fine[:, None], s)[:, 0]
+
+
+def component_profile(x, y, r_eff, n_sersic, q, phi, center_x, center_y):
+    """Unit-amplitude Sersic profiles on the fine grid: (B, H*s, W*s)."""
+    return sersic(x, y, 1.0, r_eff, n_sersic, q, phi, center_x, center_y)
+
+
+def lensed_profile(x, y, theta_E, q_lens, phi_lens, sub_theta_E, sub_x, sub_y,
+                   r_eff, n_sersic, q, phi, center_x, center_y):  # fmt: skip
+    """Unit-amplitude Sersic sources seen through SIE + SIS subhaloes, fine grid."""
+    lens = {"theta_E": theta_E, "q": q_lens, "phi": phi_lens, "center_x": 0.0, "center_y": 0.0}
+    subhaloes = {"theta_E": sub_theta_E, "center_x": sub_x, "center_y": sub_y}
+    bx, by = trace(x, y, lens, subhaloes)
+    return sersic(bx, by, 1.0, r_eff, n_sersic, q, phi, center_x, center_y)
+
+
+_COMPILED = {}
+
+
+def kernels(compile):
+    """The two profile functions, eager or fused by ``torch.compile``.
+
+    Compiling fuses the long chains of element-wise operations (2-5x faster
+    on CPU) at the price of a one-off compilation of ~30 s, so it pays for
+    large sets only. Shapes are dynamic: batch and subhalo counts may vary.
+    Binning stays outside: a fused reduction over sub-pixels was 6x slower
+    than ``avg_pool2d`` here.
+    """
+    if not compile:
+        return component_profile, lensed_profile
+    if not _COMPILED:
+        _COMPILED["c"] = torch.compile(component_profile, dynamic=True)
+        _COMPILED["l"] = torch.compile(lensed_profile, dynamic=True)
+    return _COMPILED["c"], _COMPILED["l"]
 
 
 def _t(values, device):
@@ -97,8 +130,9 @@ def noise_sigma(params, config):
     return out
 
 
-def render(params, config, device="cpu"):
+def render(params, config, device="cpu", compile=False):
     """Observed stamps (B, nb, H, W) float32 and per-stamp measurements."""
+    component, lensed = kernels(compile)
     bands = config["bands"]
     s, pix = config["supersample"], config["pixscale_arcsec"]
     n = len(params["label"])
@@ -117,12 +151,12 @@ def render(params, config, device="cpu"):
         on = np.flatnonzero(comp["on"][:, c])
         if len(on) == 0:
             continue
-        profile = sersic(
-            x, y, 1.0, _t(comp["r_eff"][on, c], device), _t(comp["n"][on, c], device),
+        fine = component(
+            x, y, _t(comp["r_eff"][on, c], device), _t(comp["n"][on, c], device),
             _t(comp["q"][on, c], device), _t(comp["phi"][on, c], device),
             _t(comp["x"][on, c], device), _t(comp["y"][on, c], device),
         )  # fmt: skip
-        profile = bin_pixels(profile, s) * pix**2
+        profile = bin_pixels(fine, s) * pix**2
         for j, band in enumerate(bands):
             mag = comp["mag"][on, c] + colour_offsets(config, comp["colour"][on, c], band)
             amp = sersic_amplitude(
@@ -135,30 +169,20 @@ def render(params, config, device="cpu"):
     source_only = None
     magnification = np.zeros(n)
     if len(li):
-        sie = {
-            "theta_E": _t(lens["theta_e"][li], device),
-            "q": _t(lens["q"][li], device),
-            "phi": _t(lens["phi"][li], device),
-            "center_x": 0.0,
-            "center_y": 0.0,
-        }
-        k = int((subs["theta_e"][li] > 0).sum(axis=1).max())
-        sub = None
-        if k:
-            names = {"theta_E": "theta_e", "center_x": "x", "center_y": "y"}
-            sub = {
-                name: torch.as_tensor(subs[key][li, :k], dtype=DTYPE, device=device)[
-                    ..., None, None
-                ]
-                for name, key in names.items()
-            }
-        bx, by = trace(x, y, sie, sub)
-        profile = sersic(
-            bx, by, 1.0, _t(src["r_eff"][li], device), _t(src["n"][li], device),
+        # Always at least one (possibly empty, theta_E = 0) subhalo slot: one graph.
+        k = max(1, int((subs["theta_e"][li] > 0).sum(axis=1).max()))
+        sub = [
+            torch.as_tensor(subs[key][li, :k], dtype=DTYPE, device=device)[..., None, None]
+            for key in ("theta_e", "x", "y")
+        ]
+        fine = lensed(
+            x, y, _t(lens["theta_e"][li], device), _t(lens["q"][li], device),
+            _t(lens["phi"][li], device), *sub,
+            _t(src["r_eff"][li], device), _t(src["n"][li], device),
             _t(src["q"][li], device), _t(src["phi"][li], device),
             _t(src["x"][li], device), _t(src["y"][li], device),
         )  # fmt: skip
-        profile = bin_pixels(profile, s) * pix**2
+        profile = bin_pixels(fine, s) * pix**2
         source_only = torch.zeros((len(li), len(bands), size, size), dtype=DTYPE, device=device)
         for j, band in enumerate(bands):
             mag = src["mag"][li] + config["source"]["colour"].get(band, 0.0)
@@ -236,8 +260,8 @@ def metadata(params, measured, config):
     return {k: (v.astype(np.float32) if v.dtype == np.float64 else v) for k, v in meta.items()}
 
 
-def simulate_batch(config, labels, rng, device="cpu"):
+def simulate_batch(config, labels, rng, device="cpu", compile=False):
     """Stamps (B, nb, H, W) and META columns for ``labels``, drawn from ``rng``."""
     params = populations.sample(config, labels, rng)
-    stamps, measured = render(params, config, device)
+    stamps, measured = render(params, config, device, compile)
     return stamps, metadata(params, measured, config)

@@ -22,6 +22,15 @@ class Command(BaseCommand):
         parser.add_argument("--psf-fwhm", help="PSF FWHM range in arcsec, LOW,HIGH")
         parser.add_argument("--out", required=True, help="output stamp-set FITS file")
         parser.add_argument(
+            "--compile",
+            choices=["auto", "yes", "no"],
+            default="auto",
+            help="fuse the rendering kernels with torch.compile (auto: for 10,000 stamps or more)",
+        )
+        parser.add_argument(
+            "--device", help="torch device, e.g. cpu or cuda (default: cuda if present)"
+        )
+        parser.add_argument(
             "--contact-sheet", metavar="PNG", help="also write a PNG of the first stamps"
         )
 
@@ -35,7 +44,10 @@ class Command(BaseCommand):
                 def progress(done, total):
                     bar.update(done - bar.n)
 
-                path = simulate_stampset(survey, lenses, nonlenses, seed, out, psf, progress)
+                compile = {"auto": None, "yes": True, "no": False}[options["compile"]]
+                path = simulate_stampset(
+                    survey, lenses, nonlenses, seed, out, psf, progress, compile, options["device"]
+                )
         except (SimulationError, StampSetError) as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"Wrote {lenses} lenses and {nonlenses} non-lenses to {path}")
