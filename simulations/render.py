@@ -6,6 +6,8 @@ SIE and its subhaloes; then every band is convolved with its Gaussian PSF
 and gets Poisson noise on the signal plus Gaussian background noise.
 """
 
+import logging
+
 import numpy as np
 import torch
 
@@ -14,6 +16,7 @@ from simulations.lensing import trace
 from simulations.light import sersic, sersic_amplitude
 
 DTYPE = torch.float32
+logger = logging.getLogger(__name__)
 
 
 def reference_band(config):
@@ -76,9 +79,28 @@ def kernels(compile):
     if not compile:
         return component_profile, lensed_profile
     if not _COMPILED:
-        _COMPILED["c"] = torch.compile(component_profile, dynamic=True)
-        _COMPILED["l"] = torch.compile(lensed_profile, dynamic=True)
+        _COMPILED["c"] = _or_eager(
+            torch.compile(component_profile, dynamic=True), component_profile
+        )
+        _COMPILED["l"] = _or_eager(torch.compile(lensed_profile, dynamic=True), lensed_profile)
     return _COMPILED["c"], _COMPILED["l"]
+
+
+def _or_eager(compiled, eager):
+    """``compiled``, falling back to ``eager`` for good if compilation fails
+    (no C compiler, an unsupported platform): slower, never wrong."""
+    current = [compiled]
+
+    def call(*args):
+        if current[0] is compiled:
+            try:
+                return compiled(*args)
+            except Exception as exc:  # torch raises many kinds here
+                logger.warning("torch.compile failed (%s); rendering without it.", exc)
+                current[0] = eager
+        return eager(*args)
+
+    return call
 
 
 def _t(values, device):
@@ -130,23 +152,15 @@ def noise_sigma(params, config):
     return out
 
 
-def render(params, config, device="cpu", compile=False):
-    """Observed stamps (B, nb, H, W) float32 and per-stamp measurements."""
-    component, lensed = kernels(compile)
-    bands = config["bands"]
+def galaxy_images(params, config, device="cpu", compile=False):
+    """Noiseless image-plane galaxies (lens light, companions, disks): (B, nb, H, W)."""
+    component, _ = kernels(compile)
+    bands, size = config["bands"], config["size_px"]
     s, pix = config["supersample"], config["pixscale_arcsec"]
-    n = len(params["label"])
-    size = config["size_px"]
     x, y = fine_grid(config, device)
-    comp, src, lens, subs = (
-        params["components"],
-        params["source"],
-        params["lens"],
-        params["subhaloes"],
-    )
-    image = torch.zeros((n, len(bands), size, size), dtype=DTYPE, device=device)
-
-    # Image-plane galaxies: one unit-amplitude profile per component, scaled per band.
+    comp = params["components"]
+    image = torch.zeros((len(params["label"]), len(bands), size, size), dtype=DTYPE, device=device)
+    # One unit-amplitude profile per component, scaled per band.
     for c in range(populations.N_COMPONENTS):
         on = np.flatnonzero(comp["on"][:, c])
         if len(on) == 0:
@@ -159,64 +173,73 @@ def render(params, config, device="cpu", compile=False):
         profile = bin_pixels(fine, s) * pix**2
         for j, band in enumerate(bands):
             mag = comp["mag"][on, c] + colour_offsets(config, comp["colour"][on, c], band)
-            amp = sersic_amplitude(
-                mag_to_counts(mag, config, band), comp["r_eff"][on, c], comp["n"][on, c]
-            )
+            counts = mag_to_counts(mag, config, band)
+            amp = sersic_amplitude(counts, comp["r_eff"][on, c], comp["n"][on, c])
             image[on, j] += profile * _t(amp, device)
+    return image
 
-    # Lensed sources.
-    li = np.flatnonzero(src["on"])
-    source_only = None
-    magnification = np.zeros(n)
-    if len(li):
-        # Always at least one (possibly empty, theta_E = 0) subhalo slot: one graph.
-        k = max(1, int((subs["theta_e"][li] > 0).sum(axis=1).max()))
-        sub = [
-            torch.as_tensor(subs[key][li, :k], dtype=DTYPE, device=device)[..., None, None]
-            for key in ("theta_e", "x", "y")
-        ]
-        fine = lensed(
-            x, y, _t(lens["theta_e"][li], device), _t(lens["q"][li], device),
-            _t(lens["phi"][li], device), *sub,
-            _t(src["r_eff"][li], device), _t(src["n"][li], device),
-            _t(src["q"][li], device), _t(src["phi"][li], device),
-            _t(src["x"][li], device), _t(src["y"][li], device),
-        )  # fmt: skip
-        profile = bin_pixels(fine, s) * pix**2
-        source_only = torch.zeros((len(li), len(bands), size, size), dtype=DTYPE, device=device)
-        for j, band in enumerate(bands):
-            mag = src["mag"][li] + config["source"]["colour"].get(band, 0.0)
-            total = mag_to_counts(mag, config, band)
-            amp = sersic_amplitude(total, src["r_eff"][li], src["n"][li])
-            source_only[:, j] = profile * _t(amp, device)
-            if band == reference_band(config):
-                magnification[li] = (
-                    source_only[:, j].sum(dim=(-2, -1)).double().cpu().numpy() / total
-                )
-        image[li] += source_only
 
+def lensed_source_images(params, config, li, device="cpu", compile=False):
+    """Noiseless lensed sources of stamps ``li``: (len(li), nb, H, W), and
+    their magnification in the reference band."""
+    _, lensed = kernels(compile)
+    bands, size = config["bands"], config["size_px"]
+    s, pix = config["supersample"], config["pixscale_arcsec"]
+    x, y = fine_grid(config, device)
+    src, lens, subs = params["source"], params["lens"], params["subhaloes"]
+    # Always at least one (possibly empty, theta_E = 0) subhalo slot: one graph.
+    k = max(1, int((subs["theta_e"][li] > 0).sum(axis=1).max()))
+    sub = [
+        torch.as_tensor(subs[key][li, :k], dtype=DTYPE, device=device)[..., None, None]
+        for key in ("theta_e", "x", "y")
+    ]
+    fine = lensed(
+        x, y, _t(lens["theta_e"][li], device), _t(lens["q"][li], device),
+        _t(lens["phi"][li], device), *sub,
+        _t(src["r_eff"][li], device), _t(src["n"][li], device),
+        _t(src["q"][li], device), _t(src["phi"][li], device),
+        _t(src["x"][li], device), _t(src["y"][li], device),
+    )  # fmt: skip
+    profile = bin_pixels(fine, s) * pix**2
+    images = torch.zeros((len(li), len(bands), size, size), dtype=DTYPE, device=device)
+    magnification = np.zeros(len(li))
+    for j, band in enumerate(bands):
+        mag = src["mag"][li] + config["source"]["colour"].get(band, 0.0)
+        total = mag_to_counts(mag, config, band)
+        images[:, j] = profile * _t(sersic_amplitude(total, src["r_eff"][li], src["n"][li]), device)
+        if band == reference_band(config):
+            magnification = images[:, j].sum(dim=(-2, -1)).double().cpu().numpy() / total
+    return images, magnification
+
+
+def measure_arc_snr(source_images, psf_fwhm, sigma_bg, config):
+    """Lanusse et al. eq. 10 in the reference band, after the PSF."""
+    ref = config["bands"].index(reference_band(config))
+    observed = observe.gaussian_psf_convolve(
+        source_images[:, ref : ref + 1], psf_fwhm[:, ref : ref + 1], config["pixscale_arcsec"]
+    )
+    sigma = torch.as_tensor(sigma_bg[:, ref], dtype=DTYPE, device=observed.device)
+    return observe.arc_snr(observed[:, 0], sigma).cpu().numpy()
+
+
+def render(params, config, device="cpu", compile=False):
+    """Observed stamps (B, nb, H, W) float32 and per-stamp measurements."""
+    n = len(params["label"])
+    image = galaxy_images(params, config, device, compile)
     psf = torch.as_tensor(params["psf_fwhm"], dtype=DTYPE, device=device)
-    observed = observe.gaussian_psf_convolve(image, psf, pix)
     sigma = noise_sigma(params, config)
+    snr, magnification = np.zeros(n), np.zeros(n)
+    li = np.flatnonzero(params["source"]["on"])
+    if len(li):
+        sources, magnification[li] = lensed_source_images(params, config, li, device, compile)
+        image[li] += sources
+        snr[li] = measure_arc_snr(sources, psf[li], sigma[li], config)
+    observed = observe.gaussian_psf_convolve(image, psf, config["pixscale_arcsec"])
     generator = torch.Generator(device="cpu").manual_seed(int(params["noise_seed"]))
     noisy = observe.add_noise(
         observed.cpu(), torch.as_tensor(sigma, dtype=DTYPE)[..., None, None], generator
     )
-
-    ref = bands.index(reference_band(config))
-    arc_snr = np.zeros(n)
-    if source_only is not None:
-        src_obs = observe.gaussian_psf_convolve(
-            source_only[:, ref : ref + 1], psf[li, ref : ref + 1], pix
-        )
-        arc_snr[li] = (
-            observe.arc_snr(
-                src_obs[:, 0], torch.as_tensor(sigma[li, ref], dtype=DTYPE, device=device)
-            )
-            .cpu()
-            .numpy()
-        )
-    return noisy.numpy(), {"noise_sigma": sigma, "snr": arc_snr, "magnification": magnification}
+    return noisy.numpy(), {"noise_sigma": sigma, "snr": snr, "magnification": magnification}
 
 
 def metadata(params, measured, config):
