@@ -4,6 +4,7 @@ from tqdm import tqdm
 from simulations.display import write_contact_sheet
 from simulations.errors import SimulationError
 from simulations.generate import parse_psf_range, simulate_stampset
+from simulations.semireal import semireal_stampset
 from simulations.stampset import StampSetError
 from simulations.surveys import SURVEYS
 
@@ -20,6 +21,11 @@ class Command(BaseCommand):
         parser.add_argument("--nonlenses", type=int, default=0, help="number of non-lenses")
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--psf-fwhm", help="PSF FWHM range in arcsec, LOW,HIGH")
+        parser.add_argument(
+            "--semi-real",
+            metavar="LRGS.fits",
+            help="make a semi-real set from this stamp set of real LRG stamps (He et al. 4.2)",
+        )
         parser.add_argument("--out", required=True, help="output stamp-set FITS file")
         parser.add_argument(
             "--compile",
@@ -45,9 +51,15 @@ class Command(BaseCommand):
                     bar.update(done - bar.n)
 
                 compile = {"auto": None, "yes": True, "no": False}[options["compile"]]
-                path = simulate_stampset(
-                    survey, lenses, nonlenses, seed, out, psf, progress, compile, options["device"]
-                )
+                if options["semi_real"]:
+                    path = semireal_stampset(
+                        options["semi_real"], lenses, nonlenses, seed, out, psf, progress
+                    )
+                else:
+                    path = simulate_stampset(
+                        survey, lenses, nonlenses, seed, out, psf, progress, compile,
+                        options["device"],
+                    )  # fmt: skip
         except (SimulationError, StampSetError) as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"Wrote {lenses} lenses and {nonlenses} non-lenses to {path}")
