@@ -3,6 +3,7 @@ from tqdm import tqdm
 
 from simulations.display import write_contact_sheet
 from simulations.errors import SimulationError
+from simulations.field import simulate_field
 from simulations.generate import parse_psf_range, simulate_stampset
 from simulations.semireal import semireal_stampset
 from simulations.stampset import StampSetError
@@ -26,7 +27,13 @@ class Command(BaseCommand):
             metavar="LRGS.fits",
             help="make a semi-real set from this stamp set of real LRG stamps (He et al. 4.2)",
         )
-        parser.add_argument("--out", required=True, help="output stamp-set FITS file")
+        parser.add_argument("--out", help="output stamp-set FITS file")
+        parser.add_argument(
+            "--field",
+            metavar="DIR",
+            help="instead, write a simulated g,r,i survey field (tiles, catalogue, truth) to DIR; "
+            "--lenses sets how many of its LRGs are lensed (default 8)",
+        )
         parser.add_argument(
             "--compile",
             choices=["auto", "yes", "no"],
@@ -41,6 +48,16 @@ class Command(BaseCommand):
         )
 
     def handle(self, survey, lenses, nonlenses, seed, psf_fwhm, out, **options):
+        if options["field"]:
+            try:
+                folder, manifest = simulate_field(options["field"], seed, n_lenses=lenses or 8)
+            except SimulationError as exc:
+                raise CommandError(str(exc)) from exc
+            counts = ", ".join(f"{n} {kind}" for kind, n in manifest["counts"].items())
+            self.stdout.write(f"Wrote a simulated field to {folder}: {counts}")
+            return
+        if not out:
+            raise CommandError("Give --out FILE.fits (or --field DIR for a survey field).")
         try:
             psf = parse_psf_range(psf_fwhm) if psf_fwhm else None
             with tqdm(
