@@ -54,7 +54,8 @@ def test_it_shows_the_reason_when_the_web_form_is_wrong(admin_client, inspector)
     assert "A user named &#x27;ines&#x27; already exists" in response.content.decode()
 
 
-def test_it_sets_up_the_demo_users_once_and_keeps_them(capsys):
+def test_it_sets_up_the_demo_users_once_and_keeps_them(capsys, settings, tmp_path):
+    settings.DATA_DIR = tmp_path
     call_command("setup_demo")
     out = capsys.readouterr().out
     assert "admin      admin        lensfinder-admin" in out
@@ -65,7 +66,12 @@ def test_it_sets_up_the_demo_users_once_and_keeps_them(capsys):
 
     admin.set_password("changed-by-the-admin")
     admin.save()
+    field = tmp_path / "demo" / "field"
+    assert (field / "field.json").exists() and (field / "r.fits").exists()
+    stamp = (field / "r.fits").stat().st_mtime_ns
     call_command("setup_demo")
-    assert "(existing user: password unchanged)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "(existing user: password unchanged)" in out and "(kept)" in out
+    assert (field / "r.fits").stat().st_mtime_ns == stamp
     assert users.count() == 3
     assert users.get(username="admin").check_password("changed-by-the-admin")
