@@ -55,6 +55,48 @@ def check_output(path):
     return path
 
 
+def check_counts(n_lenses, n_nonlenses):
+    """The total number of stamps, after checking both counts."""
+    for name, n in (("lenses", n_lenses), ("non-lenses", n_nonlenses)):
+        if int(n) != n or n < 0:
+            raise SimulationError(f"The number of {name} must be a whole number >= 0, not {n}.")
+    total = int(n_lenses) + int(n_nonlenses)
+    if total == 0:
+        raise SimulationError("Nothing to simulate: ask for at least one lens or non-lens.")
+    return total
+
+
+def write_labelled_set(out, n_lenses, n_nonlenses, seed, layout, id_prefix, make_chunk,
+                       progress=None):  # fmt: skip
+    """Stream a labelled set to ``out`` chunk by chunk.
+
+    Labels are shuffled through the set; chunk ``k`` draws from its own
+    stream, spawned from ``seed``, and ``make_chunk(labels, rng)`` returns
+    its stamps and META columns. ``layout`` holds the writer's geometry and
+    header: bands, size, pixscale_arcsec, survey, units, header.
+    """
+    total = int(n_lenses) + int(n_nonlenses)
+    order_seed, *chunk_seeds = np.random.SeedSequence(seed).spawn(1 + (total + CHUNK - 1) // CHUNK)
+    labels = np.random.default_rng(order_seed).permutation(
+        np.repeat(np.array([1, 0], np.int16), [n_lenses, n_nonlenses])
+    )
+    size = layout["size"]
+    with StampSetWriter(
+        out, total, layout["bands"], (size, size), layout["pixscale_arcsec"],
+        survey=layout["survey"], units=layout["units"], header=layout["header"],
+    ) as writer:  # fmt: skip
+        for k, chunk_seed in enumerate(chunk_seeds):
+            chunk_labels = labels[k * CHUNK : (k + 1) * CHUNK]
+            stamps, meta = make_chunk(chunk_labels, np.random.default_rng(chunk_seed))
+            meta["id"] = [
+                f"{id_prefix}-{seed}-{k * CHUNK + i:07d}" for i in range(len(chunk_labels))
+            ]
+            writer.write(stamps, meta)
+            if progress:
+                progress(min((k + 1) * CHUNK, total), total)
+    return out
+
+
 def simulate_stampset(survey, n_lenses, n_nonlenses, seed, out, psf_fwhm=None, progress=None,
                       compile=None, device=None):  # fmt: skip
     """Simulate ``n_lenses`` lenses and ``n_nonlenses`` non-lenses into ``out``.
@@ -74,44 +116,31 @@ def simulate_stampset(survey, n_lenses, n_nonlenses, seed, out, psf_fwhm=None, p
     device : str, optional
         Torch device for rendering; CUDA when available by default.
 
-    Returns the output path. Labels are shuffled through the set.
+    Returns the output path.
     """
     config = get_survey(survey)
-    for name, n in (("lenses", n_lenses), ("non-lenses", n_nonlenses)):
-        if int(n) != n or n < 0:
-            raise SimulationError(f"The number of {name} must be a whole number >= 0, not {n}.")
-    total = int(n_lenses) + int(n_nonlenses)
-    if total == 0:
-        raise SimulationError("Nothing to simulate: ask for at least one lens or non-lens.")
+    total = check_counts(n_lenses, n_nonlenses)
     if psf_fwhm is not None:
         config["psf_fwhm_arcsec"] = {band: tuple(psf_fwhm) for band in config["bands"]}
     out = check_output(out)
     if compile is None:
         compile = total >= COMPILE_FROM
     device = device or default_device()
-
-    root = np.random.SeedSequence(seed)
-    order_rng, *chunk_seeds = root.spawn(1 + (total + CHUNK - 1) // CHUNK)
-    labels = np.random.default_rng(order_rng).permutation(
-        np.repeat(np.array([1, 0], np.int16), [n_lenses, n_nonlenses])
-    )
-    size = config["size_px"]
-    header = {
-        "SEED": seed,
-        "GENERATR": GENERATOR_VERSION,
-        "NLENS": n_lenses,
-        "NNONLENS": n_nonlenses,
+    layout = {
+        "bands": config["bands"],
+        "size": config["size_px"],
+        "pixscale_arcsec": config["pixscale_arcsec"],
+        "survey": config["label"],
+        "units": config["units"],
+        "header": {
+            "SEED": seed,
+            "GENERATR": GENERATOR_VERSION,
+            "SURVEYCF": survey,
+            "COMPILED": bool(compile),
+        },  # fmt: skip
     }
-    with StampSetWriter(
-        out, total, config["bands"], (size, size), config["pixscale_arcsec"],
-        survey=config["label"], units=config["units"], header=header,
-    ) as writer:  # fmt: skip
-        for k, chunk_seed in enumerate(chunk_seeds):
-            chunk_labels = labels[k * CHUNK : (k + 1) * CHUNK]
-            rng = np.random.default_rng(chunk_seed)
-            stamps, meta = render.simulate_batch(config, chunk_labels, rng, device, compile)
-            meta["id"] = [f"sim-{seed}-{k * CHUNK + i:07d}" for i in range(len(chunk_labels))]
-            writer.write(stamps, meta)
-            if progress:
-                progress(min((k + 1) * CHUNK, total), total)
-    return out
+
+    def make_chunk(labels, rng):
+        return render.simulate_batch(config, labels, rng, device, compile)
+
+    return write_labelled_set(out, n_lenses, n_nonlenses, seed, layout, "sim", make_chunk, progress)

@@ -29,8 +29,10 @@ Choices where the papers are silent or impractical (also in the README):
 import functools
 
 import numpy as np
+import torch
 
 from simulations import cosmology
+from simulations.lensing import rotate, sie_deflection
 
 N_COMPONENTS = 2  # image-plane light components per stamp (central + one more)
 MAX_SUBHALOES = 16
@@ -130,10 +132,6 @@ def caustic_offsets(theta_E, q, phi, rng):
     curve is the ellipse kappa = 1/2: q x'^2 + y'^2 / q = theta_E^2; the
     caustic is its image through the lens equation.
     """
-    import torch
-
-    from simulations.lensing import rotate, sie_deflection
-
     t = rng.uniform(0, 2 * np.pi, len(theta_E))
     xp, yp = theta_E * np.cos(t) / np.sqrt(q), theta_E * np.sin(t) * np.sqrt(q)
     as_t = functools.partial(torch.as_tensor, dtype=torch.float64)

@@ -22,8 +22,8 @@ import torch
 
 from simulations import populations, render
 from simulations.errors import SimulationError
-from simulations.generate import CHUNK, check_output
-from simulations.stampset import StampSetError, StampSetWriter, read_stampset
+from simulations.generate import check_counts, check_output, write_labelled_set
+from simulations.stampset import StampSetError, read_stampset
 from simulations.surveys import SURVEYS, get_survey
 
 BRIGHTNESS_RATIO = (0.02, 0.12)
@@ -120,32 +120,29 @@ def semireal_stampset(lrg_path, n_lenses, n_nonlenses, seed, out, psf_fwhm=None,
             f"{lrg_path}: semi-real sets need square, odd-sized stamps, not {lrgs.cube.shape[-2:]}."
         )
     config.update(size_px=size, pixscale_arcsec=lrgs.pixscale_arcsec)
-    total = n_lenses + n_nonlenses
-    if n_lenses < 0 or n_nonlenses < 0 or total == 0:
-        raise SimulationError("Ask for at least one lens or non-lens, and no negative counts.")
+    check_counts(n_lenses, n_nonlenses)
     out = check_output(out)
     gain = float(lrgs.header.get("GAIN", 1.0))
     ref = config["bands"].index(render.reference_band(config))
+    layout = {
+        "bands": lrgs.bands,
+        "size": size,
+        "pixscale_arcsec": lrgs.pixscale_arcsec,
+        "survey": f"{lrgs.survey} semi-real".strip(),
+        "units": lrgs.units,
+        "header": {
+            "SEED": seed,
+            "GENERATR": "lensfinder-semireal-1",
+            "LRGFILE": str(lrg_path)[-60:],
+        },
+    }
 
-    root = np.random.SeedSequence(seed)
-    order_seed, *chunk_seeds = root.spawn(1 + (total + CHUNK - 1) // CHUNK)
-    labels = np.random.default_rng(order_seed).permutation(
-        np.repeat(np.array([1, 0], np.int16), [n_lenses, n_nonlenses])
+    def make_chunk(labels, rng):
+        return _chunk(lrgs, config, labels, rng, psf_fwhm, gain, ref)
+
+    return write_labelled_set(
+        out, n_lenses, n_nonlenses, seed, layout, "semi", make_chunk, progress
     )
-    header = {"SEED": seed, "GENERATR": "lensfinder-semireal-1", "LRGFILE": str(lrg_path)[-60:]}
-    with StampSetWriter(
-        out, total, lrgs.bands, (size, size), lrgs.pixscale_arcsec,
-        survey=f"{lrgs.survey} semi-real".strip(), units=lrgs.units, header=header,
-    ) as writer:  # fmt: skip
-        for k, chunk_seed in enumerate(chunk_seeds):
-            rng = np.random.default_rng(chunk_seed)
-            chunk = labels[k * CHUNK : (k + 1) * CHUNK]
-            stamps, meta = _chunk(lrgs, config, chunk, rng, psf_fwhm, gain, ref)
-            meta["id"] = [f"semi-{seed}-{k * CHUNK + i:07d}" for i in range(len(chunk))]
-            writer.write(stamps, meta)
-            if progress:
-                progress(min((k + 1) * CHUNK, total), total)
-    return out
 
 
 def _chunk(lrgs, config, labels, rng, psf_range, gain, ref):
