@@ -1,0 +1,94 @@
+"""Metrics against hand-computed cases."""
+
+import numpy as np
+import pytest
+
+from classifier.metrics import (
+    MetricsError,
+    accuracy,
+    auc,
+    completeness,
+    completeness_grid,
+    prior_shift,
+    roc_curve,
+    tpr0,
+    tpr10,
+    tpr_at_fpr,
+)
+
+
+def test_auc_of_separated_reversed_and_a_hand_case():
+    labels = np.array([1, 1, 0, 0])
+    assert auc([0.9, 0.8, 0.2, 0.1], labels) == 1.0
+    assert auc([0.1, 0.2, 0.8, 0.9], labels) == 0.0
+    # Pairs (lens, non-lens): (0.9,0.5) win, (0.9,0.7) win, (0.6,0.5) win, (0.6,0.7) lose: 3/4.
+    assert auc([0.9, 0.6, 0.5, 0.7], labels) == 0.75
+    assert auc([0.5, 0.5, 0.5, 0.5], labels) == 0.5  # ties count half
+
+
+def test_auc_equals_the_area_under_the_roc_curve():
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 2, 500)
+    scores = np.round(rng.normal(labels, 1.0), 1)  # plenty of ties
+    fpr, tpr, _ = roc_curve(scores, labels)
+    assert np.trapezoid(tpr, fpr) == pytest.approx(auc(scores, labels), abs=1e-12)
+    assert fpr[0] == tpr[0] == 0 and fpr[-1] == tpr[-1] == 1
+
+
+def test_tpr_at_fpr_picks_the_lowest_threshold_within_the_budget():
+    neg = np.arange(100) / 100  # 0.00 .. 0.99
+    pos = np.array([0.995, 0.985, 0.975, 0.5])
+    scores, labels = np.r_[pos, neg], np.r_[np.ones(4), np.zeros(100)]
+    threshold, tpr = tpr_at_fpr(scores, labels, 0.01)  # one false positive allowed
+    assert 0.98 < threshold <= 0.9800001
+    assert tpr == 0.5
+    assert np.mean(neg >= threshold) <= 0.01
+    assert tpr0(scores, labels) == 0.25  # only 0.995 beats every non-lens
+    assert tpr10(scores, labels) == 0.75  # up to 9 false positives: threshold above 0.90
+
+
+def test_accuracy_and_completeness_follow_he2020():
+    scores = [0.9, 0.4, 0.6, 0.1]
+    labels = [1, 1, 0, 0]
+    assert accuracy(scores, labels) == 0.5
+    assert completeness(scores, labels) == 0.5
+    assert completeness(scores, labels, threshold=0.3) == 1.0
+
+
+def test_completeness_grid_counts_lenses_above_each_cut():
+    scores = np.array([0.9, 0.9, 0.1, 0.9, 0.0])
+    labels = np.array([1, 1, 1, 1, 0])
+    theta = np.array([0.8, 1.2, 1.5, 2.5, 0])
+    snr = np.array([10, 50, 90, 30, 0])
+    grid = {
+        (g["theta_e_min"], g["snr_min"]): g
+        for g in completeness_grid(scores, labels, theta, snr, 0.5)
+    }
+    assert grid[(0.0, 0.0)] == {"theta_e_min": 0.0, "snr_min": 0.0, "n": 4, "completeness": 0.75}
+    assert grid[(1.4, 0.0)]["n"] == 2 and grid[(1.4, 0.0)]["completeness"] == 0.5
+    assert grid[(2.0, 40.0)] == {"theta_e_min": 2.0, "snr_min": 40.0, "n": 0, "completeness": None}
+    assert len(grid) == 16
+
+
+def test_prior_shift_is_lanusse2018_eq_5():
+    assert prior_shift(0.5, 0.5, 0.5) == pytest.approx(0.5)
+    # Train at 50% lenses, search at 1 in 1000: p = 0.9 becomes
+    # (0.002 * 0.9) / (0.002 * 0.9 + 1.998 * 0.1).
+    assert prior_shift(0.9, 0.5, 0.001) == pytest.approx(0.0018 / (0.0018 + 0.1998))
+    assert prior_shift(prior_shift(0.3, 0.5, 0.01), 0.01, 0.5) == pytest.approx(0.3)
+    with pytest.raises(ValueError, match="new_prior must lie strictly between 0 and 1"):
+        prior_shift(0.5, 0.5, 0.0)
+
+
+@pytest.mark.parametrize(
+    "scores, labels, message",
+    [
+        ([0.1, 0.2], [1, 1], "needs both lenses and non-lenses"),
+        ([0.1, 0.2], [1, -1], "unlabelled stamps"),
+        ([0.1, np.nan], [1, 0], "NaN"),
+        ([0.1], [1, 0], "must be 1-d and alike"),
+    ],
+)
+def test_it_refuses_what_cannot_be_evaluated(scores, labels, message):
+    with pytest.raises(MetricsError, match=message):
+        auc(scores, labels)
