@@ -1,62 +1,73 @@
 """The two lens classifiers, in PyTorch (pure: no Django).
 
-Built in the torchvision ``resnet.py`` manner: small layer helpers, block
-classes, the network with ``_make_layer``, and one-line public builders.
+Built in the torchvision ``resnet.py`` manner: layer helpers (``conv1x1``,
+``conv3x3``), block classes, networks with ``_make_layer``, and one-line
+public builders that differ only in data.
 
-- ``he2020_cnn``: He et al. 2020 Section 2 / Fig. 1 -- two unpadded 5x5
-  convolutions with max-pooling and three fully connected layers, for 49x49
+- ``he2020_cnn``: He et al. 2020 Section 2 / Fig. 1: two unpadded 5x5
+  convolutions with max-pooling, then three fully connected layers; 49x49
   inputs; 2,101,372 parameters with two outputs and one band.
-- ``deeplens_resnet``: CMU DeepLens (Lanusse et al. 2018) as in its public
-  code: a 7x7 stem and 15 pre-activated bottleneck units in 5 groups; 45x45
-  inputs; 3,508,545 parameters for one band.
+- ``deeplens_resnet``: CMU DeepLens (Lanusse et al. 2018) as its public code
+  builds it (``deeplens/resnet_classifier.py`` and ``blocks.py``), which
+  differs from the paper's prose: a 7x7 stem, then 15 pre-activated
+  bottleneck units in 5 groups of 3; 45x45 inputs; 3,508,545 trainable
+  parameters for one band.
 
-Both take ``(N, bands, H, W)`` float tensors and return logits: ``(N, 2)``
-for the two-output CNN, ``(N,)`` for one-logit heads.
+Both take ``(N, bands, H, W)`` float tensors, any number of bands, and return
+logits: ``(N, 2)`` from the two-output CNN, ``(N,)`` from one-logit heads.
+``lens_probability`` turns either into P(lens).
 """
+
+import numbers
 
 import torch
 from torch import nn
 
-# Input geometry each network was designed for: stamp size (px) and the pixel
-# scale (arcsec) stamps are resampled to. He et al. cut 97x97 KiDS stamps
-# (0.21"/px) but feed 49x49: we bin 2x2, i.e. resample to 0.42"/px and crop
-# 49x49 (20.6" across, the whole stamp). DeepLens: LSST-like 0.18"/px, 45x45.
-ARCHITECTURES = {
-    "he2020-cnn": {"size_px": 49, "pixscale_arcsec": 0.42},
-    "deeplens-resnet": {"size_px": 45, "pixscale_arcsec": 0.18},
-}
-
 
 def conv1x1(in_channels, out_channels, stride=1, bias=False):
+    """1x1 convolution; ``bias=False`` where a BatchNorm follows."""
     return nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=bias)
 
 
 def conv3x3(in_channels, out_channels, stride=1):
+    """3x3 convolution with 'same' padding and no bias (a BatchNorm follows)."""
     return nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False)
 
 
 def _check_bands(in_bands):
-    if not isinstance(in_bands, int) or in_bands < 1:
+    if isinstance(in_bands, bool) or not isinstance(in_bands, numbers.Integral) or in_bands < 1:
         raise ValueError(f"in_bands must be a positive integer, not {in_bands!r}.")
+    return int(in_bands)
 
 
 class He2020CNN(nn.Module):
-    """Conv 5x5 (20) + ReLU + max-pool 2; conv 5x5 (50) + ReLU + max-pool 2;
-    FC 4050 -> 500 -> 100 -> outputs (ReLU between)."""
+    """He et al. 2020: conv 5x5 (20) + ReLU, max-pool 2; conv 5x5 (50) + ReLU,
+    max-pool 2; FC 4050 -> 500 -> 100 -> ``num_outputs`` with ReLU between.
+
+    Parameters
+    ----------
+    in_bands : int
+        Number of image bands (input channels).
+    num_outputs : {2, 1}
+        2: two-class logits as in the paper (softmax); 1: a single lens logit.
+
+    The paper states no initialisation, so PyTorch's layer defaults stand.
+    """
 
     input_size = 49
 
     def __init__(self, in_bands=1, num_outputs=2):
         super().__init__()
-        _check_bands(in_bands)
+        in_bands = _check_bands(in_bands)
         if num_outputs not in (1, 2):
             raise ValueError(
-                f"num_outputs must be 1 (a logit) or 2 (two classes), not {num_outputs}."
+                f"num_outputs must be 1 (a logit) or 2 (two classes), not {num_outputs!r}."
             )
         self.num_outputs = num_outputs
+        # Unpadded convolutions: 49 -> 45 -> pool 22 -> 18 -> pool 9.
         self.features = nn.Sequential(
-            nn.Conv2d(in_bands, 20, 5), nn.ReLU(inplace=True), nn.MaxPool2d(2),  # 49 -> 45 -> 22
-            nn.Conv2d(20, 50, 5), nn.ReLU(inplace=True), nn.MaxPool2d(2),  # 22 -> 18 -> 9
+            nn.Conv2d(in_bands, 20, 5), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+            nn.Conv2d(20, 50, 5), nn.ReLU(inplace=True), nn.MaxPool2d(2),
         )  # fmt: skip
         self.classifier = nn.Sequential(
             nn.Flatten(),
@@ -66,103 +77,188 @@ class He2020CNN(nn.Module):
         )  # fmt: skip
 
     def forward(self, x):
+        if x.shape[-2:] != (self.input_size, self.input_size):
+            # The first fully connected layer fixes the size; say so rather
+            # than fail with a matrix-shape error.
+            raise ValueError(
+                f"he2020-cnn takes {self.input_size}x{self.input_size} stamps, "
+                f"not {x.shape[-2]}x{x.shape[-1]}."
+            )
         out = self.classifier(self.features(x))
         return out[:, 0] if self.num_outputs == 1 else out
 
 
 class PreActBottleneck(nn.Module):
-    """DeepLens unit: ``p = x if first else ELU(BN(x))``; branch 1x1 (no bias)
-    BN ELU, 3x3 (no bias) BN ELU, 1x1 (bias); shortcut = 1x1 projection of
-    ``p`` (with bias) where the shape changes, else ``x``."""
+    """One DeepLens unit (``pre_resnet_block`` of the DeepLens code).
+
+    ``p = x if first else ELU(BN(x))``; branch: 1x1 (no bias, carries the
+    stride) BN ELU, 3x3 (no bias) BN ELU, 1x1 (bias); shortcut: a 1x1
+    projection of ``p`` (with bias, same stride) where the shape changes,
+    else ``x`` itself; output = branch + shortcut.
+
+    Parameters
+    ----------
+    in_channels, bottleneck, out_channels : int
+        Channels in, inside the bottleneck, and out.
+    stride : int
+        2 in the first unit of groups 2-5, which halves the resolution.
+    first : bool
+        The network's first unit takes the stem's already activated output
+        and skips its own pre-activation.
+    """
 
     def __init__(self, in_channels, bottleneck, out_channels, stride=1, first=False):
         super().__init__()
-        self.first = first
-        if not first:
-            self.preact = nn.Sequential(nn.BatchNorm2d(in_channels), nn.ELU(inplace=False))
+        self.preact = (
+            nn.Identity() if first else nn.Sequential(nn.BatchNorm2d(in_channels), nn.ELU())
+        )
         self.branch = nn.Sequential(
             conv1x1(in_channels, bottleneck, stride), nn.BatchNorm2d(bottleneck), nn.ELU(),
             conv3x3(bottleneck, bottleneck), nn.BatchNorm2d(bottleneck), nn.ELU(),
             conv1x1(bottleneck, out_channels, bias=True),
         )  # fmt: skip
+        # The network's first unit maps the stem's 32 channels to 32 at stride
+        # 1, so it gets no projection: its shortcut is the identity, as in the
+        # DeepLens code; a projection there would add 1,056 parameters to the
+        # 3,508,545 that DESIGN.md and the code give.
         reshapes = stride != 1 or in_channels != out_channels
-        self.projection = (
-            conv1x1(in_channels, out_channels, stride, bias=True) if reshapes else None
-        )
+        self.projection = conv1x1(in_channels, out_channels, stride, bias=True) if reshapes else None
 
     def forward(self, x):
-        p = x if self.first else self.preact(x)
-        shortcut = self.projection(p) if self.projection is not None else x
+        p = self.preact(x)
+        shortcut = x if self.projection is None else self.projection(p)
         return self.branch(p) + shortcut
 
 
 class DeepLensResNet(nn.Module):
+    """CMU DeepLens: stem conv 7x7 -> 32 (no bias) BN ELU; five groups of three
+    ``PreActBottleneck`` units; global average pool; linear 512 -> 1 logit.
+
+    At 45x45 input the last group's feature map is 512 x 3 x 3. The logit
+    goes through a sigmoid only at inference (``lens_probability``).
+
+    Parameters
+    ----------
+    in_bands : int
+        Number of image bands (input channels).
+    """
+
     input_size = 45
-    # (bottleneck, out) channels of the five groups of three units.
-    groups = ((16, 32), (32, 64), (64, 128), (128, 256), (256, 512))
+    unit = PreActBottleneck
     units_per_group = 3
+    stem_channels = 32
+    # (bottleneck, out) channels of the five groups.
+    groups = ((16, 32), (32, 64), (64, 128), (128, 256), (256, 512))
 
     def __init__(self, in_bands=1):
         super().__init__()
-        _check_bands(in_bands)
+        in_bands = _check_bands(in_bands)
         self.stem = nn.Sequential(
-            nn.Conv2d(in_bands, 32, 7, padding=3, bias=False), nn.BatchNorm2d(32), nn.ELU()
+            nn.Conv2d(in_bands, self.stem_channels, 7, padding=3, bias=False),
+            nn.BatchNorm2d(self.stem_channels),
+            nn.ELU(),
         )
-        channels = 32
-        layers = []
-        for g, (bottleneck, out) in enumerate(self.groups):
-            layers.append(self._make_layer(channels, bottleneck, out, first_group=g == 0))
-            channels = out
-        self.layers = nn.Sequential(*layers)
-        self.head = nn.Linear(channels, 1)
-        # He-normal initialisation, as the DeepLens code (Lasagne HeNormal).
+        self.in_channels = self.stem_channels
+        (g1, g2, g3, g4, g5) = self.groups
+        self.layer1 = self._make_layer(*g1, stride=1, first=True)
+        self.layer2 = self._make_layer(*g2, stride=2)
+        self.layer3 = self._make_layer(*g3, stride=2)
+        self.layer4 = self._make_layer(*g4, stride=2)
+        self.layer5 = self._make_layer(*g5, stride=2)
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(self.in_channels, 1)
+
+        # He-normal weights (He et al. 2015, fan-in, ReLU gain), as Lanusse et
+        # al. 2018 Section 3.4 state and the DeepLens code (Lasagne
+        # HeNormal(gain='relu')) uses; BatchNorm keeps unit scale, zero shift.
         for m in self.modules():
             if isinstance(m, (nn.Conv2d, nn.Linear)):
-                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+                nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
                 if m.bias is not None:
                     nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
 
-    def _make_layer(self, in_channels, bottleneck, out, first_group):
-        # Groups 2-5 halve the resolution in their first unit.
-        stride = 1 if first_group else 2
-        units = [PreActBottleneck(in_channels, bottleneck, out, stride, first=first_group)]
-        units += [PreActBottleneck(out, bottleneck, out) for _ in range(self.units_per_group - 1)]
+    def _make_layer(self, bottleneck, out_channels, stride, first=False):
+        units = [self.unit(self.in_channels, bottleneck, out_channels, stride, first=first)]
+        units += [
+            self.unit(out_channels, bottleneck, out_channels)
+            for _ in range(self.units_per_group - 1)
+        ]
+        self.in_channels = out_channels
         return nn.Sequential(*units)
 
-    def features(self, x):
-        return self.layers(self.stem(x))
-
     def forward(self, x):
-        return self.head(self.features(x).mean(dim=(2, 3)))[:, 0]
+        x = self.stem(x)
+        x = self.layer5(self.layer4(self.layer3(self.layer2(self.layer1(x)))))
+        return self.fc(torch.flatten(self.avgpool(x), 1))[:, 0]
 
 
 def he2020_cnn(in_bands=1, num_outputs=2):
+    """He et al. 2020 CNN for 49x49 stamps; ``num_outputs`` 2 (paper) or 1."""
     return He2020CNN(in_bands, num_outputs)
 
 
 def deeplens_resnet(in_bands=1):
+    """CMU DeepLens ResNet for 45x45 stamps, one logit."""
     return DeepLensResNet(in_bands)
 
 
-BUILDERS = {"he2020-cnn": he2020_cnn, "deeplens-resnet": deeplens_resnet}
+# What each network expects: its builder, input stamp size (px) and input pixel
+# scale (arcsec/px); a Preprocessor resamples any stamp to these.
+# he2020-cnn: He et al. simulate 97x97 stamps at KiDS's 0.21"/px ("about 20 x
+# 20 arcsec^2") but feed 49x49. Cropping 49x49 at 0.21"/px would keep only
+# 10.3" and cut the arcs of the largest Einstein radii (up to 5"), so stamps
+# are binned 2x2 instead (area-weighted resampling to 0.42"/px, 49 px =
+# 20.6", the whole stamp). deeplens-resnet: LSST-like 45x45 at 0.18"/px.
+ARCHITECTURES = {
+    "he2020-cnn": {"builder": he2020_cnn, "size_px": 49, "pixscale_arcsec": 0.42},
+    "deeplens-resnet": {"builder": deeplens_resnet, "size_px": 45, "pixscale_arcsec": 0.18},
+}
 
 
-def build(architecture, in_bands=1):
-    """A fresh network by name; ``ValueError`` naming the choices otherwise."""
-    try:
-        return BUILDERS[architecture](in_bands)
-    except KeyError:
-        raise ValueError(
-            f"Unknown architecture {architecture!r}: choose {' or '.join(BUILDERS)}."
-        ) from None
+def build(name, in_bands=1):
+    """A freshly initialised network by registry name.
+
+    Parameters
+    ----------
+    name : str
+        A key of ``ARCHITECTURES``.
+    in_bands : int
+        Number of image bands.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name (the message lists the valid ones) or a bad band count.
+    """
+    if name not in ARCHITECTURES:
+        raise ValueError(f"Unknown architecture {name!r}: choose {' or '.join(ARCHITECTURES)}.")
+    return ARCHITECTURES[name]["builder"](in_bands)
 
 
 def lens_probability(logits):
-    """P(lens) in [0, 1] from either head: softmax of two outputs, sigmoid of one."""
+    """P(lens) in [0, 1] from either head.
+
+    Parameters
+    ----------
+    logits : torch.Tensor
+        ``(N, 2)`` two-class logits (softmax, class 1 = lens) or ``(N,)`` /
+        ``(N, 1)`` lens logits (sigmoid).
+
+    Returns
+    -------
+    torch.Tensor
+        ``(N,)`` probabilities.
+    """
     if logits.ndim == 2 and logits.shape[1] == 2:
         return torch.softmax(logits, dim=1)[:, 1]
-    return torch.sigmoid(logits.reshape(-1))
+    if logits.ndim == 1 or (logits.ndim == 2 and logits.shape[1] == 1):
+        return torch.sigmoid(logits.reshape(-1))
+    raise ValueError(f"Expected logits of shape (N,), (N, 1) or (N, 2), not {tuple(logits.shape)}.")
 
 
 def count_parameters(model):
+    """Number of trainable parameters (BatchNorm running statistics excluded)."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)

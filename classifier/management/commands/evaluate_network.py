@@ -1,0 +1,29 @@
+import json
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from classifier.services import NetworkError, evaluate, get_network
+
+
+class Command(BaseCommand):
+    help = "Evaluate a registered network on a labelled stamp set (ROC, TPR at FPR, completeness)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("name")
+        parser.add_argument("file", help="labelled stamp-set FITS file")
+        parser.add_argument("--json", metavar="OUT.json")
+        parser.add_argument("--save", action="store_true", help="store the result on the network")
+        parser.add_argument("--device")
+
+    def handle(self, name, file, **o):
+        try:
+            report, _, _ = evaluate(get_network(name), file, save=o["save"], device=o["device"])
+        except NetworkError as exc:
+            raise CommandError(str(exc)) from exc
+        text = json.dumps(report, indent=2)
+        if o["json"]:
+            Path(o["json"]).write_text(text)
+            self.stdout.write(f"Wrote {o['json']}")
+        else:
+            self.stdout.write(text)

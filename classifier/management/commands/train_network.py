@@ -1,0 +1,58 @@
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from classifier.networks import ARCHITECTURES
+from classifier.services import NetworkError, settings_for, train_and_register
+
+
+class Command(BaseCommand):
+    help = (
+        "Train a network on a stamp-set file and add it to the registry (resumes if interrupted)."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--architecture", required=True, choices=list(ARCHITECTURES))
+        parser.add_argument("--train", required=True, help="labelled stamp-set FITS file")
+        parser.add_argument(
+            "--val", help="labelled stamp-set for validation AUC and the 1%% FPR threshold"
+        )
+        parser.add_argument("--name", required=True, help="registry name, e.g. kids-r-cnn")
+        parser.add_argument("--epochs", type=int)
+        parser.add_argument("--batch-size", type=int)
+        parser.add_argument("--lr", type=float, help="learning rate")
+        parser.add_argument(
+            "--lr-step-epochs", type=int, help="divide the rate by 10 every N epochs"
+        )
+        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--no-augment", action="store_true")
+        parser.add_argument("--device", help="cpu or cuda (default: cuda if present)")
+
+    def handle(self, **o):
+        try:
+            train_settings = settings_for(
+                o["architecture"], epochs=o["epochs"], batch_size=o["batch_size"], lr=o["lr"],
+                lr_step_epochs=o["lr_step_epochs"], seed=o["seed"], augment=not o["no_augment"],
+            )  # fmt: skip
+            with tqdm(
+                total=train_settings.epochs, unit="epoch", disable=o["verbosity"] == 0
+            ) as bar:
+
+                def progress(epoch, epochs, loss, val_auc):
+                    bar.set_postfix(
+                        loss=f"{loss:.4f}", val_auc=f"{val_auc:.4f}" if val_auc else "-"
+                    )
+                    bar.update(epoch - bar.n)
+
+                network = train_and_register(
+                    o["name"], o["train"], train_settings, o["val"], progress=progress,
+                    device=o["device"],
+                )  # fmt: skip
+        except NetworkError as exc:
+            raise CommandError(str(exc)) from exc
+        sha = network.weights_sha256[:12]
+        self.stdout.write(f"Registered {network.name} ({network.weights_path}, sha256 {sha}…)")
+        if network.evaluation:
+            summary = {k: network.evaluation[k] for k in ("auc", "tpr_at_fpr", "threshold_at_fpr")}
+            self.stdout.write(json.dumps(summary, indent=2))

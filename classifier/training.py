@@ -1,0 +1,194 @@
+"""Training a network on a stamp-set file (pure: torch, no Django).
+
+As in the papers: binary cross-entropy (two-class softmax for the CNN's two
+outputs), Adam, the learning rate divided by 10 every ``lr_step_epochs``
+(40 for DeepLens), augmentation on every batch. A checkpoint is written after
+every epoch; ``train`` resumes from it when one with the same settings is
+there. With a seed, training on the CPU is deterministic.
+"""
+
+import hashlib
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from classifier import metrics
+from classifier.augment import augment
+from classifier.inference import score_array
+from classifier.networks import ARCHITECTURES, build
+from classifier.preprocessing import Preprocessor
+from simulations.stampset import read_stampset
+
+PREPROCESS_CHUNK = 2048
+
+
+class TrainingError(ValueError):
+    """Training cannot start; the message says why."""
+
+
+@dataclass
+class TrainSettings:
+    architecture: str
+    epochs: int = 20
+    batch_size: int = 64
+    lr: float = 1e-3
+    lr_step_epochs: int | None = None  # divide the rate by 10 every this many epochs
+    seed: int = 0
+    augment: bool = True
+
+    def __post_init__(self):
+        if self.architecture not in ARCHITECTURES:
+            raise TrainingError(
+                f"Unknown architecture {self.architecture!r}: choose {' or '.join(ARCHITECTURES)}."
+            )
+        if self.epochs < 1 or self.batch_size < 1 or not self.lr > 0:
+            raise TrainingError("epochs and batch size must be >= 1 and the learning rate > 0.")
+
+    def key(self):
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def sha256_of(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_set(path, preprocessor, require_both_classes=True):
+    """Preprocessed inputs (float16 to halve memory) and labels of a stamp set."""
+    s = read_stampset(path)
+    if s.bands != preprocessor.bands:
+        raise TrainingError(f"{path} has bands {','.join(s.bands)}; the network takes "
+                            f"{','.join(preprocessor.bands)}.")  # fmt: skip
+    labels = s.labels
+    if np.any(labels < 0):
+        raise TrainingError(f"{path} has unlabelled stamps (label -1): training needs labels.")
+    if require_both_classes and len(np.unique(labels)) < 2:
+        raise TrainingError(f"{path} holds only one class: training needs lenses and non-lenses.")
+    x = torch.empty(
+        (len(s), len(s.bands), preprocessor.size_px, preprocessor.size_px), dtype=torch.float16
+    )
+    for start in range(0, len(s), PREPROCESS_CHUNK):
+        chunk = s.stamps(slice(start, start + PREPROCESS_CHUNK))
+        x[start : start + len(chunk)] = preprocessor(chunk, s.pixscale_arcsec).half()
+    return x, torch.as_tensor(labels.astype(np.int64)), s
+
+
+def loss_fn(logits, labels):
+    if logits.ndim == 2:
+        return F.cross_entropy(logits, labels)
+    return F.binary_cross_entropy_with_logits(logits, labels.float())
+
+
+def _save_atomic(obj, path):
+    tmp = Path(f"{path}.tmp-{os.getpid()}")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def train(train_path, settings, workdir, val_path=None, device="cpu", progress=None):
+    """Train; returns (model, preprocessor, history, info). ``progress(epoch,
+    epochs, loss, val_auc)`` is called after each epoch and may raise to stop."""
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    spec = ARCHITECTURES[settings.architecture]
+    bands = read_stampset(train_path).bands
+    preprocessor = Preprocessor(
+        bands=bands, pixscale_arcsec=spec["pixscale_arcsec"], size_px=spec["size_px"]
+    )
+    x, y, train_set = load_set(train_path, preprocessor)
+    val = load_set(val_path, preprocessor) if val_path else None
+
+    torch.manual_seed(settings.seed)
+    model = (
+        build(settings.architecture, len(bands)).to(device).to(memory_format=torch.channels_last)
+    )
+    optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
+    step = settings.lr_step_epochs or 10**9
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=step, gamma=0.1)
+    generator = torch.Generator().manual_seed(settings.seed)
+    history, start_epoch = [], 0
+    checkpoint = workdir / "checkpoint.pt"
+    train_sha256 = sha256_of(train_path)
+    if checkpoint.exists():
+        state = torch.load(checkpoint, map_location=device, weights_only=False)
+        if state["key"] == settings.key() and state["train_sha256"] == train_sha256:
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            scheduler.load_state_dict(state["scheduler"])
+            generator.set_state(state["generator"])
+            history, start_epoch = state["history"], state["epoch"]
+
+    started = time.monotonic()
+    n = len(y)
+    for epoch in range(start_epoch, settings.epochs):
+        model.train()
+        order = torch.randperm(n, generator=generator)
+        total, seen = 0.0, 0
+        for begin in range(0, n, settings.batch_size):
+            idx = order[begin : begin + settings.batch_size]
+            batch = x[idx].float().to(device)
+            if settings.augment:
+                batch = augment(batch, generator)
+            batch = batch.contiguous(memory_format=torch.channels_last)
+            loss = loss_fn(model(batch), y[idx].to(device))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(idx)
+            seen += len(idx)
+        scheduler.step()
+        record = {"epoch": epoch + 1, "loss": total / seen, "lr": optimizer.param_groups[0]["lr"]}
+        if val is not None:
+            scores = score_array(
+                model, _Identity(preprocessor), val[0].float(), preprocessor.pixscale_arcsec, device
+            )
+            record["val_auc"] = metrics.auc(scores, val[1].numpy())
+        history.append(record)
+        state = {
+            "key": settings.key(),
+            "train_sha256": train_sha256,
+            "epoch": epoch + 1,
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "generator": generator.get_state(),
+            "history": history,
+        }
+        _save_atomic(state, checkpoint)
+        if progress:
+            progress(epoch + 1, settings.epochs, record["loss"], record.get("val_auc"))
+    info = {
+        "train_file": str(train_path),
+        "train_sha256": train_sha256,
+        "val_file": str(val_path) if val_path else None,
+        "n_train": n,
+        "train_prior": float(y.float().mean()),
+        "settings": asdict(settings),
+        "epochs": settings.epochs,
+        "duration_s": time.monotonic() - started,
+        "history": history,
+        "survey": train_set.survey,
+    }
+    if not all(math.isfinite(h["loss"]) for h in history):
+        raise TrainingError("The loss became NaN or infinite: lower the learning rate.")
+    return model.eval(), preprocessor, history, info
+
+
+class _Identity:
+    """A preprocessor for inputs that are already preprocessed."""
+
+    def __init__(self, preprocessor):
+        self.bands = preprocessor.bands
+
+    def __call__(self, stamps, pixscale_arcsec, device=None):
+        return torch.as_tensor(stamps).to(device)

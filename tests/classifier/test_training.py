@@ -1,0 +1,164 @@
+"""Training, registry, evaluation and scoring on small simulated sets."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from django.core.management import CommandError, call_command
+
+from classifier.models import Network
+from classifier.services import NetworkError, settings_for, train_and_register
+from simulations.stampset import StampSetWriter
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(scope="module")
+def sets(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("sets")
+    paths = {}
+    for name, lenses, nonlenses, seed in [("train", 150, 150, 1), ("val", 60, 60, 2)]:
+        paths[name] = folder / f"{name}.fits"
+        call_command("simulate", "--lenses", str(lenses), "--nonlenses", str(nonlenses),
+                     "--seed", str(seed), "--out", str(paths[name]), verbosity=0)  # fmt: skip
+    paths["gri"] = folder / "gri.fits"
+    call_command("simulate", "--survey", "kids-gri", "--lenses", "4", "--nonlenses", "4",
+                 "--out", str(paths["gri"]), verbosity=0)  # fmt: skip
+    return paths
+
+
+@pytest.fixture
+def data_dir(settings, tmp_path):
+    settings.DATA_DIR = tmp_path
+    return tmp_path
+
+
+def train(name, sets, epochs=2, **kw):
+    return train_and_register(name, sets["train"], settings_for("he2020-cnn", epochs=epochs, **kw),
+                              sets["val"], device="cpu")  # fmt: skip
+
+
+def test_it_trains_registers_and_records_provenance(data_dir, sets):
+    network = train("cnn", sets, epochs=3)
+    assert (data_dir / network.weights_path).is_file()
+    assert network.bands == "r" and network.stamp_size == 49 and network.pixscale_arcsec == 0.42
+    t = network.training
+    assert t["settings"]["seed"] == 0 and t["epochs"] == 3 and len(t["history"]) == 3
+    assert t["n_train"] == 300 and t["train_prior"] == 0.5 and len(t["train_sha256"]) == 64
+    assert t["history"][-1]["loss"] < t["history"][0]["loss"]
+    assert network.evaluation["auc"] > 0.8  # 3 epochs on 300 stamps already separate them
+    assert network.threshold_fpr_1pct == network.evaluation["threshold_at_fpr"]["0.01"]
+    assert not (data_dir / "training" / "cnn").exists()  # the checkpoint is tidied away
+
+
+def weights(network):
+    from django.conf import settings
+
+    return torch.load(settings.DATA_DIR / network.weights_path, weights_only=True)
+
+
+def same_weights(a, b):
+    wa, wb = weights(a), weights(b)
+    return wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+def test_same_seed_same_weights_on_the_cpu(data_dir, sets):
+    # torch.save writes a random archive id, so compare tensors, not file hashes.
+    a, b = train("a", sets, seed=4), train("b", sets, seed=4)
+    assert same_weights(a, b)
+    assert not same_weights(a, train("c", sets, seed=5))
+
+
+def test_an_interrupted_training_resumes_where_it_stopped(data_dir, sets):
+    class Stop(Exception):
+        pass
+
+    def stop_after_first(epoch, *_):
+        if epoch == 1:
+            raise Stop
+
+    with pytest.raises(Stop):
+        train_and_register("r", sets["train"], settings_for("he2020-cnn", epochs=2), device="cpu",
+                           progress=stop_after_first)  # fmt: skip
+    assert Network.objects.count() == 0  # a failed training leaves the registry unchanged
+    assert (data_dir / "training" / "r" / "checkpoint.pt").exists()
+    epochs_run = []
+    two_epochs = settings_for("he2020-cnn", epochs=2)
+    resumed = train_and_register(
+        "r", sets["train"], two_epochs, device="cpu", progress=lambda e, *_: epochs_run.append(e)
+    )
+    assert epochs_run == [2]
+    straight = train_and_register(
+        "s", sets["train"], settings_for("he2020-cnn", epochs=2), device="cpu"
+    )
+    assert same_weights(resumed, straight)
+
+
+def test_evaluate_network_writes_the_documented_json(data_dir, sets, tmp_path):
+    train("cnn", sets)
+    out = tmp_path / "eval.json"
+    call_command("evaluate_network", "cnn", str(sets["val"]), "--json", str(out), verbosity=0)
+    report = json.loads(out.read_text())
+    for key in ["n_lenses", "n_nonlenses", "auc", "tpr0", "tpr10", "accuracy_at_0.5",
+                "completeness_at_0.5", "threshold_at_fpr", "tpr_at_fpr", "completeness_grid",
+                "seconds"]:  # fmt: skip
+        assert key in report
+    assert (report["n_lenses"], report["n_nonlenses"]) == (60, 60)
+    assert set(report["threshold_at_fpr"]) == set(report["tpr_at_fpr"]) == {"0.01", "0.001"}
+    assert len(report["completeness_grid"]) == 16
+    assert {"theta_e_min", "snr_min", "n", "completeness"} == set(report["completeness_grid"][0])
+
+
+def test_score_stamps_writes_one_score_per_stamp(data_dir, sets, tmp_path):
+    train("cnn", sets)
+    out = tmp_path / "scores.csv"
+    call_command("score_stamps", "cnn", str(sets["val"]), "--out", str(out), verbosity=0)
+    lines = out.read_text().splitlines()
+    assert lines[0] == "id,score" and len(lines) == 121
+    scores = np.array([float(line.split(",")[1]) for line in lines[1:]])
+    assert np.all((scores >= 0) & (scores <= 1))
+
+
+def test_it_explains_bad_input(data_dir, sets, tmp_path):
+    train("cnn", sets)
+    with pytest.raises(CommandError, match=r"No network named 'nope' \(registered: cnn\)"):
+        call_command("score_stamps", "nope", str(sets["val"]), "--out", str(tmp_path / "x.csv"))
+    with pytest.raises(CommandError, match="The network takes bands r; .* has g,r,i"):
+        call_command("score_stamps", "cnn", str(sets["gri"]), "--out", str(tmp_path / "x.csv"))
+    unlabelled = tmp_path / "unlabelled.fits"
+    nan = tmp_path / "nan.fits"
+    one_class = tmp_path / "one.fits"
+    for path, cube, labels in [
+        (unlabelled, np.ones((2, 1, 97, 97)), [-1, -1]),
+        (nan, np.full((2, 1, 97, 97), np.nan), [1, 0]),
+        (one_class, np.ones((2, 1, 97, 97)), [1, 1]),
+    ]:
+        with StampSetWriter(path, 2, ["r"], (97, 97), 0.21) as w:
+            w.write(cube.astype(np.float32), {"id": ["a", "b"], "label": labels})
+    with pytest.raises(CommandError, match="unlabelled stamps"):
+        call_command("evaluate_network", "cnn", str(unlabelled))
+    with pytest.raises(CommandError, match="are all NaN"):
+        call_command("evaluate_network", "cnn", str(nan))
+    with pytest.raises(CommandError, match="needs both lenses and non-lenses"):
+        call_command("evaluate_network", "cnn", str(one_class))
+    with pytest.raises(CommandError, match="holds only one class"):
+        call_command("train_network", "--architecture", "he2020-cnn", "--train", str(one_class),
+                     "--name", "bad", "--epochs", "1")  # fmt: skip
+    with pytest.raises(CommandError, match="exists already"):
+        call_command("train_network", "--architecture", "he2020-cnn", "--train", str(sets["train"]),
+                     "--name", "cnn", "--epochs", "1")  # fmt: skip
+    assert list(Network.objects.values_list("name", flat=True)) == ["cnn"]
+    assert sorted(p.name for p in (data_dir / "networks").iterdir()) == ["cnn.pt"]
+
+
+def test_tampered_weights_are_refused(data_dir, sets):
+    network = train("cnn", sets)
+    path = data_dir / network.weights_path
+    state = torch.load(path, weights_only=True)
+    next(iter(state.values())).add_(1.0)
+    torch.save(state, path)
+    with pytest.raises(NetworkError, match="do not match their sha256"):
+        from classifier.services import load_model
+
+        load_model(network)
