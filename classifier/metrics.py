@@ -1,19 +1,30 @@
 """Classifier metrics, one definition each (DESIGN.md "Metrics"). Pure numpy.
 
-Scores are P(lens); a stamp is called a lens when ``score >= threshold``.
+Scores are P(lens) (any monotonic score works); labels are 1 (lens) or 0
+(non-lens). A stamp is called a lens when ``score >= threshold``, so tied
+scores are always called alike.
+
+- TPR (completeness) = TP / (TP + FN), FPR = FP / (FP + TN), accuracy =
+  (TP + TN) / all (He et al. 2020); AUC of the ROC curve.
+- Operating point by FPR (Lanusse et al. 2018): ``tpr_at_fpr``.
+- Lens Finding Challenge (Metcalf et al. 2019): ``tpr0``, ``tpr10``.
+- Completeness by Einstein radius and arc S/N (Lanusse et al. Fig. 6).
+- Class-prior mapping (Lanusse et al. eq. 5, Saerens et al. 2002).
 """
 
 import numpy as np
 
 
 class MetricsError(ValueError):
-    """Scores and labels that no metric can be computed from."""
+    """Scores and labels that the metric cannot be computed from."""
 
 
-def _check(scores, labels):
+def _check(scores, labels, need=("lens", "non-lens")):
+    """Scores as float64 and a boolean lens mask; ``need`` names the classes
+    that must be present."""
     scores = np.asarray(scores, np.float64)
     labels = np.asarray(labels)
-    if scores.shape != labels.shape or scores.ndim != 1:
+    if scores.ndim != 1 or scores.shape != labels.shape:
         raise MetricsError(
             f"scores {scores.shape} and labels {labels.shape} must be 1-d and alike."
         )
@@ -21,23 +32,37 @@ def _check(scores, labels):
         raise MetricsError(
             "Labels must be 1 (lens) or 0 (non-lens); unlabelled stamps (-1) cannot be evaluated."
         )
-    n_pos = int((labels == 1).sum())
-    if n_pos == 0 or n_pos == len(labels):
-        raise MetricsError(
-            "Evaluation needs both lenses and non-lenses; this set has "
-            f"{n_pos} lenses and {len(labels) - n_pos} non-lenses."
-        )
-    if np.any(~np.isfinite(scores)):
+    if not np.all(np.isfinite(scores)):
         raise MetricsError("Some scores are NaN or infinite.")
-    return scores, labels == 1
+    pos = labels == 1
+    n_pos, n_neg = int(pos.sum()), int((~pos).sum())
+    if ("lens" in need and not n_pos) or ("non-lens" in need and not n_neg):
+        wanted = "both lenses and non-lenses" if len(need) == 2 else "lenses"
+        raise MetricsError(
+            f"Evaluation needs {wanted}; this set has {n_pos} lenses and {n_neg} non-lenses."
+        )
+    return scores, pos
 
 
 def roc_curve(scores, labels):
-    """(fpr, tpr, thresholds), from the strictest threshold down; starts at (0, 0)."""
+    """The ROC curve, one point per distinct score.
+
+    Parameters
+    ----------
+    scores, labels : array_like
+        ``(n,)`` scores and 0/1 labels.
+
+    Returns
+    -------
+    fpr, tpr, thresholds : ndarray
+        From the strictest threshold (``inf``: nothing called a lens, the
+        point (0, 0)) down to the lowest score (everything called, (1, 1));
+        point k has ``fpr[k]``, ``tpr[k]`` for ``score >= thresholds[k]``.
+    """
     scores, pos = _check(scores, labels)
     order = np.argsort(-scores, kind="stable")
     s, p = scores[order], pos[order]
-    # The last index of each run of equal scores: one point per distinct threshold.
+    # The last index of each run of equal scores: ties enter together.
     last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]
     tp = np.cumsum(p)[last]
     fp = np.cumsum(~p)[last]
@@ -47,62 +72,90 @@ def roc_curve(scores, labels):
 
 
 def auc(scores, labels):
-    """Area under the ROC curve: P(score of a lens > score of a non-lens), ties half."""
+    """Area under the ROC curve.
+
+    Computed as the Mann-Whitney statistic: the probability that a random
+    lens scores above a random non-lens, ties counting half; equal to the
+    trapezoidal area under ``roc_curve``.
+
+    Returns
+    -------
+    float
+        In [0, 1]; 1 for perfectly separated scores, 0 for reversed ones.
+    """
     scores, pos = _check(scores, labels)
-    ranks = _average_ranks(scores)
+    # Average 1-based ranks: a tie group spanning ranks a+1..b gets (a+b+1)/2.
+    values, inverse, counts = np.unique(scores, return_inverse=True, return_counts=True)
+    ends = np.cumsum(counts)
+    ranks = (ends - (counts - 1) / 2)[inverse]
     n_pos, n_neg = pos.sum(), (~pos).sum()
     return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
-def _average_ranks(values):
-    order = np.argsort(values, kind="stable")
-    ranks = np.empty(len(values))
-    sorted_values = values[order]
-    starts = np.r_[0, np.flatnonzero(np.diff(sorted_values)) + 1]
-    ends = np.r_[starts[1:], len(values)]
-    for a, b in zip(starts, ends, strict=True):
-        ranks[order[a:b]] = (a + b + 1) / 2  # 1-based average rank of the tie group
-    return ranks
-
-
-def threshold_above(negative_scores, n_false_positives):
-    """The lowest threshold letting at most ``n_false_positives`` non-lenses through."""
-    neg = np.sort(np.asarray(negative_scores, np.float64))[::-1]
+def _threshold_admitting(scores, negative_scores, n_false_positives):
+    """The lowest threshold that calls at most ``n_false_positives`` non-lenses lenses."""
+    neg = np.sort(negative_scores)[::-1]
     if n_false_positives >= len(neg):
-        return float(neg[-1])
-    # Just above the first non-lens that must be rejected (ties are rejected together).
+        return float(scores.min())
+    # Just above the highest non-lens that must be rejected; non-lenses tied
+    # with it are rejected too, so ties can leave fewer false positives.
     return float(np.nextafter(neg[n_false_positives], np.inf))
 
 
 def tpr_at_fpr(scores, labels, fpr):
-    """(threshold, TPR) at the lowest threshold whose FPR on non-lenses is <= ``fpr``."""
+    """Operating point by false-positive rate (Lanusse et al. 2018).
+
+    Parameters
+    ----------
+    scores, labels : array_like
+        ``(n,)`` scores and 0/1 labels.
+    fpr : float
+        Target FPR on the non-lenses, e.g. 0.01 or 0.001.
+
+    Returns
+    -------
+    threshold : float
+        The lowest threshold whose FPR is <= ``fpr``, i.e. that lets through
+        at most floor(fpr x n_non-lenses) non-lenses: the smallest float above
+        the score of the first non-lens (from the top) that must be rejected.
+        Non-lenses tied with that one are all rejected, so with ties the FPR
+        can fall below the target; it never exceeds it.
+    tpr : float
+        The fraction of lenses with ``score >= threshold``.
+    """
+    if not 0 <= fpr <= 1:
+        raise ValueError(f"fpr must lie in [0, 1], not {fpr}.")
     scores, pos = _check(scores, labels)
     neg = scores[~pos]
-    threshold = threshold_above(neg, int(np.floor(fpr * len(neg) + 1e-9)))
+    # The small tolerance keeps e.g. 0.01 x 1000 from flooring to 9.
+    threshold = _threshold_admitting(scores, neg, int(np.floor(fpr * len(neg) + 1e-9)))
     return threshold, float(np.mean(scores[pos] >= threshold))
 
 
 def tpr0(scores, labels):
-    """Metcalf et al. 2019: the TPR when no non-lens gets through."""
+    """TPR0 (Metcalf et al. 2019): the TPR at the lowest threshold that still
+    admits no false positive, i.e. the fraction of lenses scoring above every
+    non-lens (a lens tied with the top non-lens does not count)."""
     scores, pos = _check(scores, labels)
-    return float(np.mean(scores[pos] >= threshold_above(scores[~pos], 0)))
+    return float(np.mean(scores[pos] >= _threshold_admitting(scores, scores[~pos], 0)))
 
 
 def tpr10(scores, labels):
-    """Metcalf et al. 2019: the TPR when fewer than 10 non-lenses get through."""
+    """TPR10 (Metcalf et al. 2019): the TPR at the lowest threshold admitting
+    fewer than 10 false positives (at most 9)."""
     scores, pos = _check(scores, labels)
-    return float(np.mean(scores[pos] >= threshold_above(scores[~pos], 9)))
+    return float(np.mean(scores[pos] >= _threshold_admitting(scores, scores[~pos], 9)))
 
 
 def accuracy(scores, labels, threshold=0.5):
-    """(TP + TN) / all (He et al. 2020)."""
-    scores, pos = _check(scores, labels)
+    """(TP + TN) / all at ``threshold`` (He et al. 2020); any mix of classes."""
+    scores, pos = _check(scores, labels, need=())
     return float(np.mean((scores >= threshold) == pos))
 
 
 def completeness(scores, labels, threshold=0.5):
-    """TPR = TP / (TP + FN)."""
-    scores, pos = _check(scores, labels)
+    """TPR = TP / (TP + FN) at ``threshold``; non-lenses, if any, are ignored."""
+    scores, pos = _check(scores, labels, need=("lens",))
     return float(np.mean(scores[pos] >= threshold))
 
 
@@ -110,29 +163,74 @@ THETA_E_CUTS = (0.0, 1.0, 1.4, 2.0)
 SNR_CUTS = (0.0, 20.0, 40.0, 80.0)
 
 
-def completeness_grid(scores, labels, theta_e, snr, threshold, theta_e_cuts=THETA_E_CUTS,
-                      snr_cuts=SNR_CUTS):  # fmt: skip
-    """Completeness of the lenses with theta_E > cut (arcsec) and S/N > cut
-    (Lanusse et al. 2018 Fig. 6): a list of {theta_e_min, snr_min, n, completeness}."""
-    scores, pos = _check(scores, labels)
-    theta_e, snr = np.asarray(theta_e, float), np.asarray(snr, float)
+def completeness_grid(
+    scores, labels, theta_e, snr, threshold, theta_e_cuts=THETA_E_CUTS, snr_cuts=SNR_CUTS
+):
+    """Completeness of the lenses above each pair of cuts (Lanusse et al. 2018 Fig. 6).
+
+    Parameters
+    ----------
+    scores, labels : array_like
+        ``(n,)`` scores and 0/1 labels; only lenses count.
+    theta_e : array_like
+        ``(n,)`` Einstein radii, arcsec (ignored for non-lenses).
+    snr : array_like
+        ``(n,)`` arc S/N (Lanusse et al. eq. 10).
+    threshold : float
+        Score threshold, usually the one at 1% FPR (``tpr_at_fpr``).
+    theta_e_cuts : sequence of float
+        Lower cuts on theta_E, arcsec; a lens counts when theta_E > cut.
+    snr_cuts : sequence of float
+        Lower cuts on S/N; a lens counts when S/N > cut.
+
+    Returns
+    -------
+    list of dict
+        ``{"theta_e_min", "snr_min", "n", "completeness"}`` for every pair of
+        cuts, theta_E outermost; ``completeness`` is None where ``n`` is 0.
+    """
+    scores, pos = _check(scores, labels, need=("lens",))
+    theta_e, snr = np.asarray(theta_e, np.float64), np.asarray(snr, np.float64)
+    if theta_e.shape != scores.shape or snr.shape != scores.shape:
+        raise MetricsError(
+            f"theta_e {theta_e.shape} and snr {snr.shape} must match scores {scores.shape}."
+        )
+    found = scores >= threshold
     grid = []
     for t in theta_e_cuts:
         for s in snr_cuts:
             chosen = pos & (theta_e > t) & (snr > s)
             n = int(chosen.sum())
-            value = float(np.mean(scores[chosen] >= threshold)) if n else None
+            value = float(found[chosen].mean()) if n else None
             grid.append({"theta_e_min": t, "snr_min": s, "n": n, "completeness": value})
     return grid
 
 
 def prior_shift(p, train_prior, new_prior):
-    """Lanusse et al. 2018 eq. 5 (Saerens et al. 2002): a score trained with a
-    lens fraction ``train_prior`` converted to the fraction ``new_prior``."""
+    """Scores converted to another lens fraction (Lanusse et al. 2018 eq. 5;
+    Saerens, Latinne & Decaestecker 2002).
+
+    ``p' = lambda p / (lambda p + mu (1 - p))`` with ``lambda = new/train``
+    and ``mu = (1 - new)/(1 - train)``. Monotonic, so rankings, ROC curves
+    and FPR thresholds do not change; only the probabilities do.
+
+    Parameters
+    ----------
+    p : float or array_like
+        P(lens) from a network trained with lens fraction ``train_prior``.
+    train_prior, new_prior : float
+        Lens fractions of the training set and of the set scored, in (0, 1).
+
+    Returns
+    -------
+    float or ndarray
+        P(lens) under ``new_prior``, shaped like ``p``.
+    """
     for name, prior in (("train_prior", train_prior), ("new_prior", new_prior)):
         if not 0 < prior < 1:
             raise ValueError(f"{name} must lie strictly between 0 and 1, not {prior}.")
     p = np.asarray(p, np.float64)
     lens = new_prior / train_prior * p
     other = (1 - new_prior) / (1 - train_prior) * (1 - p)
-    return lens / (lens + other)
+    out = lens / (lens + other)
+    return out if out.ndim else float(out)

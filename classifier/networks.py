@@ -122,7 +122,9 @@ class PreActBottleneck(nn.Module):
         # DeepLens code; a projection there would add 1,056 parameters to the
         # 3,508,545 that DESIGN.md and the code give.
         reshapes = stride != 1 or in_channels != out_channels
-        self.projection = conv1x1(in_channels, out_channels, stride, bias=True) if reshapes else None
+        self.projection = (
+            conv1x1(in_channels, out_channels, stride, bias=True) if reshapes else None
+        )
 
     def forward(self, x):
         p = self.preact(x)

@@ -1,131 +1,334 @@
-"""From stamps as surveys give them to network inputs (pure: torch, numpy).
+"""From stamps as surveys give them to network inputs (pure: torch and numpy).
 
-1. ``resample``: from the stamp's pixel scale to the network's, about the
-   stamp centre, cropped or zero-padded to the network's size. Downsampling
-   first smooths with a Gaussian of sigma = sqrt(f^2 - 1) / 2 input pixels
-   (f = the scale ratio), the usual anti-alias for bilinear resampling; for
-   the CNN's 0.21 -> 0.42"/px this stands in for He et al.'s 2x2 binning.
-2. ``normalise``: per stamp and band, subtract the background (median of
-   the stamp's outer 5-pixel frame), divide by the background noise (1.4826
-   MAD of that frame, measured on the stamp as given, before resampling),
-   optionally subtract a training mean image (in units of sigma), clip at
-   +-250 sigma, masked (NaN) pixels -> 0. Multiplying a stamp by any positive
-   constant changes nothing: scores do not depend on a survey's pixel units.
+Stamps are ``(N, B, H, W)`` arrays or tensors (N stamps, B bands), sky
+subtracted as survey coadds and simulations are, in any pixel units, with NaN
+for masked pixels. Everything here is batched and runs on the stamps' device.
+
+1. ``estimate_noise_sigma``: the background noise of each stamp and band,
+   1.4826 x the median absolute deviation of the stamp's outer frame, measured
+   on the stamp as given (before resampling correlates its noise).
+2. ``resample``: area-weighted resampling about the stamp centre to the
+   network's pixel scale, cropped or zero-padded to its size. Each output
+   pixel is the mean of the input surface brightness over its footprint
+   (drizzle with pixfrac 1, or reproject's "exact"): equal scales are the
+   identity and a factor of 2 on an even stamp is 2x2 binning. An odd stamp
+   (KiDS 97x97) keeps its centre pixel central, so each output pixel then
+   takes 1/4, 1/2, 1/4 of three input pixels along each axis.
+3. ``normalise``: divide by the noise sigma, subtract the training mean image
+   (kept in sigma units, so it carries no survey units), clip at +-250 sigma
+   and set masked pixels to 0 (Lanusse et al. 2018 Section 3.3). The sigma
+   is that of a network pixel for the same white noise per unit area,
+   sigma x (stamp pixel scale / network pixel scale), so that the same sky at
+   the same depth gives the same inputs whatever the survey's pixel scale
+   (KiDS coadds 0.2"/px, He et al. sims 0.21"/px). It is a unit, not the
+   pixel noise of the resampled stamp, which smoothing lowers further (to
+   0.75 of it for an odd stamp binned by 2; exactly 1 for even-stamp binning).
+
+Multiplying a stamp by any positive constant scales its sigma alike, so the
+inputs, and the scores, do not depend on a survey's pixel units.
 """
 
-import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
+from functools import cached_property
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-FRAME_PX = 5
 CLIP_SIGMA = 250.0
+BORDER_PX = 5
+MAD_TO_SIGMA = 1.4826  # sigma of a Gaussian per unit median absolute deviation
+# Relative to a stamp's data scale: a flat or empty stamp divides by this, not by 0.
+SIGMA_FLOOR = 1e-6
+RESAMPLING_METHODS = ("area",)
+NOISE_METHODS = ("border-mad",)
 
 
-def as_tensor(stamps, device=None):
-    t = torch.as_tensor(np.asarray(stamps) if not torch.is_tensor(stamps) else stamps)
-    return t.to(device=device or t.device, dtype=torch.float32)
+def _as_stamps(stamps, device=None):
+    if torch.is_tensor(stamps):
+        t = stamps
+    else:
+        # FITS cubes arrive big-endian and views may have negative strides;
+        # torch takes neither, so copy to native float32 first.
+        t = torch.from_numpy(np.ascontiguousarray(stamps, dtype=np.float32))
+    t = t.to(device=device if device is not None else t.device, dtype=torch.float32)
+    if t.ndim != 4:
+        raise ValueError(f"Stamps must be shaped (N, bands, H, W), not {tuple(t.shape)}.")
+    return t
 
 
-def background(stamps):
-    """(level, sigma) of each stamp and band from its outer frame: (N, B) each.
+def _per_band(values, shape, device, name):
+    """``values`` (scalar, (B,), (N, 1) or (N, B)) as an (N, B) float32 tensor."""
+    t = torch.as_tensor(values, dtype=torch.float32, device=device)
+    try:
+        return torch.broadcast_to(t, shape)
+    except RuntimeError:
+        raise ValueError(
+            f"{name} of shape {tuple(t.shape)} does not fit stamps of (N, bands) = {tuple(shape)}."
+        ) from None
 
-    NaN-aware; sigma is floored at 1e-6 of the stamp's largest absolute value
-    (and at 1e-30) so that flat or empty stamps do not divide by zero.
+
+def _robust_sigma(x):
+    """(1.4826 x MAD, max |x - median| + |median|) along the last axis over
+    finite values; (NaN, 0) where there are none."""
+    x = x.nan_to_num(nan=torch.nan, posinf=torch.nan, neginf=torch.nan)
+    med = torch.nanmedian(x, dim=-1, keepdim=True).values
+    dev = (x - med).abs()
+    sigma = MAD_TO_SIGMA * torch.nanmedian(dev, dim=-1).values
+    scale = dev.nan_to_num_(nan=0.0).amax(dim=-1) + med[..., 0].abs().nan_to_num_(nan=0.0)
+    return sigma, scale
+
+
+def estimate_noise_sigma(stamps, border_px=BORDER_PX):
+    """Background noise sigma of each stamp and band, in the stamps' units.
+
+    1.4826 x the median absolute deviation of the outer ``border_px`` frame
+    (the median is robust to the wings of the central galaxy and to
+    neighbours there). Masked (non-finite) pixels are ignored; where the
+    whole frame is masked the whole stamp is used. Never 0: floored at 1e-6
+    of the data scale of the pixels used (max |x - median| + |median|), so
+    that it stays proportional to the data, and at the smallest normal
+    float32 where those pixels are all 0.
+
+    Parameters
+    ----------
+    stamps : array_like or torch.Tensor
+        ``(N, B, H, W)``.
+    border_px : int
+        Width of the frame, pixels (at most a quarter of the stamp).
+
+    Returns
+    -------
+    torch.Tensor
+        ``(N, B)`` float32, on the stamps' device.
     """
-    t = as_tensor(stamps)
+    t = _as_stamps(stamps)
     n, b, h, w = t.shape
-    f = min(FRAME_PX, h // 4, w // 4) or 1
-    frame = torch.cat(
-        [t[..., :f, :].reshape(n, b, -1), t[..., -f:, :].reshape(n, b, -1),
-         t[..., f:-f, :f].reshape(n, b, -1), t[..., f:-f, -f:].reshape(n, b, -1)], dim=-1,
-    )  # fmt: skip
-    level = torch.nanmedian(frame, dim=-1).values
-    mad = torch.nanmedian((frame - level[..., None]).abs(), dim=-1).values
-    scale = torch.nan_to_num(t, nan=0.0).abs().amax(dim=(-2, -1))
-    sigma = torch.maximum(1.4826 * mad, torch.clamp(scale * 1e-6, min=1e-30))
-    return torch.nan_to_num(level, nan=0.0), torch.nan_to_num(sigma, nan=1.0)
+    k = max(1, min(border_px, h // 4, w // 4))
+    in_frame = torch.ones((h, w), dtype=torch.bool, device=t.device)
+    in_frame[k : h - k, k : w - k] = False
+    sigma, scale = _robust_sigma(t[..., in_frame])
+    empty = torch.isnan(sigma)
+    if empty.any():
+        whole_sigma, whole_scale = _robust_sigma(t.reshape(n, b, -1))
+        sigma = torch.where(empty, whole_sigma, sigma)
+        scale = torch.where(empty, whole_scale, scale)
+    floor = torch.clamp(SIGMA_FLOOR * scale, min=torch.finfo(torch.float32).tiny)
+    return torch.maximum(torch.nan_to_num(sigma, nan=0.0), floor)
 
 
-def _gaussian_blur(t, sigma_px):
-    radius = max(1, int(math.ceil(3 * sigma_px)))
-    x = torch.arange(-radius, radius + 1, dtype=t.dtype, device=t.device)
-    k = torch.exp(-0.5 * (x / sigma_px) ** 2)
-    k = k / k.sum()
-    n, b, h, w = t.shape
-    flat = t.reshape(n * b, 1, h, w)
-    flat = F.conv2d(F.pad(flat, (radius, radius, 0, 0), mode="replicate"), k.view(1, 1, 1, -1))
-    flat = F.conv2d(F.pad(flat, (0, 0, radius, radius), mode="replicate"), k.view(1, 1, -1, 1))
-    return flat.reshape(n, b, h, w)
+def _area_weights(n_in, n_out, ratio, device):
+    """(n_out, n_in): the fraction of each output pixel's footprint (``ratio``
+    input pixels wide, centred like the stamp) that falls on each input pixel."""
+    # float64 so that equal scales and centres give an exact identity.
+    i = torch.arange(n_in, dtype=torch.float64)
+    lo = (torch.arange(n_out, dtype=torch.float64) - (n_out - 1) / 2 - 0.5) * ratio
+    lo = lo + (n_in - 1) / 2
+    hi = lo + ratio
+    overlap = torch.minimum(hi[:, None], i + 0.5) - torch.maximum(lo[:, None], i - 0.5)
+    return (overlap.clamp(min=0.0) / ratio).to(device=device, dtype=torch.float32)
 
 
 def resample(stamps, from_pixscale, to_pixscale, out_size):
-    """Stamps (N, B, H, W) at ``from_pixscale`` -> (N, B, out, out) at
-    ``to_pixscale`` (arcsec/px), centred on the stamp centre."""
-    t = as_tensor(stamps)
-    n, b, h, w = t.shape
-    if from_pixscale <= 0 or to_pixscale <= 0:
-        raise ValueError("Pixel scales must be positive (arcsec per pixel).")
+    """Stamps at ``from_pixscale`` resampled to ``to_pixscale``, centred and
+    cropped or zero-padded to ``out_size`` x ``out_size``.
+
+    Area-weighted: each output pixel is the mean surface brightness over its
+    footprint, so surface brightness (pixel values) is kept, flux per
+    arcsec^2 too; an output pixel that touches a masked (non-finite) input
+    pixel is NaN. Pixels outside the stamp count as 0 (zero padding).
+
+    Parameters
+    ----------
+    stamps : array_like or torch.Tensor
+        ``(N, B, H, W)``.
+    from_pixscale, to_pixscale : float
+        Pixel scales of the stamps and of the output, arcsec per pixel.
+    out_size : int
+        Output side, pixels.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(N, B, out_size, out_size)`` float32, on the stamps' device.
+    """
+    t = _as_stamps(stamps)
+    if not (from_pixscale > 0 and to_pixscale > 0):
+        raise ValueError(
+            f"Pixel scales must be positive (arcsec/px), not {from_pixscale} and {to_pixscale}."
+        )
+    if int(out_size) != out_size or out_size < 1:
+        raise ValueError(f"out_size must be a positive number of pixels, not {out_size!r}.")
     ratio = to_pixscale / from_pixscale
-    if math.isclose(ratio, 1.0, rel_tol=1e-9) and h == w == out_size:
-        return t
-    if ratio > 1.0:
-        t = _gaussian_blur(t, math.sqrt(ratio**2 - 1) / 2)
-    # Output pixel j sits at (j - (out-1)/2) * to_pixscale arcsec from the
-    # centre; grid_sample wants it in the input's [-1, 1] units (align_corners).
-    offsets = (torch.arange(out_size, dtype=t.dtype, device=t.device) - (out_size - 1) / 2) * ratio
-    gx = offsets / ((w - 1) / 2)
-    gy = offsets / ((h - 1) / 2)
-    grid = torch.stack(torch.meshgrid(gy, gx, indexing="ij")[::-1], dim=-1)
-    grid = grid.expand(n, out_size, out_size, 2)
-    return F.grid_sample(t, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
+    wy = _area_weights(t.shape[-2], int(out_size), ratio, t.device)
+    wx = _area_weights(t.shape[-1], int(out_size), ratio, t.device)
+    out = wy @ t @ wx.T
+    # A masked pixel spoils its whole row and column band of the product
+    # (NaN x 0 = NaN), so the small output tells cheaply whether to redo it
+    # masking only the output pixels whose footprints touch masked ones.
+    # (The sum tests finiteness in one cheap pass; an overflow only costs the redo.)
+    if not torch.isfinite(out.sum()):
+        valid = torch.isfinite(t)
+        out = wy @ torch.where(valid, t, 0.0) @ wx.T
+        touched = (wy @ (~valid).to(t.dtype) @ wx.T) > 0
+        out = out.masked_fill(touched, torch.nan)
+    return out
 
 
-def normalise(stamps, level=None, sigma=None, mean_image=None, clip=CLIP_SIGMA):
-    """Background-subtracted stamps in units of the background sigma, clipped."""
-    t = as_tensor(stamps)
-    if level is None or sigma is None:
-        level, sigma = background(t)
-    out = (t - level[..., None, None]) / sigma[..., None, None]
+def normalise(stamps, sigma=None, mean_image=None, clip=CLIP_SIGMA):
+    """Stamps in units of their noise sigma, minus the mean image, clipped.
+
+    Parameters
+    ----------
+    stamps : array_like or torch.Tensor
+        ``(N, B, H, W)``.
+    sigma : array_like or torch.Tensor, optional
+        Noise sigma per stamp and band in the stamps' units, ``(N, B)`` or
+        broadcastable to it (``(B,)``, scalar); estimated with
+        ``estimate_noise_sigma`` when not given.
+    mean_image : array_like or torch.Tensor, optional
+        ``(B, H, W)`` training mean image in sigma units, subtracted after the
+        division.
+    clip : float
+        Values are clipped to +-``clip`` sigma.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(N, B, H, W)`` float32 with masked (NaN) pixels set to 0.
+    """
+    t = _as_stamps(stamps)
+    if not clip > 0:
+        raise ValueError(f"clip must be positive (in units of sigma), not {clip}.")
+    if sigma is None:
+        sigma = estimate_noise_sigma(t)
+    sigma = _per_band(sigma, t.shape[:2], t.device, "sigma")
+    if not bool((sigma > 0).all()):
+        raise ValueError("The noise sigma must be positive for every stamp and band.")
+    out = t / sigma[..., None, None]
     if mean_image is not None:
-        out = out - torch.as_tensor(mean_image, dtype=out.dtype, device=out.device)
-    return torch.nan_to_num(out.clamp(-clip, clip), nan=0.0)
+        mean = torch.as_tensor(mean_image, dtype=torch.float32, device=t.device)
+        if mean.shape != t.shape[1:]:
+            raise ValueError(
+                f"The mean image is {tuple(mean.shape)}; the stamps need {tuple(t.shape[1:])}."
+            )
+        out.sub_(mean)
+    # Masked pixels go to 0 last, after the mean subtraction (Lanusse et al.);
+    # in place, as ``out`` is new and passes over the batch dominate the cost.
+    return out.clamp_(-clip, clip).nan_to_num_(nan=0.0)
 
 
 @dataclass
 class Preprocessor:
-    """What a trained network expects and records (stored as JSON with it)."""
+    """What a network expects, stored as JSON with it, and the callable that
+    turns survey stamps into its inputs.
+
+    Parameters
+    ----------
+    bands : list of str
+        Band names in input order, e.g. ``["g", "r", "i"]``.
+    pixscale_arcsec : float
+        Pixel scale of the network input, arcsec per pixel.
+    size_px : int
+        Side of the network input, pixels.
+    clip : float
+        Clip level, in units of sigma.
+    mean_image : list, optional
+        ``(bands, size_px, size_px)`` training mean image in sigma units
+        (nested lists, for JSON), or None.
+    resampling, noise : str
+        Method names (``RESAMPLING_METHODS``, ``NOISE_METHODS``), recorded
+        so that a stored network says how its inputs were made.
+    noise_border_px : int
+        Frame width used by the noise estimate, pixels of the given stamps.
+    """
 
     bands: list
     pixscale_arcsec: float
     size_px: int
     clip: float = CLIP_SIGMA
     mean_image: list | None = field(default=None, repr=False)
-    method: str = "frame-median/MAD normalisation; Gaussian anti-alias + bilinear resampling"
+    resampling: str = RESAMPLING_METHODS[0]
+    noise: str = NOISE_METHODS[0]
+    noise_border_px: int = BORDER_PX
+
+    def __post_init__(self):
+        self.bands = list(self.bands)
+        if not self.bands:
+            raise ValueError("A network takes at least one band.")
+        if not self.pixscale_arcsec > 0:
+            raise ValueError(f"pixscale_arcsec must be positive, not {self.pixscale_arcsec}.")
+        if int(self.size_px) != self.size_px or self.size_px < 1:
+            raise ValueError(f"size_px must be a positive integer, not {self.size_px!r}.")
+        if not self.clip > 0:
+            raise ValueError(f"clip must be positive (in units of sigma), not {self.clip}.")
+        if self.resampling not in RESAMPLING_METHODS:
+            raise ValueError(
+                f"Unknown resampling {self.resampling!r}: this code does "
+                f"{', '.join(RESAMPLING_METHODS)}."
+            )
+        if self.noise not in NOISE_METHODS:
+            raise ValueError(
+                f"Unknown noise estimate {self.noise!r}: this code does {', '.join(NOISE_METHODS)}."
+            )
+        if self.mean_image is not None:
+            mean = np.asarray(self.mean_image, dtype=np.float32)
+            expected = (len(self.bands), self.size_px, self.size_px)
+            if mean.shape != expected:
+                raise ValueError(f"mean_image is {mean.shape}; this network needs {expected}.")
+            self.mean_image = mean.tolist()
+
+    @cached_property
+    def _mean_tensor(self):
+        # Built once: the nested lists are for JSON, not for every batch.
+        if self.mean_image is None:
+            return None
+        return torch.tensor(self.mean_image, dtype=torch.float32)
 
     def to_dict(self):
+        """The constants as a JSON-serialisable dict."""
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data):
+        """The inverse of ``to_dict``; unknown keys raise ``ValueError``."""
+        unknown = set(data) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(
+                f"Unknown preprocessing constants {', '.join(sorted(unknown))}: "
+                "this code would not reproduce the inputs the network was trained on."
+            )
         return cls(**data)
 
-    def __call__(self, stamps, pixscale_arcsec, device=None):
-        """Network inputs (N, B, size, size) float32 from raw survey stamps."""
-        t = as_tensor(stamps, device)
-        if t.ndim != 4 or t.shape[1] != len(self.bands):
+    def __call__(self, stamps, pixscale_arcsec, device=None, sigma=None):
+        """Network inputs from survey stamps: resample, then normalise.
+
+        Parameters
+        ----------
+        stamps : array_like or torch.Tensor
+            ``(N, B, H, W)`` in any units, bands in ``self.bands`` order.
+        pixscale_arcsec : float
+            Pixel scale of the stamps, arcsec per pixel.
+        device : torch.device or str, optional
+            Where to compute; by default the stamps' device (CPU for numpy).
+        sigma : array_like, optional
+            Noise sigma per stamp and band of the stamps as given (``(N, B)``
+            or broadcastable), where the data record it; estimated otherwise.
+
+        Returns
+        -------
+        torch.Tensor
+            ``(N, B, size_px, size_px)`` float32.
+        """
+        t = _as_stamps(stamps, device)
+        if t.shape[1] != len(self.bands):
             raise ValueError(
                 f"The network expects {len(self.bands)} band(s) ({','.join(self.bands)}); "
                 f"the stamps have shape {tuple(t.shape)}."
             )
-        # Background and noise from the stamps as given (their own pixels),
-        # then normalise first so that masked pixels and the padding of
-        # resampling are both the background, 0.
-        level, sigma = background(t)
-        t = normalise(t, level, sigma, clip=math.inf)
-        t = resample(t, pixscale_arcsec, self.pixscale_arcsec, self.size_px)
+        if sigma is None:
+            sigma = estimate_noise_sigma(t, self.noise_border_px)
+        sigma = _per_band(sigma, t.shape[:2], t.device, "sigma")
+        x = resample(t, pixscale_arcsec, self.pixscale_arcsec, self.size_px)
         return normalise(
-            t, torch.zeros_like(level), torch.ones_like(sigma), self.mean_image, self.clip
+            x, sigma * (pixscale_arcsec / self.pixscale_arcsec), self._mean_tensor, self.clip
         )

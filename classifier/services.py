@@ -36,9 +36,72 @@ def get_network(name):
         raise NetworkError(f"No network named {name!r} (registered: {known}).") from None
 
 
+SHIPPED_DIR = Path(__file__).resolve().parent / "shipped"
+SHIPPED_PREFIX = "shipped:"
+
+
 def weights_file(network):
+    """The weights on disk: under the data dir, or shipped with the code."""
+    if network.weights_path.startswith(SHIPPED_PREFIX):
+        return SHIPPED_DIR / network.weights_path.removeprefix(SHIPPED_PREFIX)
     path = Path(network.weights_path)
     return path if path.is_absolute() else Path(settings.DATA_DIR) / path
+
+
+def export(network, folder, test_path):
+    """Half-precision weights and a manifest (with the evaluation on the unseen
+    ``test_path``) written to ``folder``, as shipped networks are."""
+    import json
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    report, _, _ = evaluate(network, test_path, save=True)
+    model, _ = load_model(network, "cpu")
+    weights = folder / f"{network.name}.pt"
+    torch.save({k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()},
+               weights)  # fmt: skip
+    manifest = {
+        "name": network.name,
+        "architecture": network.architecture,
+        "bands": network.bands,
+        "pixscale_arcsec": network.pixscale_arcsec,
+        "stamp_size": network.stamp_size,
+        "preprocessing": network.preprocessing,
+        "weights_sha256": sha256_of(weights),
+        "training": network.training,
+        "evaluation": report,
+        "threshold_fpr_1pct": report["threshold_at_fpr"]["0.01"],
+    }
+    (folder / f"{network.name}.json").write_text(json.dumps(manifest, indent=2))
+    return weights
+
+
+def register_shipped(folder=None):
+    """Register (or refresh) every network shipped in ``classifier/shipped``;
+    returns their names. Idempotent: runs after every migrate."""
+    import json
+
+    folder = Path(folder or SHIPPED_DIR)
+    names = []
+    for manifest_path in sorted(folder.glob("*.json")):
+        m = json.loads(manifest_path.read_text())
+        Network.objects.update_or_create(
+            name=m["name"],
+            defaults={
+                "architecture": m["architecture"],
+                "bands": m["bands"],
+                "pixscale_arcsec": m["pixscale_arcsec"],
+                "stamp_size": m["stamp_size"],
+                "preprocessing": m["preprocessing"],
+                "weights_path": SHIPPED_PREFIX + f"{m['name']}.pt",
+                "weights_sha256": m["weights_sha256"],
+                "training": m["training"],
+                "evaluation": m["evaluation"],
+                "threshold_fpr_1pct": m["threshold_fpr_1pct"],
+            },
+        )
+        names.append(m["name"])
+    return names
 
 
 def load_model(network, device=None):
@@ -111,6 +174,8 @@ FPR_POINTS = ("0.01", "0.001")
 
 def evaluation_report(scores, labels, theta_e=None, snr=None):
     """The evaluation JSON (keys fixed by the classifier issue)."""
+    roc_fpr, roc_tpr, _ = metrics.roc_curve(scores, labels)
+    keep = np.unique(np.linspace(0, len(roc_fpr) - 1, min(len(roc_fpr), 400)).astype(int))
     out = {
         "n_lenses": int((labels == 1).sum()),
         "n_nonlenses": int((labels == 0).sum()),
@@ -126,6 +191,7 @@ def evaluation_report(scores, labels, theta_e=None, snr=None):
         threshold, tpr = metrics.tpr_at_fpr(scores, labels, float(point))
         out["threshold_at_fpr"][point] = threshold
         out["tpr_at_fpr"][point] = tpr
+    out["roc"] = {"fpr": roc_fpr[keep].tolist(), "tpr": roc_tpr[keep].tolist()}
     if theta_e is not None and snr is not None:
         out["completeness_grid"] = metrics.completeness_grid(
             scores, labels, theta_e, snr, out["threshold_at_fpr"]["0.01"]

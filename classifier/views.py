@@ -1,10 +1,98 @@
-from django.shortcuts import render
+from pathlib import Path
 
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from classifier import figures, jobs
+from classifier.models import Network
+from classifier.networks import ARCHITECTURES
+from core import queue
+from core.models import Job
 from core.roles import admin_required
 
 
 @admin_required
 def network_list(request):
-    # The registry of trained networks arrives with the classifier issue;
-    # until then the page says so rather than pretend.
-    return render(request, "classifier/network_list.html", {"networks": []})
+    return render(request, "classifier/network_list.html", {"networks": Network.objects.all()})
+
+
+@admin_required
+def network_detail(request, name):
+    network = get_object_or_404(Network, name=name)
+    ev = network.evaluation or {}
+    roc = (
+        figures.to_div(figures.roc_figure({network.name: (ev["roc"]["fpr"], ev["roc"]["tpr"])}))
+        if "roc" in ev
+        else None
+    )
+    history = network.training.get("history") or []
+    loss = figures.to_div(figures.loss_figure(history)) if history else None
+    return render(request, "classifier/network_detail.html",
+                  {"network": network, "ev": ev, "roc": roc, "loss": loss})  # fmt: skip
+
+
+TRAIN_FIELDS = (
+    "name",
+    "architecture",
+    "train_path",
+    "val_path",
+    "epochs",
+    "batch_size",
+    "lr",
+    "seed",
+)
+
+
+def _train_form(request, errors=None, status=200):
+    context = {"architectures": list(ARCHITECTURES), "errors": errors or [], "form": request.POST}
+    return render(request, "classifier/train.html", context, status=status)
+
+
+@admin_required
+def train(request):
+    return _train_form(request)
+
+
+@admin_required
+@require_POST
+def train_launch(request):
+    form = request.POST
+    errors = []
+    name = form.get("name", "").strip()
+    if not name or not name.replace("-", "").replace("_", "").isalnum():
+        errors.append("Give a name of letters, digits, - and _ (e.g. kids-r-cnn).")
+    elif Network.objects.filter(name=name).exists():
+        errors.append(f"A network named {name!r} exists already.")
+    if form.get("architecture") not in ARCHITECTURES:
+        errors.append(f"Choose an architecture: {', '.join(ARCHITECTURES)}.")
+    for field in ("train_path", "val_path"):
+        path = form.get(field, "").strip()
+        if (field == "train_path" or path) and not Path(path).is_file():
+            errors.append(f"{field.replace('_', ' ')}: no such file {path!r} on the server.")
+    options = {}
+    try:
+        for field, kind in (("epochs", int), ("batch_size", int), ("lr", float), ("seed", int)):
+            if form.get(field):
+                options[field] = kind(form[field])
+    except ValueError:
+        errors.append("Epochs, batch size and seed are whole numbers; the learning rate a number.")
+    if errors:
+        return _train_form(request, errors, status=400)
+    try:
+        job = queue.launch(
+            jobs.train_network, name, form["architecture"], form["train_path"].strip(),
+            form.get("val_path", "").strip(), options, request.user.pk,
+            title=f"Train {name} ({form['architecture']})", queue="scoring",
+            user=request.user, unit="epochs", timeout=7 * 24 * 3600,
+        )  # fmt: skip
+    except queue.QueueUnavailable as exc:
+        return _train_form(request, [str(exc)], status=503)
+    return redirect("classifier:training", pk=job.pk)
+
+
+@admin_required
+def training(request, pk):
+    job = queue.reconcile(get_object_or_404(Job, pk=pk, function="classifier.jobs.train_network"))
+    history = (job.result or {}).get("history") or []
+    loss = figures.to_div(figures.loss_figure(history), div_id="loss-curve") if history else None
+    return render(request, "classifier/training.html", {"job": job, "loss": loss})

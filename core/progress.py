@@ -61,6 +61,10 @@ class Progress:
         self._jobs().update(**fields)
         self.check_cancelled()
 
+    def set_result(self, result):
+        """Partial results the job page can show while the job runs (a dict)."""
+        self._jobs().update(result=result)
+
     def advance(self, n=1, message=None):
         self.update(self.done + n, message=message)
 

@@ -118,7 +118,11 @@ USE_I18N = False
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+# plotly.js is served from the installed plotly package (no CDN, not copied into git).
+STATICFILES_DIRS = [
+    BASE_DIR / "static",
+    ("vendor/plotly", Path(__import__("plotly").__file__).parent / "package_data"),
+]
 STATIC_ROOT = DATA_DIR / "static"
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -13,9 +13,10 @@ ADMIN_PAGES = [
     "inspection:catalogues",
     "inspection:inspectors",
     "classifier:networks",
+    "classifier:train",
     "core:jobs",
 ]
-ADMIN_POSTS = ["inspection:inspector_create", "core:selftest"]
+ADMIN_POSTS = ["inspection:inspector_create", "core:selftest", "classifier:train_launch"]
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 from classifier.metrics import (
-    MetricsError,
     accuracy,
     auc,
     completeness,
@@ -17,13 +16,22 @@ from classifier.metrics import (
 )
 
 
-def test_auc_of_separated_reversed_and_a_hand_case():
+def test_auc_of_separated_reversed_tied_and_a_hand_case():
     labels = np.array([1, 1, 0, 0])
     assert auc([0.9, 0.8, 0.2, 0.1], labels) == 1.0
     assert auc([0.1, 0.2, 0.8, 0.9], labels) == 0.0
-    # Pairs (lens, non-lens): (0.9,0.5) win, (0.9,0.7) win, (0.6,0.5) win, (0.6,0.7) lose: 3/4.
+    # Pairs (lens, non-lens): (0.9,0.5) win, (0.9,0.7) win, (0.6,0.5) win, (0.6,0.7) lose.
     assert auc([0.9, 0.6, 0.5, 0.7], labels) == 0.75
     assert auc([0.5, 0.5, 0.5, 0.5], labels) == 0.5  # ties count half
+    # (0.7,0.7) ties: half; (0.7,0.2), (0.9,0.7), (0.9,0.2) win: 3.5/4.
+    assert auc([0.7, 0.9, 0.7, 0.2], labels) == 0.875
+
+
+def test_the_roc_curve_of_a_hand_case():
+    fpr, tpr, thresholds = roc_curve([0.9, 0.6, 0.5, 0.7], [1, 1, 0, 0])
+    assert thresholds.tolist() == [np.inf, 0.9, 0.7, 0.6, 0.5]
+    assert tpr.tolist() == [0, 0.5, 0.5, 1, 1]
+    assert fpr.tolist() == [0, 0, 0.5, 0.5, 1]
 
 
 def test_auc_equals_the_area_under_the_roc_curve():
@@ -39,12 +47,25 @@ def test_tpr_at_fpr_picks_the_lowest_threshold_within_the_budget():
     neg = np.arange(100) / 100  # 0.00 .. 0.99
     pos = np.array([0.995, 0.985, 0.975, 0.5])
     scores, labels = np.r_[pos, neg], np.r_[np.ones(4), np.zeros(100)]
-    threshold, tpr = tpr_at_fpr(scores, labels, 0.01)  # one false positive allowed
-    assert 0.98 < threshold <= 0.9800001
+    threshold, tpr = tpr_at_fpr(scores, labels, 0.01)  # one false positive allowed: 0.99
+    assert threshold == np.nextafter(0.98, 1)
     assert tpr == 0.5
-    assert np.mean(neg >= threshold) <= 0.01
+    assert np.mean(neg >= threshold) == 0.01
+    threshold, tpr = tpr_at_fpr(scores, labels, 0.1)  # ten allowed: 0.90 .. 0.99
+    assert threshold == np.nextafter(0.89, 1) and tpr == 0.75
+    assert tpr_at_fpr(scores, labels, 1.0) == (0.0, 1.0)
     assert tpr0(scores, labels) == 0.25  # only 0.995 beats every non-lens
     assert tpr10(scores, labels) == 0.75  # up to 9 false positives: threshold above 0.90
+
+
+def test_tied_non_lenses_are_rejected_together():
+    scores = [0.9, 0.8, 0.8, 0.8, 0.1]
+    labels = [1, 0, 0, 1, 0]
+    # One false positive allowed, but the two at 0.8 go together: none gets
+    # through, nor does the lens tied with them.
+    threshold, tpr = tpr_at_fpr(scores, labels, 1 / 3)
+    assert 0.8 < threshold < 0.9 and tpr == 0.5
+    assert tpr0(scores, labels) == 0.5
 
 
 def test_accuracy_and_completeness_follow_he2020():
@@ -53,42 +74,55 @@ def test_accuracy_and_completeness_follow_he2020():
     assert accuracy(scores, labels) == 0.5
     assert completeness(scores, labels) == 0.5
     assert completeness(scores, labels, threshold=0.3) == 1.0
+    assert completeness([0.9, 0.4], [1, 1]) == 0.5  # a set of lenses alone
+    assert accuracy([0.9, 0.4], [0, 0]) == 0.5  # or of non-lenses alone
 
 
 def test_completeness_grid_counts_lenses_above_each_cut():
     scores = np.array([0.9, 0.9, 0.1, 0.9, 0.0])
     labels = np.array([1, 1, 1, 1, 0])
-    theta = np.array([0.8, 1.2, 1.5, 2.5, 0])
-    snr = np.array([10, 50, 90, 30, 0])
-    grid = {
-        (g["theta_e_min"], g["snr_min"]): g
-        for g in completeness_grid(scores, labels, theta, snr, 0.5)
-    }
-    assert grid[(0.0, 0.0)] == {"theta_e_min": 0.0, "snr_min": 0.0, "n": 4, "completeness": 0.75}
-    assert grid[(1.4, 0.0)]["n"] == 2 and grid[(1.4, 0.0)]["completeness"] == 0.5
-    assert grid[(2.0, 40.0)] == {"theta_e_min": 2.0, "snr_min": 40.0, "n": 0, "completeness": None}
+    theta = np.array([0.8, 1.2, 1.5, 2.5, 3.0])
+    snr = np.array([10, 50, 90, 30, 99])
+    rows = completeness_grid(scores, labels, theta, snr, 0.5)
+    assert [(g["theta_e_min"], g["snr_min"]) for g in rows[:5]] == [
+        (0, 0), (0, 20), (0, 40), (0, 80), (1.0, 0),
+    ]  # fmt: skip
+    grid = {(g["theta_e_min"], g["snr_min"]): g for g in rows}
     assert len(grid) == 16
+    assert grid[(0.0, 0.0)] == {"theta_e_min": 0.0, "snr_min": 0.0, "n": 4, "completeness": 0.75}
+    assert grid[(1.0, 20.0)]["n"] == 3 and grid[(1.0, 20.0)]["completeness"] == pytest.approx(2 / 3)
+    assert grid[(1.4, 0.0)]["n"] == 2 and grid[(1.4, 0.0)]["completeness"] == 0.5
+    assert grid[(0.0, 80.0)] == {"theta_e_min": 0.0, "snr_min": 80.0, "n": 1, "completeness": 0.0}
+    assert grid[(2.0, 40.0)] == {"theta_e_min": 2.0, "snr_min": 40.0, "n": 0, "completeness": None}
 
 
 def test_prior_shift_is_lanusse2018_eq_5():
-    assert prior_shift(0.5, 0.5, 0.5) == pytest.approx(0.5)
-    # Train at 50% lenses, search at 1 in 1000: p = 0.9 becomes
-    # (0.002 * 0.9) / (0.002 * 0.9 + 1.998 * 0.1).
+    assert prior_shift(0.5, 0.5, 0.5) == 0.5
+    assert prior_shift(0.5, 0.2, 0.2) == pytest.approx(0.5)
+    # Trained at 50% lenses, searching at 1 in 1000: lambda = 0.002, mu = 1.998,
+    # p = 0.9 becomes 0.002 * 0.9 / (0.002 * 0.9 + 1.998 * 0.1).
     assert prior_shift(0.9, 0.5, 0.001) == pytest.approx(0.0018 / (0.0018 + 0.1998))
-    assert prior_shift(prior_shift(0.3, 0.5, 0.01), 0.01, 0.5) == pytest.approx(0.3)
+    p = np.array([0.0, 0.3, 1.0])
+    assert np.allclose(prior_shift(prior_shift(p, 0.5, 0.01), 0.01, 0.5), p)
     with pytest.raises(ValueError, match="new_prior must lie strictly between 0 and 1"):
         prior_shift(0.5, 0.5, 0.0)
 
 
 @pytest.mark.parametrize(
-    "scores, labels, message",
+    "call, message",
     [
-        ([0.1, 0.2], [1, 1], "needs both lenses and non-lenses"),
-        ([0.1, 0.2], [1, -1], "unlabelled stamps"),
-        ([0.1, np.nan], [1, 0], "NaN"),
-        ([0.1], [1, 0], "must be 1-d and alike"),
+        (
+            lambda: auc([0.1, 0.2], [1, 1]),
+            "needs both lenses and non-lenses; this set has 2 lenses",
+        ),
+        (lambda: completeness([0.1, 0.2], [0, 0]), "needs lenses; this set has 0 lenses"),
+        (lambda: auc([0.1, 0.2], [1, -1]), "unlabelled stamps"),
+        (lambda: auc([0.1, np.nan], [1, 0]), "NaN"),
+        (lambda: auc([0.1], [1, 0]), "must be 1-d and alike"),
+        (lambda: tpr_at_fpr([0.1, 0.2], [1, 0], 1.5), r"fpr must lie in \[0, 1\]"),
+        (lambda: completeness_grid([0.1], [1], [1.0, 2.0], [3.0], 0.5), "must match scores"),
     ],
 )
-def test_it_refuses_what_cannot_be_evaluated(scores, labels, message):
-    with pytest.raises(MetricsError, match=message):
-        auc(scores, labels)
+def test_it_refuses_what_cannot_be_evaluated(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()

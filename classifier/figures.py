@@ -1,0 +1,34 @@
+"""Plotly figures for the classifier pages, built from plain lists (no Django)."""
+
+import plotly.graph_objects as go
+
+LAYOUT = {"margin": {"l": 50, "r": 20, "t": 30, "b": 45}, "height": 360, "template": "plotly_white"}
+
+
+def roc_figure(curves):
+    """ROC curves: ``curves`` maps a label to (fpr, tpr) lists."""
+    fig = go.Figure(layout=LAYOUT)
+    for label, (fpr, tpr) in curves.items():
+        fig.add_trace(go.Scatter(x=fpr, y=tpr, mode="lines", name=label))
+    fig.update_xaxes(title="false positive rate", type="log", range=[-4, 0])
+    fig.update_yaxes(title="true positive rate (completeness)", range=[0, 1.02])
+    return fig
+
+
+def loss_figure(history):
+    """Training loss and validation AUC by epoch."""
+    epochs = [h["epoch"] for h in history]
+    fig = go.Figure(layout=LAYOUT)
+    fig.add_trace(go.Scatter(x=epochs, y=[h["loss"] for h in history], name="training loss"))
+    if any(h.get("val_auc") is not None for h in history):
+        auc = [h.get("val_auc") for h in history]
+        fig.add_trace(go.Scatter(x=epochs, y=auc, name="validation AUC", yaxis="y2"))
+        fig.update_layout(yaxis2={"title": "AUC", "overlaying": "y", "side": "right"})
+    fig.update_xaxes(title="epoch")
+    fig.update_yaxes(title="loss")
+    return fig
+
+
+def to_div(fig, div_id=None):
+    """HTML for a figure; plotly.js itself comes from the page (served locally)."""
+    return fig.to_html(include_plotlyjs=False, full_html=False, div_id=div_id)
