@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # The PostgreSQL the suite also runs on when it answers (trust auth on this machine).
 TEST_PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 
-.PHONY: run test test-sqlite test-postgres lint format browser clean
+.PHONY: run test test-sqlite test-postgres lint format browser clean networks
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -50,6 +50,10 @@ lint: $(VENV)/.dev
 format: $(VENV)/.dev
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+# Rebuild the shipped networks in classifier/shipped/ (about 30 min on 2 CPU cores).
+networks: $(VENV)/.runtime
+	PY=$(PY) scripts/build-default-networks
 
 clean:
 	rm -rf $(VENV) var/test-* .pytest_cache .ruff_cache

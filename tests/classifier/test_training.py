@@ -31,6 +31,7 @@ def sets(tmp_path_factory):
 @pytest.fixture
 def data_dir(settings, tmp_path):
     settings.DATA_DIR = tmp_path
+    Network.objects.all().delete()  # the shipped networks are tested on their own
     return tmp_path
 
 
