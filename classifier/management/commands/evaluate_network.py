@@ -3,6 +3,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from classifier.report import evaluation_html
 from classifier.services import NetworkError, evaluate, get_network
 
 
@@ -13,14 +14,19 @@ class Command(BaseCommand):
         parser.add_argument("name")
         parser.add_argument("file", help="labelled stamp-set FITS file")
         parser.add_argument("--json", metavar="OUT.json")
+        parser.add_argument("--html", metavar="OUT.html", help="plotly report with ROC and stamps")
         parser.add_argument("--save", action="store_true", help="store the result on the network")
         parser.add_argument("--device")
 
     def handle(self, name, file, **o):
         try:
-            report, _, _ = evaluate(get_network(name), file, save=o["save"], device=o["device"])
+            network = get_network(name)
+            report, scores, stampset = evaluate(network, file, save=o["save"], device=o["device"])
         except NetworkError as exc:
             raise CommandError(str(exc)) from exc
+        if o["html"]:
+            Path(o["html"]).write_text(evaluation_html(network.name, report, scores, stampset))
+            self.stdout.write(f"Wrote {o['html']}")
         text = json.dumps(report, indent=2)
         if o["json"]:
             Path(o["json"]).write_text(text)

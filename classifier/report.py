@@ -1,0 +1,104 @@
+"""The evaluation report as a self-contained HTML page (plotly.js inlined once).
+
+ROC curves per lens subset (Lanusse et al. 2018 Fig. 6), score histograms by
+class and by kind of non-lens, and the stamps of the most confident false
+positives and the most missed lenses (their Fig. 8). Pure: no Django.
+"""
+
+import base64
+import html
+import io
+
+import numpy as np
+import plotly.graph_objects as go
+from PIL import Image
+
+from classifier import metrics
+from classifier.figures import LAYOUT, roc_figure
+from simulations.display import to_png_array
+
+CUTS = [("all lenses", 0.0, 0.0), ("θE > 1.4″", 1.4, 0.0), ("S/N > 20", 0.0, 20.0),
+        ("θE > 1.4″, S/N > 20", 1.4, 20.0), ("θE > 2″, S/N > 40", 2.0, 40.0)]  # fmt: skip
+N_STAMPS = 12
+
+
+def _png(stamp):
+    buffer = io.BytesIO()
+    img = Image.fromarray(to_png_array(stamp if stamp.shape[0] == 3 else stamp[0]))
+    img.resize((img.width * 2, img.height * 2), Image.NEAREST).save(buffer, "PNG")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def _gallery(title, indices, stampset, scores):
+    cells = []
+    for i in indices:
+        meta = stampset.meta
+        caption = f"{html.escape(str(meta['id'][i]))}<br>score {scores[i]:.4f}"
+        if "kind" in meta.colnames:
+            caption += f" · {html.escape(str(meta['kind'][i]))}"
+        if "theta_e" in meta.colnames and meta["theta_e"][i] > 0:
+            caption += f"<br>θE {meta['theta_e'][i]:.2f}″ S/N {meta['snr'][i]:.0f}"
+        img = _png(stampset.stamps(int(i)))
+        cells.append(
+            f'<figure><img src="data:image/png;base64,{img}">'
+            + f"<figcaption>{caption}</figcaption></figure>"
+        )
+    return f"<h2>{title}</h2><div class='gallery'>{''.join(cells) or '<p>none</p>'}</div>"
+
+
+def evaluation_html(network_name, report, scores, stampset):
+    labels = stampset.labels
+    meta = stampset.meta
+    theta = np.asarray(meta["theta_e"]) if "theta_e" in meta.colnames else np.zeros(len(labels))
+    snr = np.asarray(meta["snr"]) if "snr" in meta.colnames else np.zeros(len(labels))
+    negatives = labels == 0
+    curves = {}
+    for label, t_min, s_min in CUTS:
+        chosen = negatives | ((labels == 1) & (theta > t_min) & (snr > s_min))
+        if (labels[chosen] == 1).any():
+            fpr, tpr, _ = metrics.roc_curve(scores[chosen], labels[chosen])
+            curves[label] = (fpr.tolist(), tpr.tolist())
+    roc = roc_figure(curves)
+
+    hist = go.Figure(layout={**LAYOUT, "barmode": "overlay"})
+    hist.add_trace(go.Histogram(x=scores[labels == 1], name="lenses", opacity=0.6, nbinsx=50))
+    kinds = (
+        np.asarray(meta["kind"]).astype(str)
+        if "kind" in meta.colnames
+        else np.full(len(labels), "non-lens")
+    )
+    for kind in sorted(set(kinds[negatives])):
+        hist.add_trace(
+            go.Histogram(x=scores[negatives & (kinds == kind)], name=kind, opacity=0.6, nbinsx=50)
+        )
+    hist.update_xaxes(title="score P(lens)")
+    hist.update_yaxes(title="stamps", type="log")
+
+    false_pos = np.flatnonzero(negatives)[np.argsort(-scores[negatives])][:N_STAMPS]
+    missed = np.flatnonzero(labels == 1)[np.argsort(scores[labels == 1])][:N_STAMPS]
+    rows = "".join(
+        f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
+        for k, v in report.items() if k not in ("completeness_grid", "roc")
+    )  # fmt: skip
+    grid = ""
+    for g in report.get("completeness_grid", []):
+        value = "–" if g["completeness"] is None else f"{g['completeness']:.3f}"
+        grid += f"<tr><td>{g['theta_e_min']}</td><td>{g['snr_min']}</td><td>{g['n']}</td>"
+        grid += f"<td>{value}</td></tr>"
+    roc_html = roc.to_html(include_plotlyjs="inline", full_html=False)
+    hist_html = hist.to_html(include_plotlyjs=False, full_html=False)
+    return f"""<!doctype html><html><head><meta charset="utf-8">
+<title>{html.escape(network_name)} evaluation</title>
+<style>body{{font-family:system-ui,sans-serif;margin:2rem;max-width:1100px}}
+table{{border-collapse:collapse}}
+td,th{{padding:.2rem .6rem;border-bottom:1px solid #ddd;text-align:left}}
+.gallery{{display:flex;flex-wrap:wrap;gap:.5rem}}figure{{margin:0;font-size:.75rem}}</style></head><body>
+<h1>{html.escape(network_name)} on {html.escape(str(stampset.path.name))}</h1>
+<table>{rows}</table>
+<h2>ROC by lens subset</h2>{roc_html}
+<h2>Completeness at 1% FPR</h2>
+<table><tr><th>θE &gt;</th><th>S/N &gt;</th><th>n</th><th>completeness</th></tr>{grid}</table>
+<h2>Scores by class and kind</h2>{hist_html}
+{_gallery("Most confident false positives", false_pos, stampset, scores)}
+{_gallery("Most missed lenses", missed, stampset, scores)}
+</body></html>"""
