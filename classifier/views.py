@@ -3,9 +3,8 @@ from pathlib import Path
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from classifier import figures, jobs
+from classifier import figures
 from classifier.models import Network
-from classifier.networks import ARCHITECTURES
 from core import queue
 from core.models import Job
 from core.roles import admin_required
@@ -31,16 +30,8 @@ def network_detail(request, name):
                   {"network": network, "ev": ev, "roc": roc, "loss": loss})  # fmt: skip
 
 
-TRAIN_FIELDS = (
-    "name",
-    "architecture",
-    "train_path",
-    "val_path",
-    "epochs",
-    "batch_size",
-    "lr",
-    "seed",
-)
+# Names only: the web process does not import torch (DESIGN.md).
+ARCHITECTURES = [name for name, _ in Network.ARCHITECTURES]
 
 
 def _train_form(request, errors=None, status=200):
@@ -80,7 +71,7 @@ def train_launch(request):
         return _train_form(request, errors, status=400)
     try:
         job = queue.launch(
-            jobs.train_network, name, form["architecture"], form["train_path"].strip(),
+            "classifier.jobs.train_network", name, form["architecture"], form["train_path"].strip(),
             form.get("val_path", "").strip(), options, request.user.pk,
             title=f"Train {name} ({form['architecture']})", queue="scoring",
             user=request.user, unit="epochs", timeout=7 * 24 * 3600,

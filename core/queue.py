@@ -49,14 +49,15 @@ def launch(func, *args, title, queue="default", user=None, unit="steps", timeout
     """Create a ``Job`` row and queue ``func(job.pk, *args)`` once it commits.
 
     ``func`` must be a module-level function decorated with
-    ``core.progress.tracked``; ``args`` are ids and plain values, never model
-    instances. Raises ``QueueUnavailable`` (and creates nothing) when Redis
-    does not answer.
+    ``core.progress.tracked``, or its dotted path (so that a web process
+    need not import what the job imports, e.g. torch); ``args`` are ids and
+    plain values, never model instances. Raises ``QueueUnavailable`` (and
+    creates nothing) when Redis does not answer.
     """
     check_queue(queue)
     job = Job.objects.create(
         title=title,
-        function=f"{func.__module__}.{func.__qualname__}",
+        function=func if isinstance(func, str) else f"{func.__module__}.{func.__qualname__}",
         queue=queue,
         created_by=user if (user is not None and user.is_authenticated) else None,
         unit=unit,
