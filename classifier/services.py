@@ -1,6 +1,7 @@
 """Training, registering, loading and evaluating networks: one code path for
 the commands and the background jobs."""
 
+import json
 import os
 import shutil
 import time
@@ -51,8 +52,6 @@ def weights_file(network):
 def export(network, folder, test_path):
     """Half-precision weights and a manifest (with the evaluation on the unseen
     ``test_path``) written to ``folder``, as shipped networks are."""
-    import json
-
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     report, _, _ = evaluate(network, test_path, save=True)
@@ -79,8 +78,6 @@ def export(network, folder, test_path):
 def register_shipped(folder=None):
     """Register (or refresh) every network shipped in ``classifier/shipped``;
     returns their names. Idempotent: runs after every migrate."""
-    import json
-
     folder = Path(folder or SHIPPED_DIR)
     names = []
     for manifest_path in sorted(folder.glob("*.json")):

@@ -28,13 +28,6 @@ def sets(tmp_path_factory):
     return paths
 
 
-@pytest.fixture
-def data_dir(settings, tmp_path):
-    settings.DATA_DIR = tmp_path
-    Network.objects.all().delete()  # the shipped networks are tested on their own
-    return tmp_path
-
-
 def train(name, sets, epochs=2, **kw):
     return train_and_register(name, sets["train"], settings_for("he2020-cnn", epochs=epochs, **kw),
                               sets["val"], device="cpu")  # fmt: skip

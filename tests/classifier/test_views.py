@@ -21,13 +21,6 @@ def small_set(tmp_path_factory):
     return path
 
 
-@pytest.fixture
-def data_dir(settings, tmp_path):
-    settings.DATA_DIR = tmp_path
-    Network.objects.all().delete()  # shipped networks are not part of these tests
-    return tmp_path
-
-
 def launch(admin_client, small_set, **extra):
     form = {"name": "web-cnn", "architecture": "he2020-cnn", "train_path": str(small_set),
             "val_path": str(small_set), "epochs": "2", "seed": "1", **extra}  # fmt: skip
