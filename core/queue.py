@@ -45,16 +45,20 @@ def check_queue(queue_name="default"):
         ) from exc
 
 
-def launch(func, *args, title, queue="default", user=None, unit="steps", timeout=None):
+def launch(func, *args, title, queue="default", user=None, unit="steps", timeout=None,
+           enqueue=True):  # fmt: skip
     """Create a ``Job`` row and queue ``func(job.pk, *args)`` once it commits.
 
     ``func`` must be a module-level function decorated with
     ``core.progress.tracked``, or its dotted path (so that a web process
     need not import what the job imports, e.g. torch); ``args`` are ids and
     plain values, never model instances. Raises ``QueueUnavailable`` (and
-    creates nothing) when Redis does not answer.
+    creates nothing) when Redis does not answer. ``enqueue=False`` only
+    creates the row, for a caller that runs ``func(job.pk, *args)`` itself
+    (the demo set-up, before any Redis is up).
     """
-    check_queue(queue)
+    if enqueue:
+        check_queue(queue)
     job = Job.objects.create(
         title=title,
         function=func if isinstance(func, str) else f"{func.__module__}.{func.__qualname__}",
@@ -63,7 +67,7 @@ def launch(func, *args, title, queue="default", user=None, unit="steps", timeout
         unit=unit,
     )
 
-    def enqueue():
+    def enqueue_after_commit():
         try:
             # commit_mode="auto": this already runs after the commit.
             django_rq.get_queue(queue, commit_mode="auto").enqueue(
@@ -79,7 +83,8 @@ def launch(func, *args, title, queue="default", user=None, unit="steps", timeout
             )
             raise QueueUnavailable(str(exc)) from exc
 
-    transaction.on_commit(enqueue)
+    if enqueue:
+        transaction.on_commit(enqueue_after_commit)
     return job
 
 

@@ -30,6 +30,7 @@ from astropy.io import fits
 from astropy.table import Table
 from astropy.wcs import WCS
 
+from core.sky import iau_name
 from simulations import observe, populations, render
 from simulations.errors import SimulationError
 from simulations.surveys import get_survey
@@ -186,17 +187,7 @@ def _subset(params, idx):
 def kids_name(ra_deg, dec_deg):
     """``KIDS JHHMMSS.ss+DDMMSS.ss``, truncated, as the KiDS DR3 IDs that
     He et al. 2020 list (e.g. KIDS J085446.55-012137.14)."""
-    from astropy.coordinates import SkyCoord
-
-    c = SkyCoord(ra_deg, dec_deg, unit="deg")
-    ra = c.ra.hms
-    sign = "-" if dec_deg < 0 else "+"
-    d = abs(c.dec.dms.d), abs(c.dec.dms.m), abs(c.dec.dms.s)
-    ra_s = np.floor(ra.s * 100) / 100
-    dec_s = np.floor(d[2] * 100) / 100
-    hms = f"{int(ra.h):02d}{int(ra.m):02d}{ra_s:05.2f}"
-    dms = f"{int(d[0]):02d}{int(d[1]):02d}{dec_s:05.2f}"
-    return f"KIDS J{hms}{sign}{dms}"
+    return iau_name(ra_deg, dec_deg, prefix="KIDS")
 
 
 def simulate_field(folder, seed=0, n_lenses=8, n_lrgs=40, n_galaxies=250, n_stars=60,
@@ -241,7 +232,7 @@ def simulate_field(folder, seed=0, n_lenses=8, n_lrgs=40, n_galaxies=250, n_star
     masked = sep <= MASK_RADIUS_ARCSEC
 
     catalogue = Table()
-    names = [kids_name(a, d) for a, d in zip(ra, dec, strict=True)]
+    names = list(kids_name(ra, dec))
     catalogue["ID"] = names
     catalogue["RAJ2000"] = ra
     catalogue["RAJ2000"].unit = "deg"

@@ -1,0 +1,81 @@
+"""Background jobs of the search (run by rq workers; they take ids and values)."""
+
+import numpy as np
+from django.contrib.auth import get_user_model
+
+from core.progress import tracked
+from inspection.models import RunChunk, Score
+
+BATCH = 1024  # stamps read, scored and written per step: progress and cancel points
+_SCORERS = {}  # a SimpleWorker keeps the network loaded between chunks
+
+
+def _scorer(network):
+    from classifier.services import load_scorer
+
+    key = (network.pk, network.weights_sha256)
+    if key not in _SCORERS:
+        _SCORERS.clear()  # one network at a time is plenty of memory
+        _SCORERS[key] = load_scorer(network)
+    return _SCORERS[key]
+
+
+def _open_stamps(survey):
+    from simulations.stampset import read_stampset
+
+    return read_stampset(survey.stamps_file())
+
+
+@tracked
+def score_chunk(progress, chunk_pk):
+    """Score the sources of one chunk and upsert their scores."""
+    chunk = RunChunk.objects.select_related("run__survey", "run__network").get(pk=chunk_pk)
+    run, survey = chunk.run, chunk.run.survey
+    rows = list(
+        run.sources()
+        .filter(stamp_index__gte=chunk.start, stamp_index__lt=chunk.stop)
+        .order_by("stamp_index")
+        .values_list("pk", "stamp_index")
+    )
+    progress.start(total=len(rows), unit="stamps", message="loading the network")
+    scorer = _scorer(run.network)
+    stamps = _open_stamps(survey)
+    bands = [survey.band_list.index(b) for b in scorer.bands]
+    pks = np.array([r[0] for r in rows], dtype=np.int64)
+    index = np.array([r[1] for r in rows], dtype=np.int64)
+    for start in range(0, len(rows), BATCH):
+        idx = index[start : start + BATCH]
+        # One contiguous read from the memory-mapped cube, then pick rows and bands.
+        block = stamps.cube[idx[0] : idx[-1] + 1]
+        cube = np.asarray(block[idx - idx[0]][:, bands], dtype=np.float32)
+        scores = scorer.score(cube, survey.pixscale_arcsec)
+        Score.objects.bulk_create(
+            [Score(run_id=run.pk, source_id=int(p), score=float(s))
+             for p, s in zip(pks[start : start + BATCH], scores, strict=True)],
+            update_conflicts=True, unique_fields=["run", "source"], update_fields=["score"],
+        )  # fmt: skip
+        progress.update(start + len(idx), message=f"scored {start + len(idx)} of {len(rows)}")
+    progress.update(len(rows), force=True)
+    return {"scored": len(rows)}
+
+
+@tracked
+def ingest_survey(progress, name, catalogue, tiles, stamps, columns, cuts, stamp_size,
+                  user_id=None):  # fmt: skip
+    """Ingest a survey from files already on the server (the web form's job)."""
+    from inspection import cuts as cuts_module
+    from inspection.surveys import ingest_survey as ingest
+
+    progress.start(total=None, unit="sources", message="reading the catalogue")
+
+    def report(stage, done, total):
+        label = "catalogue rows read" if stage == "catalogue" else "stamps cut"
+        progress.update(done, total=total, message=f"{label}: {done}")
+
+    user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
+    survey = ingest(
+        name, catalogue=catalogue or None, tiles=[(b, p) for b, p in tiles], stamps=stamps or None,
+        columns=columns, lrg_cuts=cuts_module.LRGCuts.from_dict(cuts), stamp_size=stamp_size,
+        user=user, progress=report,
+    )  # fmt: skip
+    return {"survey": survey.name, "sources": survey.sources.count()}

@@ -1,0 +1,364 @@
+"""Scoring runs: launching, resuming, cancelling, progress, candidates and
+exports. One code path for ``manage.py launch_run`` / ``export_candidates``
+and the web pages.
+
+A run is split into chunks of consecutive stamps; each chunk is one job on
+the ``scoring`` queue, so any number of workers on any number of machines
+share a run. A chunk's scores are upserted on (run, source), so running a
+chunk twice (a retry, a relaunch after a worker died, two workers racing)
+never duplicates a score.
+"""
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from django.db import transaction
+from django.db.models import Count, Max, Min
+from django.utils import timezone
+
+from core import queue
+from core.models import Job
+from inspection.models import RunChunk, Score, ScoringRun
+
+DEFAULT_CHUNK = 2000  # stamps per job: ~0.2-3 s of work on 2 cores, small next to a run
+CHUNK_TIMEOUT_S = 3600
+EXPORT_FORMATS = {".csv": "ascii.csv", ".fits": "fits", ".fit": "fits", ".ecsv": "ascii.ecsv",
+                  ".vot": "votable", ".xml": "votable", ".votable": "votable"}  # fmt: skip
+
+
+class RunError(ValueError):
+    """A run cannot be launched or changed as asked; the message says why."""
+
+
+def _threshold(network, threshold):
+    if threshold is None:
+        if network.threshold_fpr_1pct is None:
+            raise RunError(
+                f"Network {network.name} has no 1% FPR threshold (it was never evaluated): "
+                "give a threshold (e.g. 0.5), or evaluate the network with --save."
+            )
+        return float(network.threshold_fpr_1pct), "the network's 1% FPR threshold"
+    try:
+        threshold = float(threshold)
+    except (TypeError, ValueError):
+        raise RunError(f"The threshold must be a number in [0, 1], not {threshold!r}.") from None
+    if not 0.0 <= threshold <= 1.0:
+        raise RunError(f"The threshold must be in [0, 1] (a probability), not {threshold}.")
+    return threshold, "explicit"
+
+
+def launch_run(survey, network, threshold=None, refined=False, chunk_size=DEFAULT_CHUNK,
+               user=None, enqueue=True):  # fmt: skip
+    """Create a run and queue its chunks; nothing is created when Redis does
+    not answer (``core.queue.QueueUnavailable``)."""
+    missing = [b for b in network.band_list if b not in survey.band_list]
+    if missing:
+        raise RunError(
+            f"Network {network.name} takes bands {network.bands}; survey {survey.name} has "
+            f"{survey.bands} (missing {','.join(missing)}): choose a network for these bands."
+        )
+    threshold, origin = _threshold(network, threshold)
+    if int(chunk_size) < 1:
+        raise RunError(f"The chunk size must be at least 1 stamp, not {chunk_size}.")
+    index = np.fromiter(
+        survey.sample(refined).order_by("stamp_index").values_list("stamp_index", flat=True),
+        dtype=np.int64,
+    )
+    if not len(index):
+        which = "refined LRGs" if refined else "LRGs with a stamp"
+        raise RunError(f"Survey {survey.name} has no {which} to score.")
+    if enqueue:
+        queue.check_queue("scoring")
+    with transaction.atomic():
+        run = ScoringRun.objects.create(
+            survey=survey,
+            network=network,
+            sample=ScoringRun.Sample.REFINED if refined else ScoringRun.Sample.ALL,
+            threshold=threshold,
+            threshold_origin=origin,
+            chunk_size=int(chunk_size),
+            n_sources=len(index),
+            created_by=user if user is not None and user.is_authenticated else None,
+        )
+        groups = np.array_split(index, int(np.ceil(len(index) / int(chunk_size))))
+        chunks = RunChunk.objects.bulk_create(
+            RunChunk(run=run, index=i, start=int(g[0]), stop=int(g[-1]) + 1, n_sources=len(g))
+            for i, g in enumerate(groups)
+        )
+        for chunk in chunks:
+            _launch_chunk(chunk, len(chunks), user, enqueue)
+    return run
+
+
+def _launch_chunk(chunk, n_chunks, user=None, enqueue=True):
+    run = chunk.run
+    chunk.job = queue.launch(
+        "inspection.jobs.score_chunk", chunk.pk,
+        title=f"{run.label} {run.network.name} on {run.survey.name}: chunk {chunk.index + 1}/{n_chunks}",
+        queue="scoring", user=user, unit="stamps", timeout=CHUNK_TIMEOUT_S, enqueue=enqueue,
+    )  # fmt: skip
+    chunk.attempts += 1
+    chunk.save(update_fields=["job", "attempts"])
+
+
+def run_in_process(run):
+    """Score every unfinished chunk here, not on a worker (the demo set-up)."""
+    from inspection.jobs import score_chunk
+
+    for chunk in run.chunks.select_related("job"):
+        if chunk.job is None or chunk.job.status != Job.Status.SUCCEEDED:
+            if chunk.job is None or not chunk.job.is_active:
+                _launch_chunk(chunk, run.chunks.count(), enqueue=False)
+            score_chunk(chunk.job.pk, chunk.pk)
+
+
+def _reconciled_chunks(run):
+    chunks = list(run.chunks.select_related("job"))
+    for chunk in chunks:
+        if chunk.job is not None and chunk.job.is_active:
+            chunk.job = queue.reconcile(chunk.job)
+    return chunks
+
+
+def retry_failed(run, user=None):
+    """Queue again the chunks whose job failed or was cancelled (or whose
+    worker died); the others keep their scores. Returns how many."""
+    queue.check_queue("scoring")
+    chunks = _reconciled_chunks(run)
+    again = [
+        c
+        for c in chunks
+        if c.job is None or c.job.status in (Job.Status.FAILED, Job.Status.CANCELLED)
+    ]
+    with transaction.atomic():
+        for chunk in again:
+            _launch_chunk(chunk, len(chunks), user)
+    return len(again)
+
+
+def relaunch(run, user=None):
+    """Queue again every chunk that has not succeeded, including those still
+    marked running: for a run whose workers were killed. A superseded job
+    that is in fact still alive only rewrites the same scores."""
+    queue.check_queue("scoring")
+    chunks = _reconciled_chunks(run)
+    again = [c for c in chunks if c.job is None or c.job.status != Job.Status.SUCCEEDED]
+    with transaction.atomic():
+        for chunk in again:
+            if chunk.job is not None and chunk.job.is_active:
+                Job.objects.filter(pk=chunk.job.pk, status__in=Job.ACTIVE).update(
+                    status=Job.Status.FAILED,
+                    finished_at=timezone.now(),
+                    error="Superseded: the run was relaunched.",
+                )
+            _launch_chunk(chunk, len(chunks), user)
+    return len(again)
+
+
+def cancel(run):
+    """Ask every active chunk to stop; returns how many were asked."""
+    jobs = Job.objects.filter(pk__in=run.chunks.values("job"), status__in=Job.ACTIVE)
+    n = 0
+    for job in jobs:
+        queue.request_cancel(job)
+        n += 1
+    return n
+
+
+def set_threshold(run, threshold):
+    run.threshold, run.threshold_origin = _threshold(run.network, threshold)
+    run.save(update_fields=["threshold", "threshold_origin"])
+    return run
+
+
+@dataclass
+class RunProgress:
+    """A run's progress, shaped like a ``core.models.Job`` so the job-progress
+    panel and its script show it unchanged."""
+
+    pk: int
+    title: str
+    status: str
+    done: int
+    total: int
+    started_at: object
+    progress_at: object
+    finished_at: object
+    message: str
+    error: str
+    cancel_requested: bool
+    unit: str = "stamps"
+
+    @property
+    def is_active(self):
+        return self.status in Job.ACTIVE
+
+    @property
+    def fraction(self):
+        return min(self.done / self.total, 1.0) if self.total else None
+
+    @property
+    def elapsed_s(self):
+        if not self.started_at:
+            return None
+        end = self.progress_at if not self.is_active else timezone.now()
+        return max((end - self.started_at).total_seconds(), 0.0)
+
+    @property
+    def rate(self):
+        if not (self.started_at and self.progress_at and self.done):
+            return None
+        seconds = (self.progress_at - self.started_at).total_seconds()
+        return self.done / seconds if seconds > 0 else None
+
+    @property
+    def eta_s(self):
+        rate = self.rate
+        if not (self.is_active and rate):
+            return None
+        return max(self.total - self.done, 0) / rate
+
+    def progress_dict(self):
+        return {
+            "id": self.pk,
+            "title": self.title,
+            "status": self.status,
+            "done": self.done,
+            "total": self.total,
+            "unit": self.unit,
+            "fraction": self.fraction,
+            "rate_per_s": self.rate,
+            "eta_s": self.eta_s,
+            "elapsed_s": self.elapsed_s,
+            "message": self.message,
+            "error": self.error,
+            "cancel_requested": self.cancel_requested,
+            "active": self.is_active,
+            "result": {},
+        }
+
+
+def progress(run, reconcile=True):
+    """Stamps scored of the sample (rows in the database), rate, ETA and an
+    overall status from the chunks' jobs."""
+    chunks = _reconciled_chunks(run) if reconcile else list(run.chunks.select_related("job"))
+    statuses = [c.job.status if c.job else Job.Status.QUEUED for c in chunks]
+    counts = {s: statuses.count(s) for s in set(statuses)}
+    if counts.get(Job.Status.RUNNING) or counts.get(Job.Status.QUEUED):
+        status = Job.Status.RUNNING if counts.get(Job.Status.RUNNING) or any(
+            c.job and c.job.started_at for c in chunks) else Job.Status.QUEUED  # fmt: skip
+    elif counts.get(Job.Status.FAILED):
+        status = Job.Status.FAILED
+    elif counts.get(Job.Status.CANCELLED):
+        status = Job.Status.CANCELLED
+    else:
+        status = Job.Status.SUCCEEDED
+    jobs = Job.objects.filter(pk__in=[c.job_id for c in chunks if c.job_id])
+    times = jobs.aggregate(start=Min("started_at"), last=Max("progress_at"), end=Max("finished_at"))
+    done = run.scores.count()
+    parts = [f"{n} {s}" for s, n in sorted(counts.items())]
+    failed = [c for c in chunks if c.job and c.job.status == Job.Status.FAILED]
+    error = ""
+    if failed:
+        first = failed[0].job.error.strip().splitlines()
+        error = f"{len(failed)} chunk(s) failed; chunk {failed[0].index + 1}: " + (
+            first[0] if first else ""
+        )
+    return RunProgress(
+        pk=run.pk,
+        title=str(run),
+        status=status,
+        done=done,
+        total=run.n_sources,
+        started_at=times["start"],
+        progress_at=times["last"] or times["end"],
+        finished_at=times["end"],
+        message=f"{len(chunks)} chunks: " + ", ".join(parts),
+        error=error,
+        cancel_requested=jobs.filter(cancel_requested=True, status__in=Job.ACTIVE).exists(),
+    )
+
+
+def candidate_rows(run):
+    """Candidates (score >= threshold), best first, with their sources."""
+    return run.candidates().select_related("source").order_by("-score", "source__stamp_index")
+
+
+def candidate_table(run):
+    """The candidates as an astropy Table (name, ra, dec, score, is_refined, ...)."""
+    from astropy.table import Table
+
+    rows = list(candidate_rows(run).values_list(
+        "source__name", "source__catalogue_id", "source__ra_deg", "source__dec_deg", "score",
+        "source__is_refined", "source__mag_g", "source__mag_r", "source__mag_i",
+        "source__stamp_flags",
+    ))  # fmt: skip
+    names = ["name", "catalogue_id", "ra", "dec", "score", "is_refined", "mag_g", "mag_r",
+             "mag_i", "stamp_flags"]  # fmt: skip
+    columns = list(zip(*rows, strict=True)) if rows else [[] for _ in names]
+    table = Table()
+    table["name"] = np.array(columns[0], dtype=str)
+    table["catalogue_id"] = np.array(columns[1], dtype=str)
+    table["ra"] = np.array(columns[2], dtype=np.float64)
+    table["ra"].unit = "deg"
+    table["dec"] = np.array(columns[3], dtype=np.float64)
+    table["dec"].unit = "deg"
+    table["score"] = np.array(columns[4], dtype=np.float64)
+    table["is_refined"] = np.array(columns[5], dtype=bool)
+    for k, band in zip((6, 7, 8), "gri", strict=True):
+        table[f"mag_{band}"] = np.array(
+            [np.nan if v is None else v for v in columns[k]], np.float64
+        )
+        table[f"mag_{band}"].unit = "mag"
+    table["stamp_flags"] = np.array(columns[9], dtype=np.int16)
+    table.meta["RUN"] = run.pk
+    table.meta["NETWORK"] = run.network.name
+    table.meta["SURVEY"] = run.survey.name
+    table.meta["THRESH"] = run.threshold
+    table.meta["SAMPLE"] = run.sample
+    return table
+
+
+def export_format(path):
+    suffix = Path(path).suffix.lower()
+    if suffix not in EXPORT_FORMATS:
+        raise RunError(
+            f"Cannot tell the format of {path}: end it in one of {', '.join(sorted(EXPORT_FORMATS))}."
+        )
+    return EXPORT_FORMATS[suffix]
+
+
+def export_candidates(run, path):
+    """Write the candidate table; the format follows the suffix. Atomic."""
+    path = Path(path)
+    fmt = export_format(path)
+    if not path.parent.is_dir():
+        raise RunError(f"Cannot write {path}: the folder {path.parent} does not exist.")
+    table = candidate_table(run)
+    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}{path.suffix}")
+    try:
+        table.write(tmp, format=fmt, overwrite=True)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return len(table)
+
+
+def overlap_matrix(runs):
+    """He et al. 2020 Table 3: ``matrix[i][j]`` = |candidates_i & candidates_j|
+    (the diagonal is each run's candidate count)."""
+    sets = [set(r.candidates().values_list("source_id", flat=True)) for r in runs]
+    return [[len(a & b) for b in sets] for a in sets]
+
+
+def score_histogram(run, bins=20):
+    """Counts of scores in ``bins`` equal bins over [0, 1]."""
+    scores = np.fromiter(run.scores.values_list("score", flat=True), dtype=np.float64)
+    counts, edges = np.histogram(scores, bins=bins, range=(0.0, 1.0))
+    return counts.tolist(), edges.tolist()
+
+
+def runs_with_counts(queryset):
+    return queryset.select_related("survey", "network").annotate(n_scored=Count("scores"))

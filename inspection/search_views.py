@@ -1,0 +1,329 @@
+"""Pages of the search's first half: surveys, stamps, scoring runs, candidates.
+
+Thin: each view fetches, checks access, calls ``inspection.surveys`` /
+``inspection.runs`` (the code path the commands use) and renders. Nothing
+here imports torch: scoring happens on the workers.
+"""
+
+import dataclasses
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Count, Q
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from classifier.models import Network
+from core import queue
+from core.roles import admin_required
+from inspection import cutouts, runs
+from inspection.cuts import LRGCuts
+from inspection.models import ScoringRun, Survey
+from inspection.surveys import DEFAULT_STAMP_PX, NAME_RE, parse_tile_args, surveys_dir
+from simulations.stampset import StampSetError, read_stampset
+
+CUT_FIELDS = [f.name for f in dataclasses.fields(LRGCuts)]
+PREVIEW_KINDS = ("r", "rgb")
+CANDIDATES_SHOWN = 60
+
+
+# --- Surveys ------------------------------------------------------------------
+
+
+@admin_required
+def survey_list(request, errors=None, status=200):
+    context = {
+        "surveys": Survey.objects.annotate(
+            n_lrgs=Count("sources"), n_refined=Count("sources", filter=Q(sources__is_refined=True))
+        ),
+        "errors": errors or [],
+        "form": request.POST,
+        "cuts": [(name, getattr(LRGCuts(), name)) for name in CUT_FIELDS],
+        "default_stamp_size": DEFAULT_STAMP_PX,
+    }
+    return render(request, "inspection/surveys.html", context, status=status)
+
+
+def _saved_upload(upload, folder):
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / Path(upload.name).name
+    with open(path, "wb") as f:
+        for part in upload.chunks():
+            f.write(part)
+    return path
+
+
+@admin_required
+@require_POST
+def survey_ingest(request):
+    """Start an ingest job from the form (server paths or uploaded files)."""
+    form, errors = request.POST, []
+    name = form.get("name", "").strip()
+    if not NAME_RE.match(name):
+        errors.append("Give the survey a name of letters, digits, - and _ (e.g. kids-dr3).")
+    elif Survey.objects.filter(name=name).exists():
+        errors.append(f"A survey named {name!r} exists already.")
+    cut_values = {}
+    for field in CUT_FIELDS:
+        raw = form.get(field, "").strip()
+        default = getattr(LRGCuts(), field)
+        if raw == "":
+            continue
+        try:
+            cut_values[field] = (
+                raw in ("1", "on", "yes", "true")
+                if isinstance(default, bool)
+                else type(default)(raw)
+            )
+        except ValueError:
+            errors.append(f"{field.replace('_', ' ')}: {raw!r} is not a number.")
+    for field in CUT_FIELDS:  # unticked boxes send nothing
+        if isinstance(getattr(LRGCuts(), field), bool) and field not in cut_values:
+            cut_values[field] = False
+    try:
+        cuts = LRGCuts(**cut_values)
+    except ValueError as exc:
+        errors.append(str(exc))
+    try:
+        stamp_size = int(form.get("stamp_size") or DEFAULT_STAMP_PX)
+    except ValueError:
+        errors.append("The stamp size is a whole number of pixels.")
+    try:
+        tiles = parse_tile_args(line for line in form.get("tiles", "").splitlines() if line.strip())
+    except ValueError as exc:
+        errors.append(str(exc))
+        tiles = []
+    if errors:
+        return survey_list(request, errors, status=400)
+    upload_dir = surveys_dir() / ".uploads" / f"{name}-{os.getpid()}-{request.user.pk}"
+    catalogue = form.get("catalogue", "").strip()
+    if "catalogue_file" in request.FILES:
+        catalogue = str(_saved_upload(request.FILES["catalogue_file"], upload_dir))
+    for upload in request.FILES.getlist("tile_files"):
+        band = Path(upload.name).stem.split("_")[-1].split(".")[-1]
+        tiles.append((band, _saved_upload(upload, upload_dir)))
+    stamps = form.get("stamps", "").strip()
+    if not tiles and not stamps:
+        return survey_list(request, ["Give image tiles (BAND=FILE lines or uploads) or a "
+                                     "pre-cut stamp set."], status=400)  # fmt: skip
+    try:
+        job = queue.launch(
+            "inspection.jobs.ingest_survey", name, catalogue, [(b, str(p)) for b, p in tiles],
+            stamps, form.get("columns", "").strip(), cuts.to_dict(), stamp_size, request.user.pk,
+            title=f"Ingest survey {name}", user=request.user, unit="sources", timeout=6 * 3600,
+        )  # fmt: skip
+    except queue.QueueUnavailable as exc:
+        return survey_list(request, [str(exc)], status=503)
+    return redirect("core:job", pk=job.pk)
+
+
+@admin_required
+def survey_detail(request, name):
+    survey = get_object_or_404(Survey, name=name)
+    sources = survey.sources.all()
+    page = Paginator(sources, 48).get_page(request.GET.get("page"))
+    context = {
+        "survey": survey,
+        "page": page,
+        "n_sources": sources.count(),
+        "n_refined": sources.filter(is_refined=True).count(),
+        "n_edge": sources.filter(stamp_flags=1).count(),
+        "n_outside": survey.sources.filter(stamp_flags__gte=2).count(),
+        "networks": Network.objects.all(),
+        "runs": runs.runs_with_counts(survey.runs.all()),
+        "stretches": cutouts.STRETCHES,
+        "stretch": _stretch(request),
+        "has_rgb": _rgb_bands(survey) is not None,
+    }
+    return render(request, "inspection/survey_detail.html", context)
+
+
+def _stretch(request):
+    stretch = request.GET.get("stretch", "asinh")
+    return stretch if stretch in cutouts.STRETCHES else "asinh"
+
+
+# --- Stamp previews (any logged-in user: inspectors will grade from them) ------
+
+
+@lru_cache(maxsize=8)
+def _stampset(path, mtime):
+    return read_stampset(path)
+
+
+def _rgb_bands(survey):
+    bands = survey.band_list
+    if all(b in bands for b in "gri"):
+        return [bands.index(b) for b in "gri"]
+    return None
+
+
+def render_preview(survey, index, kind, stretch):
+    """PNG bytes of one stamp, cached on disk (rendered once, never on a
+    grading request twice)."""
+    cache = Path(settings.DATA_DIR) / "previews" / str(survey.pk) / f"{index}-{kind}-{stretch}.png"
+    if cache.is_file():
+        return cache.read_bytes()
+    path = survey.stamps_file()
+    try:
+        stamps = _stampset(str(path), path.stat().st_mtime)
+    except (OSError, StampSetError) as exc:
+        raise Http404(f"The stamps of {survey.name} cannot be read: {exc}") from exc
+    if not 0 <= index < len(stamps):
+        raise Http404("No such stamp.")
+    cube = stamps.stamps(index)
+    if kind == "rgb":
+        bands = _rgb_bands(survey)
+        if bands is None:
+            raise Http404(f"Survey {survey.name} has no g, r and i bands for an RGB composite.")
+        image = cutouts.lupton_rgb(cube[bands[0]], cube[bands[1]], cube[bands[2]])
+    else:
+        band = survey.band_list.index("r") if "r" in survey.band_list else 0
+        image = cube[band]
+    png = cutouts.render_png(image, stretch=stretch)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_name(f".{cache.name}.{os.getpid()}")
+    tmp.write_bytes(png)
+    os.replace(tmp, cache)
+    return png
+
+
+def stamp_preview(request, name, index, kind):
+    survey = get_object_or_404(Survey, name=name)
+    if kind not in PREVIEW_KINDS:
+        raise Http404("Previews are r or rgb.")
+    png = render_preview(survey, index, kind, _stretch(request))
+    response = HttpResponse(png, content_type="image/png")
+    response["Cache-Control"] = "private, max-age=86400"
+    return response
+
+
+# --- Runs ---------------------------------------------------------------------
+
+
+@admin_required
+@require_POST
+def run_launch(request, name):
+    survey = get_object_or_404(Survey, name=name)
+    network = Network.objects.filter(pk=request.POST.get("network") or None).first()
+    if network is None:
+        messages.error(request, "Choose a network.")
+        return redirect("inspection:survey", name=survey.name)
+    threshold = request.POST.get("threshold", "").strip() or None
+    try:
+        run = runs.launch_run(survey, network, threshold, request.POST.get("sample") == "refined",
+                              user=request.user)  # fmt: skip
+    except (runs.RunError, queue.QueueUnavailable) as exc:
+        messages.error(request, str(exc))
+        return redirect("inspection:survey", name=survey.name)
+    return redirect("inspection:run", pk=run.pk)
+
+
+@admin_required
+def run_list(request):
+    all_runs = runs.runs_with_counts(ScoringRun.objects.all())
+    return render(request, "inspection/runs.html", {"runs": all_runs})
+
+
+@admin_required
+def run_detail(request, pk):
+    run = get_object_or_404(ScoringRun.objects.select_related("survey", "network"), pk=pk)
+    state = runs.progress(run)
+    chunks = list(run.chunks.select_related("job"))
+    candidates = list(runs.candidate_rows(run)[:CANDIDATES_SHOWN])
+    counts, edges = runs.score_histogram(run)
+    context = {
+        "run": run,
+        "job": state,
+        "progress_url": reverse("inspection:run_progress", args=[run.pk]),
+        "chunks": chunks,
+        "n_failed": sum(1 for c in chunks if c.status in ("failed", "cancelled")),
+        "candidates": candidates,
+        "n_candidates": run.candidates().count(),
+        "histogram": list(zip(edges[:-1], counts, strict=True)),
+        "histogram_max": max(counts) if counts else 0,
+        "stretch": _stretch(request),
+        "has_rgb": _rgb_bands(run.survey) is not None,
+        "formats": ["csv", "fits", "ecsv", "vot"],
+    }
+    return render(request, "inspection/run_detail.html", context)
+
+
+@admin_required
+def run_progress(request, pk):
+    run = get_object_or_404(ScoringRun, pk=pk)
+    return JsonResponse(runs.progress(run).progress_dict())
+
+
+@admin_required
+@require_POST
+def run_cancel(request, pk):
+    run = get_object_or_404(ScoringRun, pk=pk)
+    n = runs.cancel(run)
+    messages.info(request, f"Cancel requested for {n} chunk(s) of run {run.pk}.")
+    return redirect("inspection:run", pk=run.pk)
+
+
+@admin_required
+@require_POST
+def run_retry(request, pk):
+    run = get_object_or_404(ScoringRun, pk=pk)
+    try:
+        n = runs.retry_failed(run, request.user)
+    except queue.QueueUnavailable as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.info(request, f"{n} chunk(s) queued again; the other chunks keep their scores.")
+    return redirect("inspection:run", pk=run.pk)
+
+
+@admin_required
+@require_POST
+def run_threshold(request, pk):
+    run = get_object_or_404(ScoringRun, pk=pk)
+    try:
+        runs.set_threshold(run, request.POST.get("threshold", "").strip() or None)
+    except runs.RunError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Threshold set to {run.threshold:.6g}: "
+                                  f"{run.candidates().count()} candidates.")  # fmt: skip
+    return redirect("inspection:run", pk=run.pk)
+
+
+@admin_required
+def run_export(request, pk, fmt):
+    run = get_object_or_404(ScoringRun, pk=pk)
+    suffix = {"csv": ".csv", "fits": ".fits", "ecsv": ".ecsv", "vot": ".vot"}.get(fmt)
+    if suffix is None:
+        raise Http404("Formats: csv, fits, ecsv, vot.")
+    folder = Path(settings.DATA_DIR) / "exports"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"run{run.pk}-candidates{suffix}"
+    runs.export_candidates(run, path)
+    return FileResponse(open(path, "rb"), as_attachment=True, filename=path.name)
+
+
+@admin_required
+def run_compare(request):
+    """He et al. 2020 Table 3: how the candidate sets of runs overlap."""
+    ids = [int(i) for i in request.GET.getlist("runs") if i.isdigit()]
+    chosen = list(ScoringRun.objects.filter(pk__in=ids).select_related("survey", "network"))
+    chosen.sort(key=lambda r: ids.index(r.pk))
+    matrix = runs.overlap_matrix(chosen) if chosen else []
+    rows = [(r, row) for r, row in zip(chosen, matrix, strict=True)]
+    surveys = {r.survey_id for r in chosen}
+    context = {
+        "all_runs": ScoringRun.objects.select_related("survey", "network"),
+        "chosen": chosen,
+        "chosen_ids": ids,
+        "rows": rows,
+        "mixed_surveys": len(surveys) > 1,
+    }
+    return render(request, "inspection/run_compare.html", context)

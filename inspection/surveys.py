@@ -1,0 +1,372 @@
+"""Ingesting a survey: catalogue -> LRG selection -> stamps -> database rows.
+
+One code path for ``manage.py ingest_survey``, the web form's background job
+and the demo. The catalogue streams through the cuts chunk by chunk, so only
+the selected LRGs are ever held in memory; the stamps stream into a stamp-set
+file written under a temporary name; the rows are created in one
+transaction. A failure anywhere leaves neither rows nor files behind.
+"""
+
+import hashlib
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+
+from core.sky import iau_name
+from inspection import catalogue as cat
+from inspection import cutouts, cuts
+from inspection.models import FLAG_OUTSIDE, Source, Survey, Tile
+from simulations.stampset import StampSetError, StampSetWriter, read_stampset
+
+DEFAULT_STAMP_PX = 97  # He et al. 2020: 97x97 r-band stamps
+STAMP_CHUNK = 512  # sources cut and written per step
+BAND_ORDER = "ugrizyJHK"  # cube order: by wavelength, whatever order the tiles came in
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+
+
+class IngestError(ValueError):
+    """The survey cannot be ingested as given; the message says what to fix."""
+
+
+def surveys_dir():
+    return Path(settings.DATA_DIR) / "surveys"
+
+
+def sha256_of(path, block=1 << 20):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(block):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def parse_tile_args(values):
+    """``["r=tiles/r.fits", "g=tiles/g.fits"]`` -> ``[("r", Path), ...]``."""
+    out = []
+    for value in values or []:
+        band, sep, path = str(value).partition("=")
+        if not sep or not band.strip() or not path.strip():
+            raise IngestError(f"A tile is given as BAND=FILE (e.g. r=tile_r.fits), not {value!r}.")
+        out.append((band.strip(), Path(path.strip())))
+    return out
+
+
+def _band_key(band):
+    return (BAND_ORDER.index(band) if band in BAND_ORDER else len(BAND_ORDER), band)
+
+
+def _check_name(name):
+    if not NAME_RE.match(name or ""):
+        raise IngestError(
+            f"Survey name {name!r}: use letters, digits, '-' and '_' (e.g. kids-dr3)."
+        )
+    if Survey.objects.filter(name=name).exists():
+        raise IngestError(f"A survey named {name!r} exists already: choose another name.")
+
+
+def _open_tiles(tile_args):
+    tiles = []
+    for band, path in tile_args:
+        path = Path(path)
+        if not path.is_file():
+            raise IngestError(f"Tile {band}={path}: no such file.")
+        try:
+            tile = cutouts.open_tile(path)
+        except cutouts.TileError as exc:
+            raise IngestError(f"Tile {band}={path}: {exc}") from exc
+        tiles.append((band, tile))
+    bands = sorted({b for b, _ in tiles}, key=_band_key)
+    scales = [t.pixscale_arcsec for _, t in tiles]
+    if max(scales) > 1.01 * min(scales):
+        listing = ", ".join(f"{b}={t.path.name}: {t.pixscale_arcsec:.4f}" for b, t in tiles)
+        raise IngestError(
+            f"The tiles have different pixel scales ({listing} arcsec/px); one survey's "
+            "stamps share one scale: resample the tiles or ingest them as separate surveys."
+        )
+    return tiles, bands, float(np.median(scales))
+
+
+def select_from_catalogue(path, columns=None, lrg_cuts=None, progress=None):
+    """Stream the catalogue through the cuts; returns (LRG columns, funnel,
+    rows read, resolved columns)."""
+    path = Path(path)
+    lrg_cuts = lrg_cuts or cuts.LRGCuts()
+    kept, funnels, n_rows = [], [], 0
+    try:
+        for chunk in cat.read_catalogue(path, mapping=columns):
+            selection = cuts.select(chunk, lrg_cuts)
+            funnels.append(selection.funnel)
+            n = len(selection.is_lrg)
+            n_rows += n
+            if selection.is_lrg.any():
+                keep = {k: np.asarray(v)[selection.is_lrg] for k, v in chunk.items()}
+                keep["is_refined"] = selection.is_refined[selection.is_lrg]
+                kept.append(keep)
+            if progress:
+                progress(n_rows)
+    except cat.CatalogueError as exc:
+        raise IngestError(str(exc)) from exc
+    if not funnels:
+        raise IngestError(f"{path}: the catalogue has no rows.")
+    lrgs = {k: np.concatenate([part[k] for part in kept]) for k in kept[0]} if kept else {}
+    ids = lrgs.get("id", np.array([], dtype=str))
+    unique, counts = np.unique(ids, return_counts=True)
+    if (counts > 1).any():
+        raise IngestError(
+            f"{path}: the ID column repeats for selected sources ({', '.join(unique[counts > 1][:5])}"
+            "...): map --columns id=... to a unique column."
+        )
+    return lrgs, cuts.merge_funnels(funnels), n_rows
+
+
+def _write_tile_stamps(path, tiles, bands, pixscale, lrgs, size_px, progress=None):
+    """Cut every LRG in every band into a stamp set; returns (flags, per-tile counts)."""
+    band_tiles = {b: [t for band, t in tiles if band == b] for b in bands}
+    n = len(lrgs.get("id", []))
+    ra, dec = lrgs["ra"], lrgs["dec"]
+    assigned = {b: cutouts.assign_tiles(band_tiles[b], ra, dec) for b in bands} if n else {}
+    flags = np.zeros(n, np.uint8)
+    per_tile = {}
+    header = {"NSOURCE": n}
+    writer = StampSetWriter(path, n, bands, (size_px, size_px), pixscale,
+                            survey="survey stamps", units="tile units", header=header)  # fmt: skip
+    with writer:
+        for start in range(0, n, STAMP_CHUNK):
+            sl = slice(start, min(start + STAMP_CHUNK, n))
+            k = sl.stop - sl.start
+            cube = np.full((k, len(bands), size_px, size_px), np.nan, np.float32)
+            chunk_flags = np.zeros(k, np.uint8)
+            for j, band in enumerate(bands):
+                best, xs, ys = (a[sl] for a in assigned[band])
+                chunk_flags[best < 0] |= cutouts.OUTSIDE
+                for t, tile in enumerate(band_tiles[band]):
+                    rows = np.flatnonzero(best == t)
+                    if not len(rows):
+                        continue
+                    stamps, f = cutouts.cut_stamps(tile.data, xs[rows], ys[rows], size_px)
+                    cube[rows, j] = stamps
+                    chunk_flags[rows] |= f
+                    per_tile[(band, t)] = per_tile.get((band, t), 0) + len(rows)
+            flags[sl] = chunk_flags
+            writer.write(cube, _stamp_meta(lrgs, sl, chunk_flags))
+            if progress:
+                progress(sl.stop, n)
+    return flags, per_tile
+
+
+def _stamp_meta(lrgs, sl, flags):
+    return {
+        "id": lrgs["id"][sl],
+        "label": np.full(sl.stop - sl.start, -1, np.int16),
+        "ra": lrgs["ra"][sl],
+        "dec": lrgs["dec"][sl],
+        "flags": flags,
+    }
+
+
+def _finite_or_none(value):
+    value = float(value)
+    return value if np.isfinite(value) else None
+
+
+def _source_rows(survey, lrgs, flags, stamp_index=None):
+    n = len(lrgs.get("id", []))
+    names = iau_name(lrgs["ra"], lrgs["dec"]) if n else []
+    index = np.arange(n) if stamp_index is None else stamp_index
+    rows = []
+    for i in range(n):
+        rows.append(
+            Source(
+                survey=survey,
+                name=str(names[i]),
+                catalogue_id=str(lrgs["id"][i])[:80],
+                ra_deg=float(lrgs["ra"][i]),
+                dec_deg=float(lrgs["dec"][i]),
+                mag_g=_finite_or_none(lrgs["mag_g"][i]) if "mag_g" in lrgs else None,
+                mag_r=_finite_or_none(lrgs["mag_r"][i]) if "mag_r" in lrgs else None,
+                mag_i=_finite_or_none(lrgs["mag_i"][i]) if "mag_i" in lrgs else None,
+                mag_auto=_finite_or_none(lrgs["mag_auto"][i]) if "mag_auto" in lrgs else None,
+                is_refined=bool(lrgs["is_refined"][i]),
+                stamp_index=int(index[i]),
+                stamp_flags=int(flags[i]),
+            )
+        )
+    return rows
+
+
+def ingest_survey(name, catalogue=None, tiles=(), stamps=None, columns=None, lrg_cuts=None,
+                  stamp_size=DEFAULT_STAMP_PX, user=None, progress=None):  # fmt: skip
+    """Ingest a survey; returns the ``Survey``.
+
+    Parameters
+    ----------
+    name : str
+        A new survey name (slug).
+    catalogue : path-like, optional
+        FITS, VOTable, ECSV or CSV; required with ``tiles``.
+    tiles : sequence of (band, path)
+        Image tiles, one FITS per band per pointing, any celestial WCS.
+    stamps : path-like, optional
+        A pre-cut stamp set with ``ra``, ``dec`` columns, instead of tiles.
+        With a catalogue, stamps match catalogue LRGs by ``id``; without one,
+        every stamp is a source.
+    columns : dict or str, optional
+        Catalogue column mapping (``inspection.catalogue.parse_mapping``).
+    lrg_cuts : inspection.cuts.LRGCuts, optional
+    stamp_size : int
+        Stamp side in pixels (tiles only).
+    progress : callable(stage, done, total), optional
+    """
+    _check_name(name)
+    tile_args = list(tiles or [])
+    if bool(tile_args) == bool(stamps):
+        raise IngestError(
+            "Give the survey's image tiles (BAND=FILE) or a pre-cut stamp set, not both."
+        )
+    if tile_args and not catalogue:
+        raise IngestError("Ingesting tiles needs a catalogue (--catalog FILE) to select LRGs from.")
+    if isinstance(columns, str) or columns is None:
+        try:
+            columns = cat.parse_mapping(columns) if columns else {}
+        except cat.CatalogueError as exc:
+            raise IngestError(str(exc)) from exc
+    if not 9 <= int(stamp_size) <= 1024:
+        raise IngestError(f"Stamp size {stamp_size} px: choose 9-1024 (He et al.: 97).")
+    lrg_cuts = lrg_cuts or cuts.LRGCuts()
+    say = progress or (lambda stage, done, total: None)
+
+    folder = surveys_dir() / name
+    if folder.exists():
+        raise IngestError(f"{folder} exists already (left by another survey?): remove it first.")
+    try:
+        if tile_args:
+            opened, bands, pixscale = _open_tiles(tile_args)
+            lrgs, funnel, n_rows = select_from_catalogue(
+                catalogue, columns, lrg_cuts, lambda n: say("catalogue", n, None)
+            )
+            folder.mkdir(parents=True)
+            stamps_path = folder / "stamps.fits"
+            flags, per_tile = _write_tile_stamps(
+                stamps_path, opened, bands, pixscale, lrgs, int(stamp_size),
+                lambda done, total: say("stamps", done, total),
+            )  # fmt: skip
+            stamp_index = None
+            size = int(stamp_size)
+            stored_path = str(stamps_path.relative_to(settings.DATA_DIR))
+            origin = Survey.Origin.TILES
+        else:
+            stampset = _open_stampset(stamps)
+            bands, pixscale, size = (
+                stampset.bands,
+                stampset.pixscale_arcsec,
+                stampset.cube.shape[-1],
+            )
+            if catalogue:
+                lrgs, funnel, n_rows = select_from_catalogue(catalogue, columns, lrg_cuts)
+                lrgs, flags, stamp_index = _match_stamps(stampset, lrgs)
+                funnel = [*funnel, ["with a stamp", int((flags == 0).sum())]]
+            else:
+                lrgs, flags, stamp_index = _stamps_as_sources(stampset)
+                n_rows = len(stampset)
+                funnel = [["stamps in", n_rows], ["valid coordinates", int((flags == 0).sum())]]
+            per_tile = {}
+            stored_path = str(Path(stamps).resolve())
+            origin = Survey.Origin.STAMPS
+
+        with transaction.atomic():
+            survey = Survey.objects.create(
+                name=name,
+                bands=",".join(bands),
+                pixscale_arcsec=pixscale,
+                stamp_size=size,
+                origin=origin,
+                catalogue_path=str(Path(catalogue).resolve()) if catalogue else "",
+                catalogue_sha256=sha256_of(catalogue) if catalogue else "",
+                columns=columns,
+                cuts=lrg_cuts.to_dict(),
+                funnel=[list(step) for step in funnel],
+                stamps_path=stored_path,
+                n_catalogue=n_rows,
+                created_by=user if user is not None and user.is_authenticated else None,
+            )
+            if tile_args:
+                band_tiles = {b: [t for band, t in opened if band == b] for b in bands}
+                Tile.objects.bulk_create(
+                    _tile_row(survey, band, tile, per_tile.get((band, k), 0))
+                    for band in bands
+                    for k, tile in enumerate(band_tiles[band])
+                )
+            Source.objects.bulk_create(_source_rows(survey, lrgs, flags, stamp_index),
+                                       batch_size=2000)  # fmt: skip
+    except BaseException:
+        if tile_args:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return survey
+
+
+def _tile_row(survey, band, tile, n_sources):
+    height, width = tile.shape
+    ra, dec = tile.wcs.pixel_to_world_values((width - 1) / 2, (height - 1) / 2)
+    return Tile(
+        survey=survey,
+        band=band,
+        path=str(Path(tile.path).resolve()),
+        sha256=sha256_of(tile.path),
+        width_px=width,
+        height_px=height,
+        ra_deg=float(ra),
+        dec_deg=float(dec),
+        n_sources=n_sources,
+    )
+
+
+def _open_stampset(path):
+    try:
+        stampset = read_stampset(path)
+    except StampSetError as exc:
+        raise IngestError(str(exc)) from exc
+    missing = [c for c in ("ra", "dec") if c not in stampset.meta.colnames]
+    if missing:
+        raise IngestError(
+            f"{path}: survey stamps need ra and dec columns in META (missing "
+            f"{', '.join(missing)}; it has {', '.join(stampset.meta.colnames)})."
+        )
+    return stampset
+
+
+def _valid_coords(ra, dec):
+    return np.isfinite(ra) & np.isfinite(dec) & (ra >= 0) & (ra < 360) & (np.abs(dec) <= 90)
+
+
+def _stamps_as_sources(stampset):
+    """Every stamp of a pre-cut set is a source; bad coordinates are flagged."""
+    meta = stampset.meta
+    ra = np.asarray(meta["ra"], np.float64)
+    dec = np.asarray(meta["dec"], np.float64)
+    ok = _valid_coords(ra, dec)
+    flag_r = np.asarray(meta["flag_r"]) if "flag_r" in meta.colnames else np.zeros(len(ra))
+    lrgs = {
+        "id": stampset.ids,
+        "ra": np.where(ok, ra, 0.0),
+        "dec": np.where(ok, dec, 0.0),
+        "is_refined": flag_r == 0,
+    }
+    flags = np.where(ok, 0, FLAG_OUTSIDE).astype(np.uint8)
+    return lrgs, flags, np.arange(len(ra))
+
+
+def _match_stamps(stampset, lrgs):
+    """Catalogue LRGs matched to stamps by id; an LRG without one is flagged."""
+    where = {stamp_id: i for i, stamp_id in enumerate(stampset.ids)}
+    ids = lrgs.get("id", np.array([], dtype=str))
+    index = np.array([where.get(str(i), -1) for i in ids], dtype=np.int64)
+    flags = np.where(index >= 0, 0, FLAG_OUTSIDE).astype(np.uint8)
+    # Sources without a stamp still need a unique stamp_index: park them past the end.
+    missing = np.flatnonzero(index < 0)
+    index[missing] = len(stampset) + np.arange(len(missing))
+    return lrgs, flags, index

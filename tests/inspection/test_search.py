@@ -1,0 +1,329 @@
+"""End to end on a simulated field: ingest, the selection funnel against the
+truth table, stamps, runs scored by real workers on a real Redis, candidates,
+exports, a run killed mid-way and relaunched, retries."""
+
+import signal
+import subprocess
+import sys
+import time
+
+import django_rq
+import numpy as np
+import pytest
+from astropy.table import Table
+from django.core.management import CommandError, call_command
+from rq.worker import SimpleWorker
+
+from classifier.models import Network
+from classifier.services import register_shipped
+from core.models import Job
+from inspection import runs
+from inspection.models import FLAG_EDGE, FLAG_OUTSIDE, Score, ScoringRun, Source, Survey
+from simulations.field import simulate_field
+from simulations.stampset import read_stampset
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.django_db(transaction=True)
+NAME_RE = r"^KIDS J\d{6}\.\d{2}[+-]\d{6}\.\d{2}$"
+
+
+@pytest.fixture(scope="module")
+def field(tmp_path_factory):
+    folder, manifest = simulate_field(tmp_path_factory.mktemp("search") / "field", seed=11)
+    return folder
+
+
+@pytest.fixture
+def data_dir(settings, tmp_path):
+    settings.DATA_DIR = tmp_path / "data"
+    settings.DATA_DIR.mkdir()
+    register_shipped()
+    return settings.DATA_DIR
+
+
+def ingest(field, name="field", *extra):
+    args = ["ingest_survey", name, "--catalog", str(field / "catalogue.fits")]
+    args += [f"--tile={b}={field / (b + '.fits')}" for b in "gri"]
+    from io import StringIO
+
+    out = StringIO()
+    call_command(*args, *extra, stdout=out, verbosity=0)
+    return Survey.objects.get(name=name), out.getvalue()
+
+
+def truth(field):
+    return Table.read(field / "truth.fits")
+
+
+def burst(queue="scoring"):
+    q = django_rq.get_queue(queue)
+    SimpleWorker([q], connection=q.connection).work(burst=True)
+
+
+def test_it_selects_exactly_the_lrgs_of_the_truth_table(field, data_dir):
+    survey, out = ingest(field)
+    t = truth(field)
+    lrgs = set(t["ID"][t["is_lrg"]])
+    assert set(survey.sources.values_list("catalogue_id", flat=True)) == lrgs
+    refined = set(t["ID"][t["is_lrg"] & ~t["masked"]])
+    assert set(survey.sources.filter(is_refined=True).values_list("catalogue_id", flat=True)) == refined
+    funnel = dict(survey.funnel)
+    assert funnel["sources in"] == len(t)
+    assert list(funnel.values()) == sorted(funnel.values(), reverse=True)
+    assert survey.funnel[-2][1] == len(lrgs) and survey.funnel[-1][1] == len(refined)
+    assert f"{len(t):>10,d}  sources in" in out and "Funnel:" in out
+
+
+def test_every_injected_lens_gets_a_centred_stamp(field, data_dir):
+    survey, _ = ingest(field)
+    t = truth(field)
+    stamps = read_stampset(survey.stamps_file())
+    assert stamps.bands == ["g", "r", "i"] and stamps.cube.shape[-2:] == (97, 97)
+    assert len(stamps) == survey.sources.count()
+    lenses = set(t["ID"][t["is_lens"]])
+    r = stamps.bands.index("r")
+    for source in survey.sources.filter(catalogue_id__in=lenses):
+        assert not source.stamp_flags & FLAG_OUTSIDE
+        stamp = stamps.stamps(source.stamp_index)[r]
+        centre = np.nanmean(stamp[44:53, 44:53])
+        assert centre > 10 * np.nanstd(stamp[:6, :]), source.name  # the LRG sits in the middle
+    assert survey.sources.filter(catalogue_id__in=lenses).count() == len(lenses)
+
+
+def test_a_source_near_the_tile_edge_gets_a_padded_flagged_stamp(field, data_dir):
+    survey, out = ingest(field)
+    edge = survey.sources.filter(stamp_flags=FLAG_EDGE)
+    assert edge.exists(), "the field puts some LRGs within a stamp of the edge"
+    stamps = read_stampset(survey.stamps_file())
+    for source in edge:
+        stamp = stamps.stamps(source.stamp_index)
+        assert np.isnan(stamp).any() and np.isfinite(stamp).any()
+        assert np.isfinite(stamp[:, 48, 48]).all()
+    assert f"{edge.count()} stamps padded at a tile edge" in out
+
+
+def test_a_run_scored_by_a_real_worker_produces_candidates(field, data_dir, start_worker,
+                                                           worker_env, capsys):  # fmt: skip
+    survey, _ = ingest(field)
+    worker_env["LENSFINDER_DATA_DIR"] = str(data_dir)
+    worker = start_worker("scoring", burst=False)
+    call_command("launch_run", "--survey", survey.name, "--network", "kids-r-cnn",
+                 "--chunk-size", "8", "--wait", verbosity=0)  # fmt: skip
+    out = capsys.readouterr().out
+    run = ScoringRun.objects.get()
+    assert f"Run {run.pk}: kids-r-cnn on {survey.name}" in out
+    n = survey.sample().count()
+    assert run.n_sources == n and run.chunks.count() == int(np.ceil(n / 8))
+    assert run.scores.count() == n
+    assert set(run.scores.values_list("source_id", flat=True)) == set(
+        survey.sample().values_list("pk", flat=True)
+    )
+    network = Network.objects.get(name="kids-r-cnn")
+    assert run.threshold == pytest.approx(network.threshold_fpr_1pct)
+    candidates = run.candidates()
+    assert candidates.count() == run.scores.filter(score__gte=run.threshold).count() > 0
+    assert f"run {run.pk}: {candidates.count()} candidates" in out
+    t = truth(field)
+    lenses = set(t["ID"][t["is_lens"]])
+    lens_scores = run.scores.filter(source__catalogue_id__in=lenses).values_list("score", flat=True)
+    others = run.scores.exclude(source__catalogue_id__in=lenses).values_list("score", flat=True)
+    # The shipped CNN ranks the injected lenses above the plain LRGs on average.
+    assert np.median(list(lens_scores)) > np.median(list(others))
+    assert all(j.status == "succeeded" for j in Job.objects.filter(queue="scoring"))
+    worker.kill()
+
+
+def test_exports_parse_back_with_astropy(field, data_dir, tmp_path):
+    survey, _ = ingest(field)
+    run = runs.launch_run(survey, Network.objects.get(name="kids-r-cnn"), threshold=0.2,
+                          enqueue=False)  # fmt: skip
+    runs.run_in_process(run)
+    expected = run.candidates().count()
+    assert expected > 0
+    for suffix, fmt in ((".csv", "ascii.csv"), (".fits", "fits"), (".ecsv", "ascii.ecsv"),
+                        (".vot", "votable")):  # fmt: skip
+        path = tmp_path / f"cands{suffix}"
+        call_command("export_candidates", str(run.pk), "--out", str(path), verbosity=0)
+        table = Table.read(path, format=fmt)
+        assert len(table) == expected, suffix
+        for column in ("name", "ra", "dec", "score", "is_refined"):
+            assert column in table.colnames, (suffix, column)
+        assert all(np.asarray(table["score"]) >= 0.2)
+        assert list(table["score"]) == sorted(table["score"], reverse=True)
+        import re
+
+        assert all(re.match(NAME_RE, str(name)) for name in table["name"]), table["name"][:3]
+        source = Source.objects.get(name=str(table["name"][0]), survey=survey)
+        assert float(table["ra"][0]) == pytest.approx(source.ra_deg, abs=1e-9)
+    with pytest.raises(CommandError, match="end it in one of"):
+        call_command("export_candidates", str(run.pk), "--out", str(tmp_path / "x.xlsx"))
+
+
+def test_a_new_threshold_changes_the_candidates_not_the_scores(field, data_dir):
+    survey, _ = ingest(field)
+    run = runs.launch_run(survey, Network.objects.get(name="kids-r-cnn"), threshold=0.5,
+                          enqueue=False)  # fmt: skip
+    runs.run_in_process(run)
+    before = dict(run.scores.values_list("source_id", "score"))
+    n_05 = run.candidates().count()
+    runs.set_threshold(run, 0.999999)
+    assert dict(run.scores.values_list("source_id", "score")) == before
+    assert run.candidates().count() == sum(s >= 0.999999 for s in before.values()) <= n_05
+    with pytest.raises(runs.RunError, match=r"in \[0, 1\]"):
+        runs.set_threshold(run, 2)
+
+
+def test_a_run_killed_midway_and_relaunched_has_one_score_per_source(field, data_dir, worker_env):
+    survey, _ = ingest(field)
+    run = runs.launch_run(survey, Network.objects.get(name="kids-r-cnn"), chunk_size=1)
+    n = run.n_sources
+    worker_env["LENSFINDER_DATA_DIR"] = str(data_dir)
+    argv = [sys.executable, str(ROOT / "manage.py"), "rqworker", "scoring",
+            "--worker-class", "rq.worker.SimpleWorker"]  # fmt: skip
+    worker = subprocess.Popen(argv, env=worker_env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.monotonic() + 120
+    while run.scores.count() == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    worker.send_signal(signal.SIGKILL)
+    worker.wait()
+    scored_at_kill = run.scores.count()
+    assert 0 < scored_at_kill < n, "the worker must die mid-run for this test to mean anything"
+    assert runs.progress(run, reconcile=False).status in ("running", "queued")
+
+    call_command("launch_run", "--resume", str(run.pk), verbosity=0)
+    burst()
+    assert run.scores.count() == n
+    assert sorted(run.scores.values_list("source_id", flat=True)) == sorted(
+        run.sources().values_list("pk", flat=True)
+    )
+    assert runs.progress(run).status == "succeeded"
+
+
+def test_a_cancelled_chunk_is_retried_without_rescoring_the_others(field, data_dir, redis_url):
+    survey, _ = ingest(field)
+    run = runs.launch_run(survey, Network.objects.get(name="kids-r-cnn"), chunk_size=10)
+    second = run.chunks.get(index=1)
+    from core import queue
+
+    queue.request_cancel(second.job)
+    burst()
+    state = runs.progress(run)
+    assert state.status == "cancelled"
+    assert run.scores.count() == run.n_sources - second.n_sources
+    others = {c.pk: c.job_id for c in run.chunks.exclude(pk=second.pk)}
+    kept = dict(run.scores.values_list("pk", "score"))
+
+    assert runs.retry_failed(run) == 1
+    burst()
+    assert runs.progress(run).status == "succeeded"
+    assert run.scores.count() == run.n_sources
+    assert {c.pk: c.job_id for c in run.chunks.exclude(pk=second.pk)} == others
+    assert all(c.attempts == 1 for c in run.chunks.exclude(pk=second.pk))
+    assert run.chunks.get(pk=second.pk).attempts == 2
+    assert {pk: s for pk, s in run.scores.values_list("pk", "score") if pk in kept} == kept
+
+
+def test_rerunning_a_chunk_never_duplicates_scores(field, data_dir):
+    survey, _ = ingest(field)
+    run = runs.launch_run(survey, Network.objects.get(name="kids-r-cnn"), enqueue=False)
+    runs.run_in_process(run)
+    from inspection.jobs import score_chunk
+
+    chunk = run.chunks.first()
+    before = dict(run.scores.values_list("source_id", "score"))
+    job = Job.objects.create(title="again", function="inspection.jobs.score_chunk", queue="scoring")
+    score_chunk(job.pk, chunk.pk)
+    assert run.scores.count() == run.n_sources
+    after = dict(run.scores.values_list("source_id", "score"))
+    assert after.keys() == before.keys()
+    assert max(abs(after[k] - before[k]) for k in before) < 1e-6
+
+
+def test_run_comparison_counts_shared_candidates(field, data_dir):
+    survey, _ = ingest(field)
+    network = Network.objects.get(name="kids-r-cnn")
+    a = runs.launch_run(survey, network, threshold=0.5, enqueue=False)
+    b = runs.launch_run(survey, network, threshold=0.9, refined=True, enqueue=False)
+    for run in (a, b):
+        runs.run_in_process(run)
+    ca = set(a.candidates().values_list("source_id", flat=True))
+    cb = set(b.candidates().values_list("source_id", flat=True))
+    assert runs.overlap_matrix([a, b]) == [[len(ca), len(ca & cb)], [len(ca & cb), len(cb)]]
+    assert cb <= ca and len(cb) < len(ca)
+
+
+# --- Bad input ------------------------------------------------------------------
+
+
+def test_a_missing_column_is_named_with_what_the_file_has(field, data_dir, tmp_path):
+    t = Table.read(field / "catalogue.fits")
+    t.remove_column("CLASS_STAR")
+    t.write(tmp_path / "cat.fits")
+    with pytest.raises(CommandError) as err:
+        call_command("ingest_survey", "x", "--catalog", str(tmp_path / "cat.fits"),
+                     f"--tile=r={field / 'r.fits'}")  # fmt: skip
+    assert "CLASS_STAR" in str(err.value) and "MAG_AUTO" in str(err.value)
+    assert not Survey.objects.exists() and not (data_dir / "surveys" / "x").exists()
+
+
+def test_a_failed_ingest_leaves_nothing_behind(field, data_dir, tmp_path):
+    bad = tmp_path / "r.fits"
+    bad.write_bytes((field / "r.fits").read_bytes()[:5000])
+    with pytest.raises(CommandError, match="r.fits"):
+        call_command("ingest_survey", "x", "--catalog", str(field / "catalogue.fits"),
+                     f"--tile=g={field / 'g.fits'}", f"--tile=r={bad}")  # fmt: skip
+    assert not Survey.objects.exists() and not Source.objects.exists()
+    leftovers = list((data_dir / "surveys").glob("*")) if (data_dir / "surveys").exists() else []
+    assert leftovers == []
+
+
+def test_a_tile_without_a_celestial_wcs_is_refused(field, data_dir, tmp_path):
+    from astropy.io import fits
+
+    fits.PrimaryHDU(np.zeros((50, 50), np.float32)).writeto(tmp_path / "plain.fits")
+    with pytest.raises(CommandError, match="celestial WCS"):
+        call_command("ingest_survey", "x", "--catalog", str(field / "catalogue.fits"),
+                     f"--tile=r={tmp_path / 'plain.fits'}")  # fmt: skip
+
+
+def test_sources_outside_every_tile_are_flagged_not_dropped(field, data_dir, tmp_path):
+    from astropy.io import fits
+
+    with fits.open(field / "r.fits") as hdul:
+        header, data = hdul[0].header, hdul[0].data
+        fits.PrimaryHDU(data[:600, :600], header=header).writeto(tmp_path / "r.fits")
+    call_command("ingest_survey", "part", "--catalog", str(field / "catalogue.fits"),
+                 f"--tile=r={tmp_path / 'r.fits'}", verbosity=0)  # fmt: skip
+    survey = Survey.objects.get(name="part")
+    outside = survey.sources.filter(stamp_flags__gte=FLAG_OUTSIDE)
+    assert outside.exists() and survey.sample().count() < survey.sources.count()
+    assert survey.sources.count() == len(set(truth(field)["ID"][truth(field)["is_lrg"]]))
+    stamps = read_stampset(survey.stamps_file())
+    assert all(np.isnan(stamps.stamps(s.stamp_index)).all() for s in outside)
+
+
+def test_a_network_whose_bands_the_survey_lacks_is_refused(field, data_dir):
+    call_command("ingest_survey", "g-only", "--catalog", str(field / "catalogue.fits"),
+                 f"--tile=g={field / 'g.fits'}", verbosity=0)  # fmt: skip
+    with pytest.raises(CommandError, match="takes bands r; survey g-only has g"):
+        call_command("launch_run", "--survey", "g-only", "--network", "kids-r-cnn")
+    assert not ScoringRun.objects.exists()
+
+
+def test_nan_coordinates_are_counted_out_in_the_funnel(field, data_dir, tmp_path):
+    t = Table.read(field / "catalogue.fits")
+    t["RAJ2000"][:5] = np.nan
+    t.write(tmp_path / "cat.csv")
+    call_command("ingest_survey", "nan", "--catalog", str(tmp_path / "cat.csv"),
+                 f"--tile=r={field / 'r.fits'}", verbosity=0)  # fmt: skip
+    funnel = dict(Survey.objects.get(name="nan").funnel)
+    assert funnel["sources in"] - funnel["valid coordinates"] == 5
+
+
+def test_launching_without_redis_creates_nothing(field, data_dir, settings):
+    survey, _ = ingest(field)
+    settings.RQ_QUEUES = {k: {**v, "URL": "redis://127.0.0.1:1/0"} for k, v in settings.RQ_QUEUES.items()}
+    with pytest.raises(CommandError, match="does not answer"):
+        call_command("launch_run", "--survey", survey.name, "--network", "kids-r-cnn")
+    assert not ScoringRun.objects.exists() and not Score.objects.exists()
