@@ -45,23 +45,34 @@ def score_chunk(progress, chunk_pk):
     index = np.array([r[1] for r in rows], dtype=np.int64)
     for start in range(0, len(rows), BATCH):
         idx = index[start : start + BATCH]
-        # One contiguous read from the memory-mapped cube, then pick rows and bands.
-        block = stamps.cube[idx[0] : idx[-1] + 1]
-        cube = np.asarray(block[idx - idx[0]][:, bands], dtype=np.float32)
+        # Read straight from the memory-mapped cube: a slice when the rows
+        # are consecutive (the usual case), and one native float32 copy.
+        if idx[-1] - idx[0] + 1 == len(idx):
+            block = stamps.cube[idx[0] : idx[-1] + 1]
+        else:
+            block = stamps.cube[idx]
+        if bands != list(range(block.shape[1])):
+            block = block[:, bands]
+        cube = block.astype(np.float32)
         scores = scorer.score(cube, survey.pixscale_arcsec)
         Score.objects.bulk_create(
-            [Score(run_id=run.pk, source_id=int(p), score=float(s))
-             for p, s in zip(pks[start : start + BATCH], scores, strict=True)],
-            update_conflicts=True, unique_fields=["run", "source"], update_fields=["score"],
-        )  # fmt: skip
+            [
+                Score(run_id=run.pk, source_id=int(p), score=float(s))
+                for p, s in zip(pks[start : start + BATCH], scores, strict=True)
+            ],
+            update_conflicts=True,
+            unique_fields=["run", "source"],
+            update_fields=["score"],
+        )
         progress.update(start + len(idx), message=f"scored {start + len(idx)} of {len(rows)}")
     progress.update(len(rows), force=True)
     return {"scored": len(rows)}
 
 
 @tracked
-def ingest_survey(progress, name, catalogue, tiles, stamps, columns, cuts, stamp_size,
-                  user_id=None):  # fmt: skip
+def ingest_survey(
+    progress, name, catalogue, tiles, stamps, columns, cuts, stamp_size, user_id=None
+):
     """Ingest a survey from files already on the server (the web form's job)."""
     from inspection import cuts as cuts_module
     from inspection.surveys import ingest_survey as ingest
@@ -74,8 +85,14 @@ def ingest_survey(progress, name, catalogue, tiles, stamps, columns, cuts, stamp
 
     user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
     survey = ingest(
-        name, catalogue=catalogue or None, tiles=[(b, p) for b, p in tiles], stamps=stamps or None,
-        columns=columns, lrg_cuts=cuts_module.LRGCuts.from_dict(cuts), stamp_size=stamp_size,
-        user=user, progress=report,
-    )  # fmt: skip
+        name,
+        catalogue=catalogue or None,
+        tiles=[(b, p) for b, p in tiles],
+        stamps=stamps or None,
+        columns=columns,
+        lrg_cuts=cuts_module.LRGCuts.from_dict(cuts),
+        stamp_size=stamp_size,
+        user=user,
+        progress=report,
+    )
     return {"survey": survey.name, "sources": survey.sources.count()}

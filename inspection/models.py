@@ -194,3 +194,6 @@ class Score(models.Model):
             models.UniqueConstraint(fields=["run", "source"], name="score_once_per_source")
         ]
         indexes = [models.Index(fields=["run", "score"])]
+
+    def __str__(self):
+        return f"{self.run.label} {self.source.name}: {self.score:.6g}"

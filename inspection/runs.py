@@ -20,12 +20,19 @@ from django.utils import timezone
 
 from core import queue
 from core.models import Job
-from inspection.models import RunChunk, Score, ScoringRun
+from inspection.models import RunChunk, ScoringRun
 
 DEFAULT_CHUNK = 2000  # stamps per job: ~0.2-3 s of work on 2 cores, small next to a run
 CHUNK_TIMEOUT_S = 3600
-EXPORT_FORMATS = {".csv": "ascii.csv", ".fits": "fits", ".fit": "fits", ".ecsv": "ascii.ecsv",
-                  ".vot": "votable", ".xml": "votable", ".votable": "votable"}  # fmt: skip
+EXPORT_FORMATS = {
+    ".csv": "ascii.csv",
+    ".fits": "fits",
+    ".fit": "fits",
+    ".ecsv": "ascii.ecsv",
+    ".vot": "votable",
+    ".xml": "votable",
+    ".votable": "votable",
+}
 
 
 class RunError(ValueError):
@@ -49,8 +56,15 @@ def _threshold(network, threshold):
     return threshold, "explicit"
 
 
-def launch_run(survey, network, threshold=None, refined=False, chunk_size=DEFAULT_CHUNK,
-               user=None, enqueue=True):  # fmt: skip
+def launch_run(
+    survey,
+    network,
+    threshold=None,
+    refined=False,
+    chunk_size=DEFAULT_CHUNK,
+    user=None,
+    enqueue=True,
+):
     """Create a run and queue its chunks; nothing is created when Redis does
     not answer (``core.queue.QueueUnavailable``)."""
     missing = [b for b in network.band_list if b not in survey.band_list]
@@ -95,10 +109,16 @@ def launch_run(survey, network, threshold=None, refined=False, chunk_size=DEFAUL
 def _launch_chunk(chunk, n_chunks, user=None, enqueue=True):
     run = chunk.run
     chunk.job = queue.launch(
-        "inspection.jobs.score_chunk", chunk.pk,
-        title=f"{run.label} {run.network.name} on {run.survey.name}: chunk {chunk.index + 1}/{n_chunks}",
-        queue="scoring", user=user, unit="stamps", timeout=CHUNK_TIMEOUT_S, enqueue=enqueue,
-    )  # fmt: skip
+        "inspection.jobs.score_chunk",
+        chunk.pk,
+        title=f"{run.label} {run.network.name} on {run.survey.name}: "
+        f"chunk {chunk.index + 1}/{n_chunks}",
+        queue="scoring",
+        user=user,
+        unit="stamps",
+        timeout=CHUNK_TIMEOUT_S,
+        enqueue=enqueue,
+    )
     chunk.attempts += 1
     chunk.save(update_fields=["job", "attempts"])
 
@@ -247,8 +267,11 @@ def progress(run, reconcile=True):
     statuses = [c.job.status if c.job else Job.Status.QUEUED for c in chunks]
     counts = {s: statuses.count(s) for s in set(statuses)}
     if counts.get(Job.Status.RUNNING) or counts.get(Job.Status.QUEUED):
-        status = Job.Status.RUNNING if counts.get(Job.Status.RUNNING) or any(
-            c.job and c.job.started_at for c in chunks) else Job.Status.QUEUED  # fmt: skip
+        status = (
+            Job.Status.RUNNING
+            if counts.get(Job.Status.RUNNING) or any(c.job and c.job.started_at for c in chunks)
+            else Job.Status.QUEUED
+        )
     elif counts.get(Job.Status.FAILED):
         status = Job.Status.FAILED
     elif counts.get(Job.Status.CANCELLED):
@@ -290,13 +313,32 @@ def candidate_table(run):
     """The candidates as an astropy Table (name, ra, dec, score, is_refined, ...)."""
     from astropy.table import Table
 
-    rows = list(candidate_rows(run).values_list(
-        "source__name", "source__catalogue_id", "source__ra_deg", "source__dec_deg", "score",
-        "source__is_refined", "source__mag_g", "source__mag_r", "source__mag_i",
-        "source__stamp_flags",
-    ))  # fmt: skip
-    names = ["name", "catalogue_id", "ra", "dec", "score", "is_refined", "mag_g", "mag_r",
-             "mag_i", "stamp_flags"]  # fmt: skip
+    rows = list(
+        candidate_rows(run).values_list(
+            "source__name",
+            "source__catalogue_id",
+            "source__ra_deg",
+            "source__dec_deg",
+            "score",
+            "source__is_refined",
+            "source__mag_g",
+            "source__mag_r",
+            "source__mag_i",
+            "source__stamp_flags",
+        )
+    )
+    names = [
+        "name",
+        "catalogue_id",
+        "ra",
+        "dec",
+        "score",
+        "is_refined",
+        "mag_g",
+        "mag_r",
+        "mag_i",
+        "stamp_flags",
+    ]
     columns = list(zip(*rows, strict=True)) if rows else [[] for _ in names]
     table = Table()
     table["name"] = np.array(columns[0], dtype=str)
@@ -325,7 +367,8 @@ def export_format(path):
     suffix = Path(path).suffix.lower()
     if suffix not in EXPORT_FORMATS:
         raise RunError(
-            f"Cannot tell the format of {path}: end it in one of {', '.join(sorted(EXPORT_FORMATS))}."
+            f"Cannot tell the format of {path}: "
+            f"end it in one of {', '.join(sorted(EXPORT_FORMATS))}."
         )
     return EXPORT_FORMATS[suffix]
 

@@ -110,14 +110,27 @@ def survey_ingest(request):
         tiles.append((band, _saved_upload(upload, upload_dir)))
     stamps = form.get("stamps", "").strip()
     if not tiles and not stamps:
-        return survey_list(request, ["Give image tiles (BAND=FILE lines or uploads) or a "
-                                     "pre-cut stamp set."], status=400)  # fmt: skip
+        return survey_list(
+            request,
+            ["Give image tiles (BAND=FILE lines or uploads) or a pre-cut stamp set."],
+            status=400,
+        )
     try:
         job = queue.launch(
-            "inspection.jobs.ingest_survey", name, catalogue, [(b, str(p)) for b, p in tiles],
-            stamps, form.get("columns", "").strip(), cuts.to_dict(), stamp_size, request.user.pk,
-            title=f"Ingest survey {name}", user=request.user, unit="sources", timeout=6 * 3600,
-        )  # fmt: skip
+            "inspection.jobs.ingest_survey",
+            name,
+            catalogue,
+            [(b, str(p)) for b, p in tiles],
+            stamps,
+            form.get("columns", "").strip(),
+            cuts.to_dict(),
+            stamp_size,
+            request.user.pk,
+            title=f"Ingest survey {name}",
+            user=request.user,
+            unit="sources",
+            timeout=6 * 3600,
+        )
     except queue.QueueUnavailable as exc:
         return survey_list(request, [str(exc)], status=503)
     return redirect("core:job", pk=job.pk)
@@ -217,8 +230,9 @@ def run_launch(request, name):
         return redirect("inspection:survey", name=survey.name)
     threshold = request.POST.get("threshold", "").strip() or None
     try:
-        run = runs.launch_run(survey, network, threshold, request.POST.get("sample") == "refined",
-                              user=request.user)  # fmt: skip
+        run = runs.launch_run(
+            survey, network, threshold, request.POST.get("sample") == "refined", user=request.user
+        )
     except (runs.RunError, queue.QueueUnavailable) as exc:
         messages.error(request, str(exc))
         return redirect("inspection:survey", name=survey.name)
@@ -292,8 +306,9 @@ def run_threshold(request, pk):
     except runs.RunError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, f"Threshold set to {run.threshold:.6g}: "
-                                  f"{run.candidates().count()} candidates.")  # fmt: skip
+        messages.success(
+            request, f"Threshold set to {run.threshold:.6g}: {run.candidates().count()} candidates."
+        )
     return redirect("inspection:run", pk=run.pk)
 
 

@@ -117,8 +117,8 @@ def select_from_catalogue(path, columns=None, lrg_cuts=None, progress=None):
     unique, counts = np.unique(ids, return_counts=True)
     if (counts > 1).any():
         raise IngestError(
-            f"{path}: the ID column repeats for selected sources ({', '.join(unique[counts > 1][:5])}"
-            "...): map --columns id=... to a unique column."
+            f"{path}: the ID column repeats for selected sources "
+            f"({', '.join(unique[counts > 1][:5])}...): map --columns id=... to a unique column."
         )
     return lrgs, cuts.merge_funnels(funnels), n_rows
 
@@ -132,8 +132,16 @@ def _write_tile_stamps(path, tiles, bands, pixscale, lrgs, size_px, progress=Non
     flags = np.zeros(n, np.uint8)
     per_tile = {}
     header = {"NSOURCE": n}
-    writer = StampSetWriter(path, n, bands, (size_px, size_px), pixscale,
-                            survey="survey stamps", units="tile units", header=header)  # fmt: skip
+    writer = StampSetWriter(
+        path,
+        n,
+        bands,
+        (size_px, size_px),
+        pixscale,
+        survey="survey stamps",
+        units="tile units",
+        header=header,
+    )
     with writer:
         for start in range(0, n, STAMP_CHUNK):
             sl = slice(start, min(start + STAMP_CHUNK, n))
@@ -173,33 +181,47 @@ def _finite_or_none(value):
     return value if np.isfinite(value) else None
 
 
-def _source_rows(survey, lrgs, flags, stamp_index=None):
+def _create_sources(survey, lrgs, flags, stamp_index=None, batch=2000):
+    """Bulk-create the Source rows batch by batch (model instances are heavy:
+    never all of them at once)."""
     n = len(lrgs.get("id", []))
-    names = iau_name(lrgs["ra"], lrgs["dec"]) if n else []
     index = np.arange(n) if stamp_index is None else stamp_index
-    rows = []
-    for i in range(n):
-        rows.append(
-            Source(
-                survey=survey,
-                name=str(names[i]),
-                catalogue_id=str(lrgs["id"][i])[:80],
-                ra_deg=float(lrgs["ra"][i]),
-                dec_deg=float(lrgs["dec"][i]),
-                mag_g=_finite_or_none(lrgs["mag_g"][i]) if "mag_g" in lrgs else None,
-                mag_r=_finite_or_none(lrgs["mag_r"][i]) if "mag_r" in lrgs else None,
-                mag_i=_finite_or_none(lrgs["mag_i"][i]) if "mag_i" in lrgs else None,
-                mag_auto=_finite_or_none(lrgs["mag_auto"][i]) if "mag_auto" in lrgs else None,
-                is_refined=bool(lrgs["is_refined"][i]),
-                stamp_index=int(index[i]),
-                stamp_flags=int(flags[i]),
-            )
+    for start in range(0, n, batch):
+        rows = range(start, min(start + batch, n))
+        names = iau_name(lrgs["ra"][start : rows.stop], lrgs["dec"][start : rows.stop])
+        Source.objects.bulk_create(
+            [_source(survey, lrgs, flags, index, i, names[i - start]) for i in rows]
         )
-    return rows
 
 
-def ingest_survey(name, catalogue=None, tiles=(), stamps=None, columns=None, lrg_cuts=None,
-                  stamp_size=DEFAULT_STAMP_PX, user=None, progress=None):  # fmt: skip
+def _source(survey, lrgs, flags, index, i, name):
+    return Source(
+        survey=survey,
+        name=str(name),
+        catalogue_id=str(lrgs["id"][i])[:80],
+        ra_deg=float(lrgs["ra"][i]),
+        dec_deg=float(lrgs["dec"][i]),
+        mag_g=_finite_or_none(lrgs["mag_g"][i]) if "mag_g" in lrgs else None,
+        mag_r=_finite_or_none(lrgs["mag_r"][i]) if "mag_r" in lrgs else None,
+        mag_i=_finite_or_none(lrgs["mag_i"][i]) if "mag_i" in lrgs else None,
+        mag_auto=_finite_or_none(lrgs["mag_auto"][i]) if "mag_auto" in lrgs else None,
+        is_refined=bool(lrgs["is_refined"][i]),
+        stamp_index=int(index[i]),
+        stamp_flags=int(flags[i]),
+    )
+
+
+def ingest_survey(
+    name,
+    catalogue=None,
+    tiles=(),
+    stamps=None,
+    columns=None,
+    lrg_cuts=None,
+    stamp_size=DEFAULT_STAMP_PX,
+    user=None,
+    progress=None,
+):
     """Ingest a survey; returns the ``Survey``.
 
     Parameters
@@ -251,9 +273,14 @@ def ingest_survey(name, catalogue=None, tiles=(), stamps=None, columns=None, lrg
             folder.mkdir(parents=True)
             stamps_path = folder / "stamps.fits"
             flags, per_tile = _write_tile_stamps(
-                stamps_path, opened, bands, pixscale, lrgs, int(stamp_size),
+                stamps_path,
+                opened,
+                bands,
+                pixscale,
+                lrgs,
+                int(stamp_size),
                 lambda done, total: say("stamps", done, total),
-            )  # fmt: skip
+            )
             stamp_index = None
             size = int(stamp_size)
             stored_path = str(stamps_path.relative_to(settings.DATA_DIR))
@@ -300,8 +327,7 @@ def ingest_survey(name, catalogue=None, tiles=(), stamps=None, columns=None, lrg
                     for band in bands
                     for k, tile in enumerate(band_tiles[band])
                 )
-            Source.objects.bulk_create(_source_rows(survey, lrgs, flags, stamp_index),
-                                       batch_size=2000)  # fmt: skip
+            _create_sources(survey, lrgs, flags, stamp_index)
     except BaseException:
         if tile_args:
             shutil.rmtree(folder, ignore_errors=True)

@@ -7,128 +7,302 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('classifier', '0001_initial'),
-        ('core', '0001_initial'),
+        ("classifier", "0001_initial"),
+        ("core", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Survey',
+            name="Survey",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.SlugField(max_length=80, unique=True)),
-                ('bands', models.CharField(help_text='comma-separated, in stamp-cube order', max_length=32)),
-                ('pixscale_arcsec', models.FloatField(help_text='pixel scale of the stamps, arcsec')),
-                ('stamp_size', models.PositiveIntegerField(help_text='stamp side, pixels')),
-                ('origin', models.CharField(choices=[('tiles', 'cut from image tiles'), ('stamps', 'pre-cut stamp set')], default='tiles', max_length=8)),
-                ('catalogue_path', models.CharField(blank=True, max_length=500)),
-                ('catalogue_sha256', models.CharField(blank=True, max_length=64)),
-                ('columns', models.JSONField(blank=True, default=dict, help_text='field -> catalogue column')),
-                ('cuts', models.JSONField(blank=True, default=dict, help_text='LRG selection thresholds')),
-                ('funnel', models.JSONField(blank=True, default=list, help_text='[[label, count], ...]')),
-                ('stamps_path', models.CharField(help_text='stamp-set file; relative to the data dir', max_length=500)),
-                ('n_catalogue', models.PositiveBigIntegerField(default=0, help_text='catalogue rows read')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.SlugField(max_length=80, unique=True)),
+                (
+                    "bands",
+                    models.CharField(
+                        help_text="comma-separated, in stamp-cube order", max_length=32
+                    ),
+                ),
+                (
+                    "pixscale_arcsec",
+                    models.FloatField(help_text="pixel scale of the stamps, arcsec"),
+                ),
+                ("stamp_size", models.PositiveIntegerField(help_text="stamp side, pixels")),
+                (
+                    "origin",
+                    models.CharField(
+                        choices=[
+                            ("tiles", "cut from image tiles"),
+                            ("stamps", "pre-cut stamp set"),
+                        ],
+                        default="tiles",
+                        max_length=8,
+                    ),
+                ),
+                ("catalogue_path", models.CharField(blank=True, max_length=500)),
+                ("catalogue_sha256", models.CharField(blank=True, max_length=64)),
+                (
+                    "columns",
+                    models.JSONField(
+                        blank=True, default=dict, help_text="field -> catalogue column"
+                    ),
+                ),
+                (
+                    "cuts",
+                    models.JSONField(
+                        blank=True, default=dict, help_text="LRG selection thresholds"
+                    ),
+                ),
+                (
+                    "funnel",
+                    models.JSONField(blank=True, default=list, help_text="[[label, count], ...]"),
+                ),
+                (
+                    "stamps_path",
+                    models.CharField(
+                        help_text="stamp-set file; relative to the data dir", max_length=500
+                    ),
+                ),
+                (
+                    "n_catalogue",
+                    models.PositiveBigIntegerField(default=0, help_text="catalogue rows read"),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', 'name'],
+                "ordering": ["-created_at", "name"],
             },
         ),
         migrations.CreateModel(
-            name='Source',
+            name="Source",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(help_text='KIDS JHHMMSS.ss+DDMMSS.ss', max_length=40)),
-                ('catalogue_id', models.CharField(max_length=80)),
-                ('ra_deg', models.FloatField()),
-                ('dec_deg', models.FloatField()),
-                ('mag_g', models.FloatField(blank=True, null=True)),
-                ('mag_r', models.FloatField(blank=True, null=True)),
-                ('mag_i', models.FloatField(blank=True, null=True)),
-                ('mag_auto', models.FloatField(blank=True, null=True)),
-                ('is_refined', models.BooleanField(default=False, help_text='in the refined sample (FLAG_R = 0)')),
-                ('stamp_index', models.PositiveIntegerField(help_text="row in the survey's stamp set")),
-                ('stamp_flags', models.PositiveSmallIntegerField(default=0, help_text='1 = padded at a tile edge, 2 = outside every tile (no stamp)')),
-                ('survey', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='sources', to='inspection.survey')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(help_text="KIDS JHHMMSS.ss+DDMMSS.ss", max_length=40)),
+                ("catalogue_id", models.CharField(max_length=80)),
+                ("ra_deg", models.FloatField()),
+                ("dec_deg", models.FloatField()),
+                ("mag_g", models.FloatField(blank=True, null=True)),
+                ("mag_r", models.FloatField(blank=True, null=True)),
+                ("mag_i", models.FloatField(blank=True, null=True)),
+                ("mag_auto", models.FloatField(blank=True, null=True)),
+                (
+                    "is_refined",
+                    models.BooleanField(
+                        default=False, help_text="in the refined sample (FLAG_R = 0)"
+                    ),
+                ),
+                (
+                    "stamp_index",
+                    models.PositiveIntegerField(help_text="row in the survey's stamp set"),
+                ),
+                (
+                    "stamp_flags",
+                    models.PositiveSmallIntegerField(
+                        default=0,
+                        help_text="1 = padded at a tile edge, 2 = outside every tile (no stamp)",
+                    ),
+                ),
+                (
+                    "survey",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="sources",
+                        to="inspection.survey",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['survey', 'stamp_index'],
+                "ordering": ["survey", "stamp_index"],
             },
         ),
         migrations.CreateModel(
-            name='ScoringRun',
+            name="ScoringRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sample', models.CharField(choices=[('all', 'all LRGs'), ('refined', 'refined LRGs (FLAG_R = 0)')], default='all', max_length=8)),
-                ('threshold', models.FloatField(help_text='candidates: score >= threshold')),
-                ('threshold_origin', models.CharField(blank=True, max_length=80)),
-                ('chunk_size', models.PositiveIntegerField()),
-                ('n_sources', models.PositiveIntegerField(help_text='sources in the sample')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
-                ('network', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='runs', to='classifier.network')),
-                ('survey', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='runs', to='inspection.survey')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "sample",
+                    models.CharField(
+                        choices=[("all", "all LRGs"), ("refined", "refined LRGs (FLAG_R = 0)")],
+                        default="all",
+                        max_length=8,
+                    ),
+                ),
+                ("threshold", models.FloatField(help_text="candidates: score >= threshold")),
+                ("threshold_origin", models.CharField(blank=True, max_length=80)),
+                ("chunk_size", models.PositiveIntegerField()),
+                ("n_sources", models.PositiveIntegerField(help_text="sources in the sample")),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "network",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="runs",
+                        to="classifier.network",
+                    ),
+                ),
+                (
+                    "survey",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="runs",
+                        to="inspection.survey",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Tile',
+            name="Tile",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('band', models.CharField(max_length=16)),
-                ('path', models.CharField(max_length=500)),
-                ('sha256', models.CharField(blank=True, max_length=64)),
-                ('width_px', models.PositiveIntegerField()),
-                ('height_px', models.PositiveIntegerField()),
-                ('ra_deg', models.FloatField(help_text='centre')),
-                ('dec_deg', models.FloatField(help_text='centre')),
-                ('n_sources', models.PositiveIntegerField(default=0, help_text='LRGs cut from this tile')),
-                ('survey', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='tiles', to='inspection.survey')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("band", models.CharField(max_length=16)),
+                ("path", models.CharField(max_length=500)),
+                ("sha256", models.CharField(blank=True, max_length=64)),
+                ("width_px", models.PositiveIntegerField()),
+                ("height_px", models.PositiveIntegerField()),
+                ("ra_deg", models.FloatField(help_text="centre")),
+                ("dec_deg", models.FloatField(help_text="centre")),
+                (
+                    "n_sources",
+                    models.PositiveIntegerField(default=0, help_text="LRGs cut from this tile"),
+                ),
+                (
+                    "survey",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="tiles",
+                        to="inspection.survey",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['survey', 'band', 'path'],
+                "ordering": ["survey", "band", "path"],
             },
         ),
         migrations.CreateModel(
-            name='RunChunk',
+            name="RunChunk",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('index', models.PositiveIntegerField()),
-                ('start', models.PositiveIntegerField(help_text='first stamp index')),
-                ('stop', models.PositiveIntegerField(help_text='one past the last stamp index')),
-                ('n_sources', models.PositiveIntegerField()),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('job', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='core.job')),
-                ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='chunks', to='inspection.scoringrun')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("index", models.PositiveIntegerField()),
+                ("start", models.PositiveIntegerField(help_text="first stamp index")),
+                ("stop", models.PositiveIntegerField(help_text="one past the last stamp index")),
+                ("n_sources", models.PositiveIntegerField()),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                (
+                    "job",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="core.job",
+                    ),
+                ),
+                (
+                    "run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="chunks",
+                        to="inspection.scoringrun",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['run', 'index'],
-                'constraints': [models.UniqueConstraint(fields=('run', 'index'), name='chunk_unique')],
+                "ordering": ["run", "index"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("run", "index"), name="chunk_unique")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Score',
+            name="Score",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('score', models.FloatField()),
-                ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='scores', to='inspection.scoringrun')),
-                ('source', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='scores', to='inspection.source')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("score", models.FloatField()),
+                (
+                    "run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="scores",
+                        to="inspection.scoringrun",
+                    ),
+                ),
+                (
+                    "source",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="scores",
+                        to="inspection.source",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['run', 'score'], name='inspection__run_id_d19398_idx')],
-                'constraints': [models.UniqueConstraint(fields=('run', 'source'), name='score_once_per_source')],
+                "indexes": [
+                    models.Index(fields=["run", "score"], name="inspection__run_id_d19398_idx")
+                ],
+                "constraints": [
+                    models.UniqueConstraint(fields=("run", "source"), name="score_once_per_source")
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='source',
-            constraint=models.UniqueConstraint(fields=('survey', 'stamp_index'), name='source_stamp_unique'),
+            model_name="source",
+            constraint=models.UniqueConstraint(
+                fields=("survey", "stamp_index"), name="source_stamp_unique"
+            ),
         ),
     ]

@@ -66,7 +66,10 @@ def test_it_selects_exactly_the_lrgs_of_the_truth_table(field, data_dir):
     lrgs = set(t["ID"][t["is_lrg"]])
     assert set(survey.sources.values_list("catalogue_id", flat=True)) == lrgs
     refined = set(t["ID"][t["is_lrg"] & ~t["masked"]])
-    assert set(survey.sources.filter(is_refined=True).values_list("catalogue_id", flat=True)) == refined
+    assert (
+        set(survey.sources.filter(is_refined=True).values_list("catalogue_id", flat=True))
+        == refined
+    )
     funnel = dict(survey.funnel)
     assert funnel["sources in"] == len(t)
     assert list(funnel.values()) == sorted(funnel.values(), reverse=True)
@@ -102,13 +105,23 @@ def test_a_source_near_the_tile_edge_gets_a_padded_flagged_stamp(field, data_dir
     assert f"{edge.count()} stamps padded at a tile edge" in out
 
 
-def test_a_run_scored_by_a_real_worker_produces_candidates(field, data_dir, start_worker,
-                                                           worker_env, capsys):  # fmt: skip
+def test_a_run_scored_by_a_real_worker_produces_candidates(
+    field, data_dir, start_worker, worker_env, capsys
+):
     survey, _ = ingest(field)
     worker_env["LENSFINDER_DATA_DIR"] = str(data_dir)
     worker = start_worker("scoring", burst=False)
-    call_command("launch_run", "--survey", survey.name, "--network", "kids-r-cnn",
-                 "--chunk-size", "8", "--wait", verbosity=0)  # fmt: skip
+    call_command(
+        "launch_run",
+        "--survey",
+        survey.name,
+        "--network",
+        "kids-r-cnn",
+        "--chunk-size",
+        "8",
+        "--wait",
+        verbosity=0,
+    )
     out = capsys.readouterr().out
     run = ScoringRun.objects.get()
     assert f"Run {run.pk}: kids-r-cnn on {survey.name}" in out
@@ -135,13 +148,18 @@ def test_a_run_scored_by_a_real_worker_produces_candidates(field, data_dir, star
 
 def test_exports_parse_back_with_astropy(field, data_dir, tmp_path):
     survey, _ = ingest(field)
-    run = runs.launch_run(survey, Network.objects.get(name="kids-r-cnn"), threshold=0.2,
-                          enqueue=False)  # fmt: skip
+    run = runs.launch_run(
+        survey, Network.objects.get(name="kids-r-cnn"), threshold=0.2, enqueue=False
+    )
     runs.run_in_process(run)
     expected = run.candidates().count()
     assert expected > 0
-    for suffix, fmt in ((".csv", "ascii.csv"), (".fits", "fits"), (".ecsv", "ascii.ecsv"),
-                        (".vot", "votable")):  # fmt: skip
+    for suffix, fmt in (
+        (".csv", "ascii.csv"),
+        (".fits", "fits"),
+        (".ecsv", "ascii.ecsv"),
+        (".vot", "votable"),
+    ):
         path = tmp_path / f"cands{suffix}"
         call_command("export_candidates", str(run.pk), "--out", str(path), verbosity=0)
         table = Table.read(path, format=fmt)
@@ -161,8 +179,9 @@ def test_exports_parse_back_with_astropy(field, data_dir, tmp_path):
 
 def test_a_new_threshold_changes_the_candidates_not_the_scores(field, data_dir):
     survey, _ = ingest(field)
-    run = runs.launch_run(survey, Network.objects.get(name="kids-r-cnn"), threshold=0.5,
-                          enqueue=False)  # fmt: skip
+    run = runs.launch_run(
+        survey, Network.objects.get(name="kids-r-cnn"), threshold=0.5, enqueue=False
+    )
     runs.run_in_process(run)
     before = dict(run.scores.values_list("source_id", "score"))
     n_05 = run.candidates().count()
@@ -178,10 +197,17 @@ def test_a_run_killed_midway_and_relaunched_has_one_score_per_source(field, data
     run = runs.launch_run(survey, Network.objects.get(name="kids-r-cnn"), chunk_size=1)
     n = run.n_sources
     worker_env["LENSFINDER_DATA_DIR"] = str(data_dir)
-    argv = [sys.executable, str(ROOT / "manage.py"), "rqworker", "scoring",
-            "--worker-class", "rq.worker.SimpleWorker"]  # fmt: skip
-    worker = subprocess.Popen(argv, env=worker_env, cwd=ROOT, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)  # fmt: skip
+    argv = [
+        sys.executable,
+        str(ROOT / "manage.py"),
+        "rqworker",
+        "scoring",
+        "--worker-class",
+        "rq.worker.SimpleWorker",
+    ]
+    worker = subprocess.Popen(
+        argv, env=worker_env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 120
     while run.scores.count() == 0 and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -261,8 +287,13 @@ def test_a_missing_column_is_named_with_what_the_file_has(field, data_dir, tmp_p
     t.remove_column("CLASS_STAR")
     t.write(tmp_path / "cat.fits")
     with pytest.raises(CommandError) as err:
-        call_command("ingest_survey", "x", "--catalog", str(tmp_path / "cat.fits"),
-                     f"--tile=r={field / 'r.fits'}")  # fmt: skip
+        call_command(
+            "ingest_survey",
+            "x",
+            "--catalog",
+            str(tmp_path / "cat.fits"),
+            f"--tile=r={field / 'r.fits'}",
+        )
     assert "CLASS_STAR" in str(err.value) and "MAG_AUTO" in str(err.value)
     assert not Survey.objects.exists() and not (data_dir / "surveys" / "x").exists()
 
@@ -271,8 +302,14 @@ def test_a_failed_ingest_leaves_nothing_behind(field, data_dir, tmp_path):
     bad = tmp_path / "r.fits"
     bad.write_bytes((field / "r.fits").read_bytes()[:5000])
     with pytest.raises(CommandError, match="r.fits"):
-        call_command("ingest_survey", "x", "--catalog", str(field / "catalogue.fits"),
-                     f"--tile=g={field / 'g.fits'}", f"--tile=r={bad}")  # fmt: skip
+        call_command(
+            "ingest_survey",
+            "x",
+            "--catalog",
+            str(field / "catalogue.fits"),
+            f"--tile=g={field / 'g.fits'}",
+            f"--tile=r={bad}",
+        )
     assert not Survey.objects.exists() and not Source.objects.exists()
     leftovers = list((data_dir / "surveys").glob("*")) if (data_dir / "surveys").exists() else []
     assert leftovers == []
@@ -283,8 +320,13 @@ def test_a_tile_without_a_celestial_wcs_is_refused(field, data_dir, tmp_path):
 
     fits.PrimaryHDU(np.zeros((50, 50), np.float32)).writeto(tmp_path / "plain.fits")
     with pytest.raises(CommandError, match="celestial WCS"):
-        call_command("ingest_survey", "x", "--catalog", str(field / "catalogue.fits"),
-                     f"--tile=r={tmp_path / 'plain.fits'}")  # fmt: skip
+        call_command(
+            "ingest_survey",
+            "x",
+            "--catalog",
+            str(field / "catalogue.fits"),
+            f"--tile=r={tmp_path / 'plain.fits'}",
+        )
 
 
 def test_sources_outside_every_tile_are_flagged_not_dropped(field, data_dir, tmp_path):
@@ -293,8 +335,14 @@ def test_sources_outside_every_tile_are_flagged_not_dropped(field, data_dir, tmp
     with fits.open(field / "r.fits") as hdul:
         header, data = hdul[0].header, hdul[0].data
         fits.PrimaryHDU(data[:600, :600], header=header).writeto(tmp_path / "r.fits")
-    call_command("ingest_survey", "part", "--catalog", str(field / "catalogue.fits"),
-                 f"--tile=r={tmp_path / 'r.fits'}", verbosity=0)  # fmt: skip
+    call_command(
+        "ingest_survey",
+        "part",
+        "--catalog",
+        str(field / "catalogue.fits"),
+        f"--tile=r={tmp_path / 'r.fits'}",
+        verbosity=0,
+    )
     survey = Survey.objects.get(name="part")
     outside = survey.sources.filter(stamp_flags__gte=FLAG_OUTSIDE)
     assert outside.exists() and survey.sample().count() < survey.sources.count()
@@ -304,8 +352,14 @@ def test_sources_outside_every_tile_are_flagged_not_dropped(field, data_dir, tmp
 
 
 def test_a_network_whose_bands_the_survey_lacks_is_refused(field, data_dir):
-    call_command("ingest_survey", "g-only", "--catalog", str(field / "catalogue.fits"),
-                 f"--tile=g={field / 'g.fits'}", verbosity=0)  # fmt: skip
+    call_command(
+        "ingest_survey",
+        "g-only",
+        "--catalog",
+        str(field / "catalogue.fits"),
+        f"--tile=g={field / 'g.fits'}",
+        verbosity=0,
+    )
     with pytest.raises(CommandError, match="takes bands r; survey g-only has g"):
         call_command("launch_run", "--survey", "g-only", "--network", "kids-r-cnn")
     assert not ScoringRun.objects.exists()
@@ -315,15 +369,23 @@ def test_nan_coordinates_are_counted_out_in_the_funnel(field, data_dir, tmp_path
     t = Table.read(field / "catalogue.fits")
     t["RAJ2000"][:5] = np.nan
     t.write(tmp_path / "cat.csv")
-    call_command("ingest_survey", "nan", "--catalog", str(tmp_path / "cat.csv"),
-                 f"--tile=r={field / 'r.fits'}", verbosity=0)  # fmt: skip
+    call_command(
+        "ingest_survey",
+        "nan",
+        "--catalog",
+        str(tmp_path / "cat.csv"),
+        f"--tile=r={field / 'r.fits'}",
+        verbosity=0,
+    )
     funnel = dict(Survey.objects.get(name="nan").funnel)
     assert funnel["sources in"] - funnel["valid coordinates"] == 5
 
 
 def test_launching_without_redis_creates_nothing(field, data_dir, settings):
     survey, _ = ingest(field)
-    settings.RQ_QUEUES = {k: {**v, "URL": "redis://127.0.0.1:1/0"} for k, v in settings.RQ_QUEUES.items()}
+    settings.RQ_QUEUES = {
+        k: {**v, "URL": "redis://127.0.0.1:1/0"} for k, v in settings.RQ_QUEUES.items()
+    }
     with pytest.raises(CommandError, match="does not answer"):
         call_command("launch_run", "--survey", survey.name, "--network", "kids-r-cnn")
     assert not ScoringRun.objects.exists() and not Score.objects.exists()

@@ -17,10 +17,19 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("name", help="a new survey name, e.g. kids-dr3")
-        parser.add_argument("--catalog", "--catalogue", dest="catalog",
-                            help="FITS, VOTable (.vot/.xml), ECSV or CSV")  # fmt: skip
-        parser.add_argument("--tile", action="append", default=[], metavar="BAND=FILE",
-                            help="an image tile of one band (repeat for bands and tiles)")  # fmt: skip
+        parser.add_argument(
+            "--catalog",
+            "--catalogue",
+            dest="catalog",
+            help="FITS, VOTable (.vot/.xml), ECSV or CSV",
+        )
+        parser.add_argument(
+            "--tile",
+            action="append",
+            default=[],
+            metavar="BAND=FILE",
+            help="an image tile of one band (repeat for bands and tiles)",
+        )
         parser.add_argument("--stamps", help="a pre-cut stamp set (with ra, dec) instead of tiles")
         parser.add_argument(
             "--columns", help="catalogue columns, e.g. ra=ALPHA_J2000,dec=DELTA_J2000"
@@ -32,11 +41,17 @@ class Command(BaseCommand):
             flag = "--" + f.name.replace("_", "-")
             value = getattr(defaults, f.name)
             if isinstance(value, bool):
-                cuts.add_argument(flag, dest=f.name, default=None,
-                                  choices=["yes", "no"], help=f"default: {'yes' if value else 'no'}")  # fmt: skip
+                cuts.add_argument(
+                    flag,
+                    dest=f.name,
+                    default=None,
+                    choices=["yes", "no"],
+                    help=f"default: {'yes' if value else 'no'}",
+                )
             else:
-                cuts.add_argument(flag, dest=f.name, type=type(value), default=None,
-                                  help=f"default: {value}")  # fmt: skip
+                cuts.add_argument(
+                    flag, dest=f.name, type=type(value), default=None, help=f"default: {value}"
+                )
 
     def handle(self, name, **o):
         overrides = {}
@@ -62,23 +77,32 @@ class Command(BaseCommand):
 
         try:
             survey = ingest_survey(
-                name, catalogue=o["catalog"], tiles=parse_tile_args(o["tile"]),
-                stamps=o["stamps"], columns=o["columns"], lrg_cuts=cuts,
-                stamp_size=o["stamp_size"], progress=progress,
-            )  # fmt: skip
+                name,
+                catalogue=o["catalog"],
+                tiles=parse_tile_args(o["tile"]),
+                stamps=o["stamps"],
+                columns=o["columns"],
+                lrg_cuts=cuts,
+                stamp_size=o["stamp_size"],
+                progress=progress,
+            )
         except IngestError as exc:
             raise CommandError(str(exc)) from exc
         finally:
             for bar in bars.values():
                 bar.close()
-        self.stdout.write(f"Survey {survey.name}: bands {survey.bands}, "
-                          f"{survey.pixscale_arcsec:.4f} arcsec/px, {survey.stamp_size} px stamps")  # fmt: skip
+        self.stdout.write(
+            f"Survey {survey.name}: bands {survey.bands}, "
+            f"{survey.pixscale_arcsec:.4f} arcsec/px, {survey.stamp_size} px stamps"
+        )
         self.stdout.write("Funnel:")
         for label, count in survey.funnel:
             self.stdout.write(f"  {count:>10,d}  {label}")
         flags = survey.sources.values_list("stamp_flags", flat=True)
         edge = sum(1 for f in flags if f & 1)
         outside = sum(1 for f in flags if f & 2)
-        self.stdout.write(f"Sources: {len(flags)} LRGs, "
-                          f"{survey.sources.filter(is_refined=True).count()} refined; "
-                          f"{edge} stamps padded at a tile edge, {outside} outside every tile")  # fmt: skip
+        self.stdout.write(
+            f"Sources: {len(flags)} LRGs, "
+            f"{survey.sources.filter(is_refined=True).count()} refined; "
+            f"{edge} stamps padded at a tile edge, {outside} outside every tile"
+        )

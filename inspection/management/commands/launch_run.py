@@ -18,19 +18,29 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--survey")
         parser.add_argument("--network")
-        parser.add_argument("--threshold", type=float,
-                            help="candidates: score >= this (default: the network's 1%% FPR threshold)")  # fmt: skip
+        parser.add_argument(
+            "--threshold",
+            type=float,
+            help="candidates: score >= this (default: the network's 1%% FPR threshold)",
+        )
         parser.add_argument(
             "--refined", action="store_true", help="the refined sample (FLAG_R = 0)"
         )
         parser.add_argument(
             "--chunk-size", type=int, default=runs.DEFAULT_CHUNK, help="stamps per job"
         )
-        parser.add_argument("--resume", type=int, metavar="RUN_ID",
-                            help="queue again every unfinished chunk of this run")  # fmt: skip
+        parser.add_argument(
+            "--resume",
+            type=int,
+            metavar="RUN_ID",
+            help="queue again every unfinished chunk of this run",
+        )
         parser.add_argument("--wait", action="store_true", help="wait until the run ends")
-        parser.add_argument("--in-process", action="store_true",
-                            help="score here instead of on the workers (no Redis needed)")  # fmt: skip
+        parser.add_argument(
+            "--in-process",
+            action="store_true",
+            help="score here instead of on the workers (no Redis needed)",
+        )
 
     def handle(self, **o):
         try:
@@ -56,11 +66,19 @@ class Command(BaseCommand):
                 if network is None:
                     known = ", ".join(Network.objects.values_list("name", flat=True)) or "none"
                     raise CommandError(f"No network named {o['network']!r} (registered: {known}).")
-                run = runs.launch_run(survey, network, o["threshold"], o["refined"],
-                                      o["chunk_size"], enqueue=not o["in_process"])  # fmt: skip
-                self.stdout.write(f"Run {run.pk}: {run.network.name} on {run.survey.name} "
-                                  f"({run.n_sources} sources, {run.chunks.count()} chunks, "
-                                  f"threshold {run.threshold:.6g})")  # fmt: skip
+                run = runs.launch_run(
+                    survey,
+                    network,
+                    o["threshold"],
+                    o["refined"],
+                    o["chunk_size"],
+                    enqueue=not o["in_process"],
+                )
+                self.stdout.write(
+                    f"Run {run.pk}: {run.network.name} on {run.survey.name} "
+                    f"({run.n_sources} sources, {run.chunks.count()} chunks, "
+                    f"threshold {run.threshold:.6g})"
+                )
                 if o["in_process"]:
                     runs.run_in_process(run)
         except (runs.RunError, QueueUnavailable) as exc:

@@ -1,0 +1,218 @@
+"""The survey and run pages: ingest from the web, funnel, previews, run
+progress, threshold, cancel, retry, exports and the overlap matrix."""
+
+import contextlib
+import io
+
+import django_rq
+import pytest
+from astropy.table import Table
+from django.core.management import call_command
+from django.urls import reverse
+from PIL import Image
+from rq.worker import SimpleWorker
+
+from classifier.models import Network
+from classifier.services import register_shipped
+from core.models import Job
+from inspection import runs
+from inspection.models import ScoringRun, Survey
+from simulations.field import simulate_field
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(scope="module")
+def field(tmp_path_factory):
+    folder, _ = simulate_field(
+        tmp_path_factory.mktemp("views") / "field",
+        seed=5,
+        n_lenses=4,
+        n_lrgs=12,
+        n_galaxies=60,
+        n_stars=20,
+        n_faint_red=10,
+    )
+    return folder
+
+
+@pytest.fixture
+def survey(field, settings, tmp_path):
+    settings.DATA_DIR = tmp_path
+    register_shipped()
+    call_command(
+        "ingest_survey",
+        "field",
+        "--catalog",
+        str(field / "catalogue.fits"),
+        *[f"--tile={b}={field / (b + '.fits')}" for b in "gri"],
+        verbosity=0,
+    )
+    return Survey.objects.get(name="field")
+
+
+@pytest.fixture
+def run(survey):
+    run = runs.launch_run(
+        survey, Network.objects.get(name="kids-r-cnn"), threshold=0.3, enqueue=False
+    )
+    runs.run_in_process(run)
+    return run
+
+
+def burst(queue):
+    q = django_rq.get_queue(queue)
+    SimpleWorker([q], connection=q.connection).work(burst=True)
+
+
+def test_an_admin_ingests_a_survey_from_the_web(admin_client, field, settings, tmp_path, redis_url):
+    settings.DATA_DIR = tmp_path
+    form = {
+        "name": "web-field",
+        "catalogue": str(field / "catalogue.fits"),
+        "tiles": "\n".join(f"{b}={field / (b + '.fits')}" for b in "gri"),
+        "r_max": "19.5",
+        "require_ugri_detection": "on",
+    }
+    response = admin_client.post(reverse("inspection:survey_ingest"), form)
+    job = Job.objects.get()
+    assert response["Location"] == reverse("core:job", args=[job.pk])
+    burst("default")
+    job.refresh_from_db()
+    assert job.status == "succeeded", job.error
+    survey = Survey.objects.get(name="web-field")
+    assert survey.cuts["r_max"] == 19.5
+    assert any("r < 19.5" in label for label, _ in survey.funnel)
+    page = admin_client.get(reverse("inspection:surveys")).content.decode()
+    assert "web-field" in page
+
+
+def test_an_admin_uploads_a_catalogue_and_tiles(admin_client, field, settings, tmp_path, redis_url):
+    settings.DATA_DIR = tmp_path
+    with contextlib.ExitStack() as stack:
+        files = {
+            "catalogue_file": stack.enter_context(open(field / "catalogue.fits", "rb")),
+            "tile_files": [stack.enter_context(open(field / f"{b}.fits", "rb")) for b in "gri"],
+        }
+        response = admin_client.post(reverse("inspection:survey_ingest"), {"name": "up", **files})
+    assert response.status_code == 302
+    burst("default")
+    job = Job.objects.get()
+    assert job.status == "succeeded", job.error
+    assert Survey.objects.get(name="up").bands == "g,r,i"
+
+
+def test_the_ingest_form_says_what_is_wrong(admin_client, settings, tmp_path, db):
+    settings.DATA_DIR = tmp_path
+    response = admin_client.post(
+        reverse("inspection:survey_ingest"),
+        {"name": "bad name", "r_max": "twenty", "tiles": "r.fits"},
+    )
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "letters, digits" in page and "not a number" in page and "BAND=FILE" in page
+    assert not Job.objects.exists()
+
+
+def test_the_survey_page_shows_the_funnel_and_stamps(admin_client, survey):
+    page = admin_client.get(reverse("inspection:survey", args=[survey.name])).content.decode()
+    for label, count in survey.funnel:
+        assert f"<td>{label}</td><td>{count}</td>" in page.replace("&lt;", "<")
+    source = survey.sources.first()
+    assert reverse("inspection:preview", args=[survey.name, source.stamp_index, "rgb"]) in page
+    assert "Launch a scoring run" in page
+
+
+@pytest.mark.parametrize("stretch", ["asinh", "linear", "log", "zscale"])
+def test_previews_are_pngs_rendered_once_and_cached(inspector_client, survey, stretch, settings):
+    source = survey.sources.first()
+    sizes = {}
+    for kind in ("r", "rgb"):
+        url = reverse("inspection:preview", args=[survey.name, source.stamp_index, kind])
+        response = inspector_client.get(url, {"stretch": stretch})
+        assert response.status_code == 200 and response["Content-Type"] == "image/png"
+        image = Image.open(io.BytesIO(response.content))
+        sizes[kind] = image.mode
+        cached = (
+            settings.DATA_DIR
+            / "previews"
+            / str(survey.pk)
+            / f"{source.stamp_index}-{kind}-{stretch}.png"
+        )
+        assert cached.read_bytes() == response.content
+    assert sizes["rgb"] == "RGB"
+    bad = reverse("inspection:preview", args=[survey.name, 10**6, "r"])
+    assert inspector_client.get(bad).status_code == 404
+
+
+def test_the_run_page_shows_progress_candidates_and_exports(admin_client, run):
+    page = admin_client.get(reverse("inspection:run", args=[run.pk])).content.decode()
+    assert reverse("inspection:run_progress", args=[run.pk]) in page
+    assert f'<dd id="n-candidates">{run.candidates().count()}</dd>' in page
+    top = runs.candidate_rows(run).first()
+    assert top.source.name in page
+    state = admin_client.get(reverse("inspection:run_progress", args=[run.pk])).json()
+    assert state["status"] == "succeeded" and state["done"] == state["total"] == run.n_sources
+    response = admin_client.get(reverse("inspection:run_export", args=[run.pk, "vot"]))
+    table = Table.read(io.BytesIO(b"".join(response.streaming_content)), format="votable")
+    assert len(table) == run.candidates().count()
+
+
+def test_an_admin_changes_the_threshold_from_the_run_page(admin_client, run):
+    admin_client.post(reverse("inspection:run_threshold", args=[run.pk]), {"threshold": "0.9"})
+    run.refresh_from_db()
+    assert run.threshold == 0.9 and run.threshold_origin == "explicit"
+    response = admin_client.post(
+        reverse("inspection:run_threshold", args=[run.pk]), {"threshold": "7"}, follow=True
+    )
+    assert "in [0, 1]" in response.content.decode()
+    run.refresh_from_db()
+    assert run.threshold == 0.9
+
+
+def test_an_admin_launches_cancels_and_retries_a_run_from_the_web(admin_client, survey, redis_url):
+    network = Network.objects.get(name="kids-r-cnn")
+    response = admin_client.post(
+        reverse("inspection:run_launch", args=[survey.name]),
+        {"network": network.pk, "sample": "refined"},
+    )
+    run = ScoringRun.objects.get()
+    assert response["Location"] == reverse("inspection:run", args=[run.pk])
+    assert run.sample == "refined" and run.threshold == pytest.approx(network.threshold_fpr_1pct)
+    admin_client.post(reverse("inspection:run_cancel", args=[run.pk]))
+    assert runs.progress(run).status == "cancelled"
+    page = admin_client.get(reverse("inspection:run", args=[run.pk])).content.decode()
+    assert "Retry 1 failed chunk" in page
+    admin_client.post(reverse("inspection:run_retry", args=[run.pk]))
+    burst("scoring")
+    assert runs.progress(run).status == "succeeded"
+    assert run.scores.count() == survey.sample(refined=True).count()
+
+
+def test_the_compare_page_shows_the_overlap_matrix(admin_client, run, survey):
+    other = runs.launch_run(survey, run.network, threshold=0.95, enqueue=False)
+    runs.run_in_process(other)
+    url = reverse("inspection:run_compare") + f"?runs={run.pk}&runs={other.pk}"
+    page = admin_client.get(url).content.decode()
+    both = len(
+        set(run.candidates().values_list("source_id", flat=True))
+        & set(other.candidates().values_list("source_id", flat=True))
+    )
+    assert f"<td>{both}</td>" in page and "Table 3" in page
+
+
+def test_inspectors_get_403_on_survey_and_run_pages(inspector_client, run):
+    urls = [
+        reverse("inspection:survey", args=[run.survey.name]),
+        reverse("inspection:run", args=[run.pk]),
+        reverse("inspection:run_progress", args=[run.pk]),
+        reverse("inspection:run_export", args=[run.pk, "csv"]),
+        reverse("inspection:run_compare"),
+    ]
+    for url in urls:
+        assert inspector_client.get(url).status_code == 403, url
+    for name in ("run_cancel", "run_retry", "run_threshold"):
+        assert (
+            inspector_client.post(reverse(f"inspection:{name}", args=[run.pk])).status_code == 403
+        )
+    assert inspector_client.post(reverse("inspection:survey_ingest"), {}).status_code == 403
