@@ -18,7 +18,7 @@ import functools
 import time
 import traceback
 
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from core.models import Job
@@ -79,8 +79,10 @@ def tracked(func):
     @functools.wraps(func)
     def run(job_pk, *args, **kwargs):
         # Workers are long-lived (SimpleWorker runs jobs in-process): drop a
-        # connection the database closed while the worker idled.
-        close_old_connections()
+        # connection the database closed while the worker idled. Not inside a
+        # transaction: a job run in-process (the demo set-up) must keep it.
+        if not connection.in_atomic_block:
+            close_old_connections()
         jobs = Job.objects.filter(pk=job_pk)
         if not jobs.exists():
             return None  # deleted while queued: nothing to report to

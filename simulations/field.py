@@ -95,7 +95,9 @@ def _object_params(kinds, x, y, n_lenses, config, rng):
         ("star", (16.0, 23.0), (0.005, 0.005), (1.0, 1.0), (1.0, 1.0)),
         ("galaxy", (19.0, 23.5), (0.3, 1.5), (0.8, 2.5), (0.3, 1.0)),
         ("faint-red", (20.3, 22.5), (0.3, 0.8), (2.0, 5.0), (0.6, 1.0)),
-        ("lrg", (16.5, 18.5), (0.8, 2.5), (3.0, 5.0), (0.6, 1.0)),
+        # R_eff >= 1.2" keeps FLUX_RADIUS (~0.9 R_eff in quadrature with the
+        # seeing) above the 5 px of He et al.'s size cut, as real KiDS LRGs are.
+        ("lrg", (16.5, 18.5), (1.2, 3.0), (3.0, 5.0), (0.6, 1.0)),
     ]:
         idx = np.flatnonzero(kinds == kind)
         comp["mag"][idx, 0] = rng.uniform(*mags, len(idx))
