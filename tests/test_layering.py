@@ -15,6 +15,7 @@ PURE = [
     "simulations.display", "classifier.networks", "classifier.preprocessing",
     "classifier.augment", "classifier.metrics", "classifier.training", "classifier.inference",
     "classifier.figures", "classifier.report",
+    "inspection.catalogue", "inspection.cuts", "inspection.cutouts",
 ]  # fmt: skip
 
 

@@ -1,0 +1,395 @@
+"""Stamps from survey image tiles, RGB composites and PNG previews (pure: no Django).
+
+Cutting is vectorised where it matters (DESIGN.md, "Stamps and previews"):
+one ``world_to_pixel_values`` call for all the sources of a tile, then plain
+numpy slicing per source (~35 us per 97x97 stamp, against 170-930 us for
+``Cutout2D``). Previews are PNGs written with ``compress_level=1``; render
+them once and cache them.
+
+Pixel convention: astropy's zero-based pixel coordinates, in which an
+integer is a pixel's centre and pixel ``j`` covers ``[j - 0.5, j + 0.5)``.
+"""
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from astropy.io import fits
+from astropy.visualization import (
+    AsinhStretch,
+    AsymmetricPercentileInterval,
+    LinearStretch,
+    LogStretch,
+    ZScaleInterval,
+    make_lupton_rgb,
+)
+from astropy.wcs import WCS
+from astropy.wcs.utils import proj_plane_pixel_scales
+from PIL import Image
+
+from inspection.catalogue import open_fits
+
+#: Flag bit: part of the stamp lies beyond the image; those pixels are NaN.
+EDGE = 1
+#: Flag bit: the source's centre is outside the image (or unknown); the stamp is all NaN.
+OUTSIDE = 2
+
+STRETCHES = ("asinh", "linear", "log", "zscale")
+
+
+class TileError(ValueError):
+    """An image tile cannot be used; the message says what is wrong and how to fix it."""
+
+
+@dataclass
+class Tile:
+    """One survey image tile.
+
+    Attributes
+    ----------
+    path : Path
+    data : ndarray
+        2-d float32 image, numpy order ``[y, x]``; memory-mapped where the
+        file allows, so possibly big-endian as FITS stores it.
+    wcs : astropy.wcs.WCS
+        The celestial WCS of the image.
+    shape : tuple of int
+        ``(ny, nx)`` pixels.
+    band : str or None
+        From the header's BAND or FILTER key.
+    pixscale_arcsec : float
+        Mean pixel scale (arcsec per pixel) from the WCS.
+    """
+
+    path: Path
+    data: np.ndarray
+    wcs: WCS
+    shape: tuple
+    band: str | None
+    pixscale_arcsec: float
+
+
+def _image_hdu(hdul, path):
+    for hdu in hdul:
+        if not isinstance(hdu, fits.PrimaryHDU | fits.ImageHDU | fits.CompImageHDU):
+            continue
+        if hdu.header.get("NAXIS", 0) < 2:
+            continue
+        data = hdu.data
+        if data is None:
+            continue
+        # Cubes with degenerate leading axes (1, 1, ny, nx) are images too.
+        while data.ndim > 2 and data.shape[0] == 1:
+            data = data[0]
+        if data.ndim == 2:
+            return hdu, data
+    raise TileError(
+        f"{path} has no 2-d image in any HDU: give the tile of one band as a 2-d FITS image."
+    )
+
+
+def open_tile(path):
+    """Open a FITS image tile.
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    Tile
+
+    Raises
+    ------
+    TileError
+        When the file is missing, not FITS, truncated, holds no 2-d image or
+        has no celestial WCS.
+    """
+    path = Path(path)
+    hdul = open_fits(path, error=TileError)
+    # The memory map outlives the closed file as long as ``data`` is referenced.
+    with hdul:
+        hdu, data = _image_hdu(hdul, path)
+        header = hdu.header
+        try:
+            wcs = WCS(header, hdul, naxis=2).celestial
+        except Exception as exc:  # astropy.wcs raises several types on bad headers
+            raise TileError(f"{path}: its WCS cannot be read ({exc}): fix the header.") from None
+        if not wcs.has_celestial or wcs.naxis != 2:
+            raise TileError(
+                f"{path} has no celestial WCS (CTYPE1/2 like RA---TAN/DEC--TAN): add one "
+                f"(CTYPE, CRVAL, CRPIX and CD or CDELT keys), e.g. from an astrometric "
+                f"solution such as astrometry.net."
+            )
+        if data.dtype != np.float32 and data.dtype != np.dtype(">f4"):
+            data = data.astype(np.float32)
+        band = header.get("BAND", header.get("FILTER"))
+        pixscale = float(np.mean(proj_plane_pixel_scales(wcs)) * 3600.0)
+    return Tile(
+        path=path,
+        data=data,
+        wcs=wcs,
+        shape=tuple(data.shape),
+        band=None if band is None else str(band).strip(),
+        pixscale_arcsec=pixscale,
+    )
+
+
+def pixel_positions(tile, ra, dec):
+    """Pixel coordinates of sky positions on a tile, in one vectorised WCS call.
+
+    Parameters
+    ----------
+    tile : Tile
+    ra, dec : array_like
+        Degrees. NaN gives NaN.
+
+    Returns
+    -------
+    x, y : ndarray of float64
+        Zero-based astropy pixel coordinates (integer = pixel centre).
+    """
+    ra = np.atleast_1d(np.asarray(ra, np.float64))
+    dec = np.atleast_1d(np.asarray(dec, np.float64))
+    x, y = tile.wcs.world_to_pixel_values(ra, dec)
+    return np.asarray(x, np.float64), np.asarray(y, np.float64)
+
+
+def _centre_pixels(x, y):
+    """Nearest pixel, halves rounded up (floor(x + 0.5)); NaN -> a sentinel."""
+    x = np.asarray(x, np.float64)
+    y = np.asarray(y, np.float64)
+    known = np.isfinite(x) & np.isfinite(y)
+    with np.errstate(invalid="ignore"):
+        cx = np.where(known, np.floor(x + 0.5), 0).astype(np.int64)
+        cy = np.where(known, np.floor(y + 0.5), 0).astype(np.int64)
+    return cx, cy, known
+
+
+def cut_stamps(data, x, y, size_px):
+    """Cut square stamps around pixel positions by numpy slicing.
+
+    Parameters
+    ----------
+    data : ndarray
+        2-d image ``[y, x]``.
+    x, y : array_like
+        Zero-based astropy pixel coordinates (integer = pixel centre) of the
+        stamp centres, e.g. from :func:`pixel_positions`.
+    size_px : int
+        Stamp width and height in pixels. The stamp is centred on the
+        nearest pixel ``(floor(x + 0.5), floor(y + 0.5))``, which lands at
+        index ``size_px // 2`` of the stamp in both axes: the exact centre
+        for an odd size; for an even size, the pixel just above and right of
+        the stamp's geometric centre.
+
+    Returns
+    -------
+    stamps : ndarray of float32, shape (N, size_px, size_px)
+        Pixels beyond the image are NaN.
+    flags : ndarray of uint8, shape (N,)
+        :data:`EDGE` where part of the stamp lies beyond the image;
+        :data:`OUTSIDE` (alone) where the centre is outside the image or
+        x/y is NaN, and the stamp is all NaN.
+    """
+    size_px = int(size_px)
+    if size_px < 1:
+        raise ValueError(f"size_px must be a positive number of pixels, not {size_px}.")
+    if np.ndim(data) != 2:
+        raise ValueError(f"data must be a 2-d image, not an array of shape {np.shape(data)}.")
+    ny, nx = data.shape
+    cx, cy, known = _centre_pixels(np.atleast_1d(x), np.atleast_1d(y))
+    n = len(cx)
+    stamps = np.full((n, size_px, size_px), np.nan, np.float32)
+    flags = np.zeros(n, np.uint8)
+    half = size_px // 2
+    inside = known & (cx >= 0) & (cx < nx) & (cy >= 0) & (cy < ny)
+    flags[~inside] = OUTSIDE
+    for k in np.flatnonzero(inside):
+        x0, y0 = cx[k] - half, cy[k] - half
+        tx0, ty0 = max(x0, 0), max(y0, 0)
+        tx1, ty1 = min(x0 + size_px, nx), min(y0 + size_px, ny)
+        stamps[k, ty0 - y0 : ty1 - y0, tx0 - x0 : tx1 - x0] = data[ty0:ty1, tx0:tx1]
+        if (tx1 - tx0, ty1 - ty0) != (size_px, size_px):
+            flags[k] = EDGE
+    return stamps, flags
+
+
+def edge_distance(shape, x, y):
+    """Distance (pixels) from each position to the nearest image edge.
+
+    Positive inside the image, negative outside, ``-inf`` for NaN. The image
+    covers ``[-0.5, n - 0.5]`` in astropy pixel coordinates.
+    """
+    ny, nx = shape
+    x = np.asarray(x, np.float64)
+    y = np.asarray(y, np.float64)
+    d = np.minimum.reduce([x + 0.5, nx - 0.5 - x, y + 0.5, ny - 0.5 - y])
+    return np.where(np.isfinite(d), d, -np.inf)
+
+
+def contains(tile, x, y):
+    """True where the nearest pixel of ``(x, y)`` lies on the tile."""
+    cx, cy, known = _centre_pixels(x, y)
+    ny, nx = tile.shape
+    return known & (cx >= 0) & (cx < nx) & (cy >= 0) & (cy < ny)
+
+
+def assign_tiles(tiles, ra, dec):
+    """For each source, the tile that holds it farthest from the tile's edge.
+
+    For surveys with several (overlapping) tiles per band: the stamp of a
+    source in an overlap comes from the tile where it is least likely to be
+    cut by the edge.
+
+    Parameters
+    ----------
+    tiles : sequence of Tile
+        Tiles of one band.
+    ra, dec : array_like
+        Degrees.
+
+    Returns
+    -------
+    index : ndarray of int64
+        Index into ``tiles``, -1 where no tile holds the source.
+    x, y : ndarray of float64
+        Pixel coordinates on the chosen tile (NaN where none).
+    """
+    ra = np.atleast_1d(np.asarray(ra, np.float64))
+    n = len(ra)
+    index = np.full(n, -1, np.int64)
+    x_best, y_best = np.full(n, np.nan), np.full(n, np.nan)
+    best = np.full(n, -np.inf)
+    for t, tile in enumerate(tiles):
+        x, y = pixel_positions(tile, ra, dec)
+        d = np.where(contains(tile, x, y), edge_distance(tile.shape, x, y), -np.inf)
+        better = d > best
+        index[better], best[better] = t, d[better]
+        x_best[better], y_best[better] = x[better], y[better]
+    return index, x_best, y_best
+
+
+# --- Display -----------------------------------------------------------------
+
+
+def _sky_and_sigma(image):
+    """Median and MAD-based noise sigma of the finite pixels (1.0 if undefined)."""
+    finite = image[np.isfinite(image)]
+    if finite.size == 0:
+        return 0.0, 1.0
+    sky = float(np.median(finite))
+    sigma = 1.4826 * float(np.median(np.abs(finite - sky)))
+    if not sigma > 0:
+        sigma = float(finite.std()) or 1.0
+    return sky, sigma
+
+
+def lupton_rgb(g, r, i, stretch_sigma=5.0, Q=8.0):
+    """An RGB composite of g, r, i stamps (i -> red, r -> green, g -> blue).
+
+    Each band has its sky (median) subtracted and is divided by its own
+    robust noise sigma (MAD), so that the picture does not depend on the
+    pixel units or zero points of the survey; then
+    ``astropy.visualization.make_lupton_rgb`` (Lupton et al. 2004).
+
+    Parameters
+    ----------
+    g, r, i : ndarray
+        2-d stamps of one shape.
+    stretch_sigma : float
+        Lupton's ``stretch`` (the linear range), in units of the noise sigma.
+    Q : float
+        Lupton's asinh softening.
+
+    Returns
+    -------
+    ndarray of uint8, shape (H, W, 3)
+        Pixels that are NaN in any band are black.
+    """
+    bands = [np.asarray(b, np.float64) for b in (i, r, g)]
+    if len({b.shape for b in bands}) != 1 or bands[0].ndim != 2:
+        raise ValueError(
+            f"g, r and i must be 2-d stamps of one shape, not {[b.shape for b in bands]}."
+        )
+    bad = np.logical_or.reduce([~np.isfinite(b) for b in bands])
+    scaled = []
+    for band in bands:
+        sky, sigma = _sky_and_sigma(band)
+        scaled.append(np.where(bad, 0.0, (band - sky) / sigma))
+    # make_lupton_rgb divides 0 by 0 where all bands are 0 (masked pixels); harmless.
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rgb = make_lupton_rgb(*scaled, minimum=0.0, stretch=stretch_sigma, Q=Q)
+    rgb[bad] = 0
+    return rgb
+
+
+_INTERVALS = {
+    "asinh": lambda: AsymmetricPercentileInterval(0.5, 99.8),
+    "linear": lambda: AsymmetricPercentileInterval(1.0, 99.5),
+    "log": lambda: AsymmetricPercentileInterval(1.0, 99.5),
+    "zscale": ZScaleInterval,
+}
+_STRETCH_FUNCTIONS = {
+    "asinh": lambda: AsinhStretch(a=0.1),
+    "linear": LinearStretch,
+    "log": lambda: LogStretch(a=1000.0),
+    "zscale": LinearStretch,
+}
+
+
+def stretch_grey(image, stretch="asinh"):
+    """A 2-d float image -> uint8 grey levels with one of :data:`STRETCHES`; NaN -> 0."""
+    if stretch not in STRETCHES:
+        raise ValueError(f"Unknown stretch {stretch!r}: choose one of {', '.join(STRETCHES)}.")
+    image = np.asarray(image, np.float64)
+    finite = np.isfinite(image)
+    if not finite.any():
+        return np.zeros(image.shape, np.uint8)
+    low, high = _INTERVALS[stretch]().get_limits(image[finite])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        unit = np.clip((image - low) / (high - low), 0.0, 1.0) if high > low else image * 0.0
+    out = _STRETCH_FUNCTIONS[stretch]()(np.where(finite, unit, 0.0), clip=True)
+    return np.where(finite, np.round(out * 255), 0).astype(np.uint8)
+
+
+def render_png(image, stretch="asinh", scale=3):
+    """A PNG preview of a stamp.
+
+    Parameters
+    ----------
+    image : ndarray
+        A 2-d float stamp (grey, shown with ``stretch``) or an (H, W, 3)
+        uint8 RGB image such as :func:`lupton_rgb` makes (shown as it is;
+        ``stretch`` is only checked).
+    stretch : str
+        One of :data:`STRETCHES`: ``asinh`` (0.5-99.8 percentile range),
+        ``linear`` and ``log`` (1-99.5 percentiles), ``zscale`` (IRAF's
+        zscale limits, linear).
+    scale : int
+        Upscaling factor (nearest neighbour, so pixels stay visible).
+
+    Returns
+    -------
+    bytes
+        The PNG, compressed with ``compress_level=1`` (fast; DESIGN.md).
+    """
+    if stretch not in STRETCHES:
+        raise ValueError(f"Unknown stretch {stretch!r}: choose one of {', '.join(STRETCHES)}.")
+    if isinstance(scale, bool) or not isinstance(scale, int | np.integer) or scale < 1:
+        raise ValueError(f"scale must be a whole number >= 1, not {scale!r}.")
+    image = np.asarray(image)
+    if image.ndim == 3 and image.shape[2] == 3 and image.dtype == np.uint8:
+        pixels = image
+    elif image.ndim == 2:
+        pixels = stretch_grey(image, stretch)
+    else:
+        raise ValueError(
+            f"image must be a 2-d stamp or an (H, W, 3) uint8 RGB image, not "
+            f"{image.dtype} of shape {image.shape}."
+        )
+    pixels = np.repeat(np.repeat(pixels, scale, axis=0), scale, axis=1)
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(pixels)).save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
