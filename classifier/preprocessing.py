@@ -29,7 +29,7 @@ inputs, and the scores, do not depend on a survey's pixel units.
 """
 
 from dataclasses import asdict, dataclass, field, fields
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 import torch
@@ -67,15 +67,45 @@ def _per_band(values, shape, device, name):
         ) from None
 
 
+def _finite_robust_sigma(x):
+    """``_robust_sigma`` where every value is finite: the same lower medians
+    (the element ``torch.nanmedian`` returns) found by selection, not sorting.
+    On the CPU numpy does it all, its introselect and single-threaded passes
+    being ~4x faster than torch's on these short rows, with the same results."""
+    k = (x.shape[-1] - 1) // 2
+    if x.device.type == "cpu":
+        a = x.numpy()
+        med = np.partition(a, k, axis=-1)[..., k : k + 1]
+        dev = np.abs(a - med)
+        mad = torch.from_numpy(np.partition(dev, k, axis=-1)[..., k])
+        scale = torch.from_numpy(dev.max(axis=-1) + np.abs(med[..., 0]))
+    else:
+        med = torch.kthvalue(x, k + 1, dim=-1, keepdim=True).values
+        dev = (x - med).abs()
+        mad = torch.kthvalue(dev, k + 1, dim=-1).values
+        scale = dev.amax(dim=-1) + med[..., 0].abs()
+    return MAD_TO_SIGMA * mad, scale
+
+
 def _robust_sigma(x):
     """(1.4826 x MAD, max |x - median| + |median|) along the last axis over
     finite values; (NaN, 0) where there are none."""
+    if bool(torch.isfinite(x).all()):  # the usual case: no masked pixel
+        return _finite_robust_sigma(x)
     x = x.nan_to_num(nan=torch.nan, posinf=torch.nan, neginf=torch.nan)
     med = torch.nanmedian(x, dim=-1, keepdim=True).values
     dev = (x - med).abs()
     sigma = MAD_TO_SIGMA * torch.nanmedian(dev, dim=-1).values
     scale = dev.nan_to_num_(nan=0.0).amax(dim=-1) + med[..., 0].abs().nan_to_num_(nan=0.0)
     return sigma, scale
+
+
+def _frame(t, k):
+    """The pixels of the outer ``k``-pixel frame of each stamp, ``(N, B, n)``:
+    four slices, cheaper than a boolean mask (order does not matter here)."""
+    h, w = t.shape[-2:]
+    parts = (t[..., :k, :], t[..., h - k :, :], t[..., k : h - k, :k], t[..., k : h - k, w - k :])
+    return torch.cat([p.reshape(*t.shape[:2], -1) for p in parts], dim=-1)
 
 
 def estimate_noise_sigma(stamps, border_px=BORDER_PX):
@@ -104,9 +134,7 @@ def estimate_noise_sigma(stamps, border_px=BORDER_PX):
     t = _as_stamps(stamps)
     n, b, h, w = t.shape
     k = max(1, min(border_px, h // 4, w // 4))
-    in_frame = torch.ones((h, w), dtype=torch.bool, device=t.device)
-    in_frame[k : h - k, k : w - k] = False
-    sigma, scale = _robust_sigma(t[..., in_frame])
+    sigma, scale = _robust_sigma(_frame(t, k))
     empty = torch.isnan(sigma)
     if empty.any():
         whole_sigma, whole_scale = _robust_sigma(t.reshape(n, b, -1))
@@ -119,13 +147,22 @@ def estimate_noise_sigma(stamps, border_px=BORDER_PX):
 def _area_weights(n_in, n_out, ratio, device):
     """(n_out, n_in): the fraction of each output pixel's footprint (``ratio``
     input pixels wide, centred like the stamp) that falls on each input pixel."""
-    # float64 so that equal scales and centres give an exact identity.
-    i = torch.arange(n_in, dtype=torch.float64)
-    lo = (torch.arange(n_out, dtype=torch.float64) - (n_out - 1) / 2 - 0.5) * ratio
-    lo = lo + (n_in - 1) / 2
-    hi = lo + ratio
-    overlap = torch.minimum(hi[:, None], i + 0.5) - torch.maximum(lo[:, None], i - 0.5)
-    return (overlap.clamp(min=0.0) / ratio).to(device=device, dtype=torch.float32)
+    return _area_weights_cpu(n_in, n_out, ratio).to(device=device)
+
+
+@lru_cache(maxsize=64)
+def _area_weights_cpu(n_in, n_out, ratio):
+    # Cached: a scoring run resamples every batch with the same weights, and
+    # building them costs more than applying them to a batch of small stamps.
+    # Never inference tensors, which training could not use.
+    with torch.inference_mode(False):
+        # float64 so that equal scales and centres give an exact identity.
+        i = torch.arange(n_in, dtype=torch.float64)
+        lo = (torch.arange(n_out, dtype=torch.float64) - (n_out - 1) / 2 - 0.5) * ratio
+        lo = lo + (n_in - 1) / 2
+        hi = lo + ratio
+        overlap = torch.minimum(hi[:, None], i + 0.5) - torch.maximum(lo[:, None], i - 0.5)
+        return (overlap.clamp(min=0.0) / ratio).to(dtype=torch.float32)
 
 
 def resample(stamps, from_pixscale, to_pixscale, out_size):

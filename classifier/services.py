@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import transaction
 
 from classifier import metrics
-from classifier.inference import default_device, score_stampset
+from classifier.inference import Scorer, choose_variant, default_device
 from classifier.models import Network
 from classifier.networks import build
 from classifier.preprocessing import Preprocessor
@@ -116,6 +116,20 @@ def load_model(network, device=None):
     return model, Preprocessor.from_dict(network.preprocessing)
 
 
+def inference_variant(network):
+    """The variant recorded when the network was evaluated (fp32 before that)."""
+    return ((network.evaluation or {}).get("inference") or {}).get("variant", "fp32")
+
+
+def load_scorer(network, device=None, variant=None, compile="auto", batch_size=256):
+    """A ``Scorer`` for the network (weights checked), on ``device`` or the
+    default, in its recorded inference variant unless ``variant`` is given;
+    compiled once a long run has scored enough stamps (``compile="auto"``)."""
+    model, preprocessor = load_model(network, device)
+    return Scorer(model, preprocessor, batch_size=batch_size,
+                  variant=variant or inference_variant(network), compile=compile)  # fmt: skip
+
+
 def open_stampset(path):
     try:
         return read_stampset(path)
@@ -197,15 +211,17 @@ def evaluation_report(scores, labels, theta_e=None, snr=None):
 
 
 def evaluate(network, path, save=False, device=None, progress=None):
-    """Score a labelled stamp set and report; ``save`` stores it on the network."""
+    """Score a labelled stamp set in fp32 eager (the reference) and report;
+    ``save`` stores the report on the network, with the inference variant
+    chosen on this set (``report["inference"]``, see ``choose_variant``)."""
     started = time.monotonic()
     stampset = open_stampset(path)
     labels = stampset.labels
     if np.any(labels < 0):
         raise NetworkError(f"{path} has unlabelled stamps (label -1): evaluation needs labels.")
-    model, preprocessor = load_model(network, device)
+    scorer = load_scorer(network, device, variant="fp32", compile=False)
     try:
-        scores = score_stampset(model, preprocessor, stampset, device, progress)
+        scores = scorer.score_stampset(stampset, progress)
         meta = stampset.meta
         theta_e = (
             np.asarray(meta["theta_e"]) if "theta_e" in meta.colnames else np.zeros(len(labels))
@@ -218,6 +234,10 @@ def evaluate(network, path, save=False, device=None, progress=None):
     report["file"] = str(path)
     report["file_sha256"] = sha256_of(path)
     if save:
+        report["inference"] = choose_variant(
+            scorer.model, scorer.preprocessor, stampset, lambda s: metrics.auc(s, labels),
+            scorer.device, scorer.batch_size
+        )  # fmt: skip
         network.evaluation = report
         network.threshold_fpr_1pct = report["threshold_at_fpr"]["0.01"]
         network.save(update_fields=["evaluation", "threshold_fpr_1pct"])
@@ -227,9 +247,9 @@ def evaluate(network, path, save=False, device=None, progress=None):
 def score_file(network, path, out_csv, device=None, progress=None):
     """Write ``id,score`` for every stamp of a stamp set."""
     stampset = open_stampset(path)
-    model, preprocessor = load_model(network, device)
+    scorer = load_scorer(network, device)
     try:
-        scores = score_stampset(model, preprocessor, stampset, device, progress)
+        scores = scorer.score_stampset(stampset, progress)
     except ValueError as exc:
         raise NetworkError(str(exc)) from exc
     out_csv = Path(out_csv)
