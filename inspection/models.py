@@ -197,3 +197,217 @@ class Score(models.Model):
 
     def __str__(self):
         return f"{self.run.label} {self.source.name}: {self.score:.6g}"
+
+
+# --- Inspection: known items, skills, campaigns, grades (He et al. Sect. 4.1) --
+
+
+class KnownSet(models.Model):
+    """Stamps whose truth is known: simulated by the project or uploaded real
+    lenses and non-lenses. Inspectors train on them, and a few are mixed into
+    live grading to keep their skills current."""
+
+    name = models.SlugField(max_length=80, unique=True)
+    stamps_path = models.CharField(
+        max_length=500, help_text="stamp-set file; relative to the data dir"
+    )
+    bands = models.CharField(max_length=32)
+    pixscale_arcsec = models.FloatField()
+    description = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def band_list(self):
+        return self.bands.split(",")
+
+    def stamps_file(self):
+        from pathlib import Path
+
+        path = Path(self.stamps_path)
+        return path if path.is_absolute() else Path(settings.DATA_DIR) / path
+
+
+class KnownItem(models.Model):
+    known_set = models.ForeignKey(KnownSet, on_delete=models.CASCADE, related_name="items")
+    stamp_index = models.PositiveIntegerField()
+    is_lens = models.BooleanField()
+    kind = models.CharField(max_length=32, blank=True, help_text="lens, pair, elongated, disk, ...")
+    theta_e_arcsec = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["known_set", "stamp_index"]
+        constraints = [
+            models.UniqueConstraint(fields=["known_set", "stamp_index"], name="known_item_unique")
+        ]
+
+    def __str__(self):
+        return (
+            f"{self.known_set.name}[{self.stamp_index}] ({'lens' if self.is_lens else self.kind})"
+        )
+
+
+class Skill(models.Model):
+    """An inspector's skill on known items (Space Warps, Marshall et al. 2016):
+    P("lens"|lens) and P("not"|not) as smoothed fractions correct."""
+
+    inspector = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="skill"
+    )
+    lens_seen = models.PositiveIntegerField(default=0)
+    lens_right = models.PositiveIntegerField(default=0, help_text="lenses graded 1 or 2")
+    not_seen = models.PositiveIntegerField(default=0)
+    not_right = models.PositiveIntegerField(default=0, help_text="non-lenses graded 0")
+    passed_at = models.DateTimeField(null=True, blank=True, help_text="passed the training")
+
+    def __str__(self):
+        return f"{self.inspector}: P(L|L) {self.p_lens:.2f}, P(N|N) {self.p_not:.2f}"
+
+    @property
+    def p_lens(self):
+        """P("lens"|lens), smoothed: (right + 1) / (seen + 2)."""
+        return (self.lens_right + 1) / (self.lens_seen + 2)
+
+    @property
+    def p_not(self):
+        """P("not"|not), smoothed: (right + 1) / (seen + 2)."""
+        return (self.not_right + 1) / (self.not_seen + 2)
+
+
+class TrainingAnswer(models.Model):
+    inspector = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="training_answers"
+    )
+    item = models.ForeignKey(KnownItem, on_delete=models.CASCADE, related_name="+")
+    grade = models.PositiveSmallIntegerField()
+    correct = models.BooleanField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["inspector", "item"], name="one_training_answer")
+        ]
+
+    def __str__(self):
+        return f"{self.inspector}: {self.item} graded {self.grade}"
+
+
+class TrainingPolicy(models.Model):
+    """The training every inspector passes before live grading (one row)."""
+
+    known_set = models.ForeignKey(KnownSet, null=True, blank=True, on_delete=models.SET_NULL)
+    n_items = models.PositiveIntegerField(default=20)
+    pass_mark = models.FloatField(default=0.8, help_text="fraction correct to pass, 0-1")
+
+    def __str__(self):
+        return f"training: {self.n_items} items, pass at {self.pass_mark:.0%}"
+
+    @classmethod
+    def current(cls):
+        policy, _ = cls.objects.get_or_create(pk=1)
+        return policy
+
+
+class Campaign(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft"
+        OPEN = "open"
+        CLOSED = "closed"
+
+    name = models.CharField(max_length=120)
+    run = models.ForeignKey(ScoringRun, on_delete=models.PROTECT, related_name="campaigns")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.DRAFT)
+    known_fraction = models.FloatField(default=0.07, help_text="known items mixed in, 0-0.5")
+    known_set = models.ForeignKey(KnownSet, null=True, blank=True, on_delete=models.SET_NULL)
+    inspectors = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="campaigns")
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL,
+        help_text="a further vote on the candidates of this campaign with a given total",
+    )  # fmt: skip
+    parent_total = models.PositiveSmallIntegerField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return self.name
+
+
+class CampaignItem(models.Model):
+    """A candidate (a source of the run) or a known item in a campaign."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="items")
+    source = models.ForeignKey(Source, null=True, blank=True, on_delete=models.CASCADE)
+    known = models.ForeignKey(KnownItem, null=True, blank=True, on_delete=models.CASCADE)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(source__isnull=False, known__isnull=True)
+                | models.Q(source__isnull=True, known__isnull=False),
+                name="item_is_source_or_known",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.campaign}: {self.source or self.known}"
+
+
+class Assignment(models.Model):
+    """One item for one inspector, at ``position`` in their own random order."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="assignments")
+    inspector = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assignments"
+    )
+    item = models.ForeignKey(CampaignItem, on_delete=models.CASCADE, related_name="assignments")
+    position = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["campaign", "inspector", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "inspector", "item"], name="assign_once"),
+            models.UniqueConstraint(
+                fields=["campaign", "inspector", "position"], name="assign_position"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.inspector} #{self.position} in {self.campaign}"
+
+
+class Grade(models.Model):
+    """The current grade of an assignment; every change is kept in GradeChange."""
+
+    assignment = models.OneToOneField(Assignment, on_delete=models.CASCADE, related_name="grade")
+    grade = models.PositiveSmallIntegerField(help_text="0 non-lens, 1 possible, 2 definite")
+    comment = models.TextField(blank=True)
+    view = models.JSONField(default=dict, blank=True, help_text="stretch and zoom when graded")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return f"{self.assignment}: {self.grade}"
+
+
+class GradeChange(models.Model):
+    grade = models.ForeignKey(Grade, on_delete=models.CASCADE, related_name="history")
+    value = models.PositiveSmallIntegerField()
+    comment = models.TextField(blank=True)
+    view = models.JSONField(default=dict, blank=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["grade", "at", "id"]
+
+    def __str__(self):
+        return f"{self.grade.assignment}: {self.value} at {self.at:%Y-%m-%d %H:%M:%S}"

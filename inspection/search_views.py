@@ -177,10 +177,12 @@ def _rgb_bands(survey):
     return None
 
 
-def render_preview(survey, index, kind, stretch):
-    """PNG bytes of one stamp, cached on disk (rendered once, never on a
-    grading request twice)."""
-    cache = Path(settings.DATA_DIR) / "previews" / str(survey.pk) / f"{index}-{kind}-{stretch}.png"
+def render_preview(survey, index, kind, stretch, cache_key=None):
+    """PNG bytes of one stamp of a survey (or a known set: anything with
+    ``stamps_file()``, ``band_list`` and ``name``), cached on disk: rendered
+    once, never twice on the grading request path."""
+    key = cache_key or str(survey.pk)
+    cache = Path(settings.DATA_DIR) / "previews" / key / f"{index}-{kind}-{stretch}.png"
     if cache.is_file():
         return cache.read_bytes()
     path = survey.stamps_file()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from inspection import search_views, views
+from inspection import grading_views, search_views, views
 
 app_name = "inspection"
 
@@ -32,6 +32,24 @@ urlpatterns = [
     path("runs/<int:pk>/retry/", search_views.run_retry, name="run_retry"),
     path("runs/<int:pk>/threshold/", search_views.run_threshold, name="run_threshold"),
     path("runs/<int:pk>/export.<str:fmt>", search_views.run_export, name="run_export"),
-    section("campaigns/", "campaigns", "Campaigns"),
+    path("training/", grading_views.training, name="training"),
+    path("training/answer/", grading_views.training_answer, name="training_answer"),
+    path("training/retake/", grading_views.training_retake, name="training_retake"),
+    path("training/policy/", grading_views.training_policy, name="training_policy"),
+    path("grading/<int:pk>/", grading_views.grade_page, name="grade"),
+    path("grading/<int:pk>/items.json", grading_views.grade_items, name="grade_items"),
+    path("grading/<int:pk>/grade/", grading_views.grade_submit, name="grade_submit"),
+    path(
+        "known/<slug:name>/stamps/<int:index>/<str:kind>.png",
+        grading_views.known_preview,
+        name="known_preview",
+    ),  # fmt: skip
+    path("campaigns/", grading_views.campaign_list, name="campaigns"),
+    path("campaigns/new/", grading_views.campaign_create, name="campaign_create"),
+    path("campaigns/<int:pk>/", grading_views.campaign_detail, name="campaign"),
+    path("campaigns/<int:pk>/status/", grading_views.campaign_status, name="campaign_status"),
+    path(
+        "campaigns/<int:pk>/items/<int:item_pk>/", grading_views.campaign_item, name="campaign_item"
+    ),  # fmt: skip
     section("catalogues/", "catalogues", "Catalogues"),
 ]

@@ -19,17 +19,29 @@ def home(request):
             "queues": queue.queue_health(),
         }
         return render(request, "inspection/home_admin.html", context)
-    return render(request, "inspection/home_inspector.html", {"campaigns": []})
+    return render(request, "inspection/home_inspector.html", _my_work(request.user))
 
 
 def inspectors():
     return get_user_model().objects.filter(groups__name=INSPECTOR_GROUP).order_by("username")
 
 
+def _my_work(user):
+    """The inspector's open campaigns with their own progress, and training."""
+    from inspection import grading
+    from inspection.models import Campaign
+
+    campaigns = []
+    for c in Campaign.objects.filter(inspectors=user, status=Campaign.Status.OPEN):
+        mine = c.assignments.filter(inspector=user)
+        campaigns.append({"campaign": c, "total": mine.count(),
+                          "done": mine.filter(grade__isnull=False).count()})  # fmt: skip
+    return {"campaigns": campaigns, "needs_training": grading.needs_training(user)}
+
+
 @inspector_required
 def my_grading(request):
-    # Campaigns arrive with the inspection issue; the page shows the empty state.
-    return render(request, "inspection/my_grading.html", {"campaigns": []})
+    return render(request, "inspection/my_grading.html", _my_work(request.user))
 
 
 @admin_required

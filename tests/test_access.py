@@ -16,7 +16,12 @@ ADMIN_PAGES = [
     "classifier:train",
     "core:jobs",
 ]
-ADMIN_POSTS = ["inspection:inspector_create", "core:selftest", "classifier:train_launch"]
+ADMIN_POSTS = [
+    "inspection:inspector_create",
+    "core:selftest",
+    "classifier:train_launch",
+    "inspection:survey_ingest",
+]
 
 
 @pytest.fixture

@@ -1,0 +1,314 @@
+"""Inspector training, campaigns and grades (He et al. 2020 Sect. 4.1;
+Space Warps skills, Marshall et al. 2016). One code path for the pages and
+the commands.
+
+Grades are never lost: each is an upsert on its assignment inside a
+transaction, and every change appends a ``GradeChange``; a repeated
+submission of the same grade (a double key press) changes nothing.
+"""
+
+import random
+
+import numpy as np
+from django.db import IntegrityError, transaction
+from django.db.models import Count, F, Sum
+from django.utils import timezone
+
+from inspection.models import (
+    Assignment,
+    Campaign,
+    CampaignItem,
+    Grade,
+    GradeChange,
+    KnownItem,
+    KnownSet,
+    Skill,
+    TrainingAnswer,
+    TrainingPolicy,
+)
+from simulations.stampset import StampSetError, read_stampset
+
+GRADES = (0, 1, 2)
+MAX_COMMENT = 2000
+
+
+class GradingError(ValueError):
+    """A grade, campaign or training step is not valid; the message says why."""
+
+
+def is_correct(grade, is_lens):
+    """A lens is found with 1 or 2, a non-lens with 0."""
+    return (grade >= 1) if is_lens else (grade == 0)
+
+
+def check_grade(value):
+    try:
+        grade = int(value)
+    except (TypeError, ValueError):
+        grade = None
+    if grade not in GRADES:
+        raise GradingError(f"A grade is 0 (non-lens), 1 (possible) or 2 (definite), not {value!r}.")
+    return grade
+
+
+# --- Known sets ------------------------------------------------------------------
+
+
+def add_known_set(name, path, description=""):
+    """Register a labelled stamp set (simulated, or real lenses uploaded by an
+    admin) whose stamps inspectors train on."""
+    try:
+        stamps = read_stampset(path)
+    except StampSetError as exc:
+        raise GradingError(str(exc)) from exc
+    labels = stamps.labels
+    if np.any(labels < 0):
+        raise GradingError(f"{path}: known items need labels 0/1 for every stamp (found -1).")
+    if not (labels == 1).any() or not (labels == 0).any():
+        raise GradingError(f"{path}: a training set needs both lenses and non-lenses.")
+    meta = stamps.meta
+    kinds = np.asarray(meta["kind"]).astype(str) if "kind" in meta.colnames else None
+    theta = np.asarray(meta["theta_e"], float) if "theta_e" in meta.colnames else None
+    with transaction.atomic():
+        known = KnownSet.objects.create(
+            name=name, stamps_path=str(path), bands=",".join(stamps.bands),
+            pixscale_arcsec=stamps.pixscale_arcsec, description=description,
+        )  # fmt: skip
+        KnownItem.objects.bulk_create(
+            KnownItem(
+                known_set=known,
+                stamp_index=i,
+                is_lens=bool(labels[i] == 1),
+                kind=(kinds[i] if kinds is not None else ("lens" if labels[i] == 1 else "")),
+                theta_e_arcsec=float(theta[i]) if theta is not None and labels[i] == 1 else None,
+            )  # fmt: skip
+            for i in range(len(labels))
+        )
+    return known
+
+
+# --- Skills and training ---------------------------------------------------------
+
+
+def skill_of(user):
+    skill, _ = Skill.objects.get_or_create(inspector=user)
+    return skill
+
+
+def _count_known(user, is_lens, correct, sign=1):
+    field = "lens" if is_lens else "not"
+    skill_of(user)
+    updates = {f"{field}_seen": F(f"{field}_seen") + sign}
+    if correct:
+        updates[f"{field}_right"] = F(f"{field}_right") + sign
+    Skill.objects.filter(inspector=user).update(**updates)
+
+
+def training_items(user):
+    """The inspector's training items, in their own fixed random order."""
+    policy = TrainingPolicy.current()
+    if policy.known_set is None:
+        return []
+    items = list(policy.known_set.items.order_by("stamp_index"))
+    random.Random(f"training-{user.pk}-{policy.known_set_id}").shuffle(items)
+    # Half lenses where the set allows: inspectors must see both classes.
+    lenses = [i for i in items if i.is_lens][: policy.n_items // 2]
+    others = [i for i in items if not i.is_lens][: policy.n_items - len(lenses)]
+    chosen = lenses + others
+    random.Random(f"order-{user.pk}").shuffle(chosen)
+    return chosen
+
+
+def training_state(user):
+    """(items, answers by item id, passed, fraction correct or None)."""
+    items = training_items(user)
+    answers = {a.item_id: a for a in TrainingAnswer.objects.filter(inspector=user, item__in=items)}
+    right = sum(a.correct for a in answers.values())
+    fraction = right / len(answers) if answers else None
+    return items, answers, skill_of(user).passed_at is not None, fraction
+
+
+def needs_training(user):
+    policy = TrainingPolicy.current()
+    return policy.known_set is not None and skill_of(user).passed_at is None
+
+
+def answer_training(user, item_pk, value):
+    """Record a training answer; returns feedback (truth, Einstein radius,
+    and whether the training is now passed or failed)."""
+    grade = check_grade(value)
+    items, answers, passed, _ = training_state(user)
+    item = next((i for i in items if i.pk == int(item_pk)), None)
+    if item is None:
+        raise GradingError("That item is not in your training set.")
+    correct = is_correct(grade, item.is_lens)
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                TrainingAnswer.objects.create(
+                    inspector=user, item=item, grade=grade, correct=correct
+                )
+        except IntegrityError:
+            pass  # answered already: the first answer counts
+        else:
+            _count_known(user, item.is_lens, correct)
+    items, answers, passed, fraction = training_state(user)
+    outcome = None
+    if len(answers) == len(items) and not passed:
+        policy = TrainingPolicy.current()
+        if fraction >= policy.pass_mark:
+            Skill.objects.filter(inspector=user).update(passed_at=timezone.now())
+            outcome = "passed"
+        else:
+            outcome = "failed"
+    first = answers[item.pk]
+    return {
+        "is_lens": item.is_lens,
+        "kind": item.kind,
+        "theta_e_arcsec": item.theta_e_arcsec,
+        "correct": first.correct,
+        "answered": len(answers),
+        "total": len(items),
+        "fraction_correct": fraction,
+        "outcome": outcome or ("passed" if passed else None),
+    }
+
+
+def retake_training(user):
+    """Start the training again after a failed attempt (skills keep counting)."""
+    TrainingAnswer.objects.filter(inspector=user).delete()
+
+
+# --- Campaigns -------------------------------------------------------------------
+
+
+def create_campaign(run, name, inspectors, known_fraction=0.07, known_set=None, parent=None,
+                    parent_total=None, user=None, seed=None):  # fmt: skip
+    """A campaign over a run's candidates (or, with ``parent`` and
+    ``parent_total``, over the parent campaign's candidates whose grades sum
+    to that total: the paper's further vote), every item to every inspector
+    in an independent random order, with known items mixed in."""
+    if not 0 <= float(known_fraction) <= 0.5:
+        raise GradingError(f"The share of known items must be 0-0.5, not {known_fraction}.")
+    inspectors = list(inspectors)
+    if not inspectors:
+        raise GradingError("Choose at least one inspector.")
+    if parent is not None:
+        if parent_total is None:
+            raise GradingError("A further vote needs the total score to select (e.g. 3).")
+        totals = totals_by_source(parent)
+        sources = [s for s, t in totals.items() if t == int(parent_total)]
+    else:
+        sources = list(run.candidates().values_list("source_id", flat=True))
+    if not sources:
+        raise GradingError("There is no candidate to grade in that selection.")
+    if known_fraction and known_set is None:
+        known_set = TrainingPolicy.current().known_set
+    with transaction.atomic():
+        campaign = Campaign.objects.create(
+            name=name, run=run, known_fraction=known_fraction, known_set=known_set,
+            parent=parent, parent_total=parent_total, created_by=user,
+        )  # fmt: skip
+        campaign.inspectors.set(inspectors)
+        items = CampaignItem.objects.bulk_create(
+            CampaignItem(campaign=campaign, source_id=s) for s in sources
+        )
+        if known_set is not None and known_fraction > 0:
+            n_known = int(round(len(sources) * known_fraction / (1 - known_fraction)))
+            pool = list(known_set.items.all())
+            rng = random.Random(f"known-{campaign.pk}-{seed}")
+            picked = rng.sample(pool, min(max(n_known, 1), len(pool)))
+            items += CampaignItem.objects.bulk_create(
+                CampaignItem(campaign=campaign, known=k) for k in picked
+            )
+        rows = []
+        for inspector in inspectors:
+            order = list(items)
+            random.Random(f"order-{campaign.pk}-{inspector.pk}-{seed}").shuffle(order)
+            rows += [Assignment(campaign=campaign, inspector=inspector, item=it, position=p)
+                     for p, it in enumerate(order)]  # fmt: skip
+        Assignment.objects.bulk_create(rows, batch_size=2000)
+    return campaign
+
+
+def set_status(campaign, status):
+    if status not in Campaign.Status.values:
+        raise GradingError(f"A campaign is {', '.join(Campaign.Status.values)}, not {status!r}.")
+    campaign.status = status
+    campaign.save(update_fields=["status"])
+    return campaign
+
+
+def assignments_for(campaign, user):
+    return campaign.assignments.filter(inspector=user).select_related(
+        "item__source__survey", "item__known__known_set", "grade"
+    )
+
+
+def record_grade(assignment, value, comment="", view=None):
+    """Save a grade on the spot; returns (grade, changed). Every change
+    appends to the history; repeating the same grade changes nothing."""
+    grade_value = check_grade(value)
+    comment = (comment or "")[:MAX_COMMENT]
+    view = {k: str(v)[:32] for k, v in (view or {}).items() if k in ("stretch", "zoom")}
+    campaign = assignment.campaign
+    if campaign.status != Campaign.Status.OPEN:
+        raise GradingError(f"Campaign {campaign.name!r} is {campaign.status}: grades are closed.")
+    known = assignment.item.known
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                grade = Grade.objects.create(assignment=assignment, grade=grade_value,
+                                             comment=comment, view=view)  # fmt: skip
+            old = None
+        except IntegrityError:
+            grade = Grade.objects.select_for_update().get(assignment=assignment)
+            if (grade.grade, grade.comment, grade.view) == (grade_value, comment, view):
+                return grade, False
+            old = grade.grade
+            grade.grade, grade.comment, grade.view = grade_value, comment, view
+            grade.updated_at = timezone.now()
+            grade.save(update_fields=["grade", "comment", "view", "updated_at"])
+        GradeChange.objects.create(grade=grade, value=grade_value, comment=comment, view=view)
+        if known is not None:
+            if old is None:
+                _count_known(
+                    assignment.inspector, known.is_lens, is_correct(grade_value, known.is_lens)
+                )
+            elif is_correct(old, known.is_lens) != is_correct(grade_value, known.is_lens):
+                field = "lens_right" if known.is_lens else "not_right"
+                delta = 1 if is_correct(grade_value, known.is_lens) else -1
+                Skill.objects.filter(inspector=assignment.inspector).update(
+                    **{field: F(field) + delta}
+                )
+    return grade, True
+
+
+def progress_by_inspector(campaign):
+    """[(inspector, graded, total)] for the admin's campaign page."""
+    rows = (
+        campaign.assignments.values("inspector__username")
+        .annotate(total=Count("id"), graded=Count("grade"))
+        .order_by("inspector__username")
+    )
+    return [(r["inspector__username"], r["graded"], r["total"]) for r in rows]
+
+
+def totals_by_source(campaign):
+    """Summed grades per candidate source (known items excluded)."""
+    rows = (
+        Grade.objects.filter(assignment__campaign=campaign, assignment__item__source__isnull=False)
+        .values("assignment__item__source")
+        .annotate(total=Sum("grade"))
+    )
+    return {r["assignment__item__source"]: r["total"] for r in rows}
+
+
+def disagreements(campaign):
+    """Candidate items whose grades differ by 2 or more (a 0 and a 2)."""
+    grades = {}
+    for item_id, value in Grade.objects.filter(
+        assignment__campaign=campaign, assignment__item__source__isnull=False
+    ).values_list("assignment__item_id", "grade"):
+        grades.setdefault(item_id, []).append(value)
+    return {i for i, g in grades.items() if max(g) - min(g) >= 2}

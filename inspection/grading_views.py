@@ -1,0 +1,287 @@
+"""Pages of the human half: training, blind grading, and the admins' campaign views.
+
+Inspectors see only their own assignments; a forged id answers 404. Grading
+is blind: the item JSON carries no network score and no other grade.
+"""
+
+import json
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from core.roles import INSPECTOR_GROUP, admin_required, inspector_required
+from inspection import grading
+from inspection.models import (
+    Assignment,
+    Campaign,
+    CampaignItem,
+    Grade,
+    KnownSet,
+    Skill,
+    TrainingPolicy,
+)
+from inspection.search_views import PREVIEW_KINDS, render_preview
+
+STRETCH_PRESETS = ["asinh", "asinh-bright", "asinh-blue", "linear", "log"]
+
+
+def _server_stretch(preset):
+    """The PNG stretch behind a preset; bright/blue are display filters on it."""
+    return preset.split("-")[0] if preset in STRETCH_PRESETS else "asinh"
+
+
+def _item_urls(item, request):
+    stretch = _server_stretch(request.GET.get("stretch", "asinh"))
+    if item.source_id:
+        survey = item.source.survey
+        args = [survey.name, item.source.stamp_index]
+        name = "inspection:preview"
+    else:
+        args = [item.known.known_set.name, item.known.stamp_index]
+        name = "inspection:known_preview"
+    return {k: reverse(name, args=[*args, k]) + f"?stretch={stretch}" for k in PREVIEW_KINDS}
+
+
+def known_preview(request, name, index, kind):
+    known = get_object_or_404(KnownSet, name=name)
+    if kind not in PREVIEW_KINDS:
+        return HttpResponse("Previews are r or rgb.", status=404)
+    stretch = _server_stretch(request.GET.get("stretch", "asinh"))
+    png = render_preview(known, index, kind, stretch, cache_key=f"known-{known.pk}")
+    response = HttpResponse(png, content_type="image/png")
+    response["Cache-Control"] = "private, max-age=86400"
+    return response
+
+
+# --- Training ----------------------------------------------------------------------
+
+
+@inspector_required
+def training(request):
+    items, answers, passed, fraction = grading.training_state(request.user)
+    pending = [i for i in items if i.pk not in answers]
+    feedback = request.session.pop("training_feedback", None)
+    context = {
+        "items": items,
+        "n_answered": len(answers),
+        "passed": passed,
+        "fraction": fraction,
+        "item": pending[0] if pending else None,
+        "urls": _item_urls(CampaignItem(known=pending[0]), request) if pending else None,
+        "feedback": feedback,
+        "policy": TrainingPolicy.current(),
+        "failed": not passed and items and not pending,
+    }
+    return render(request, "inspection/training.html", context)
+
+
+@inspector_required
+@require_POST
+def training_answer(request):
+    try:
+        feedback = grading.answer_training(request.user, request.POST.get("item", 0),
+                                           request.POST.get("grade"))  # fmt: skip
+    except (grading.GradingError, ValueError) as exc:
+        return HttpResponse(str(exc), status=400)
+    request.session["training_feedback"] = feedback
+    return redirect("inspection:training")
+
+
+@inspector_required
+@require_POST
+def training_retake(request):
+    grading.retake_training(request.user)
+    return redirect("inspection:training")
+
+
+# --- Grading -----------------------------------------------------------------------
+
+
+def _campaign_for(request, pk):
+    """The inspector's own open or closed campaign, else 404."""
+    return get_object_or_404(Campaign, pk=pk, inspectors=request.user)
+
+
+@inspector_required
+def grade_page(request, pk):
+    campaign = _campaign_for(request, pk)
+    if grading.needs_training(request.user):
+        messages.info(request, "Pass the training first: it takes a few minutes.")
+        return redirect("inspection:training")
+    context = {
+        "campaign": campaign,
+        "items_url": reverse("inspection:grade_items", args=[campaign.pk]),
+        "grade_url": reverse("inspection:grade_submit", args=[campaign.pk]),
+        "presets": STRETCH_PRESETS,
+    }
+    return render(request, "inspection/grade.html", context)
+
+
+@inspector_required
+def grade_items(request, pk):
+    """The inspector's items in their order, with their own grades only."""
+    campaign = _campaign_for(request, pk)
+    items = []
+    for a in grading.assignments_for(campaign, request.user):
+        grade = getattr(a, "grade", None)
+        items.append({
+            "id": a.pk,
+            "position": a.position,
+            "images": _item_urls(a.item, request),
+            "grade": grade.grade if grade else None,
+            "comment": grade.comment if grade else "",
+        })  # fmt: skip
+    return JsonResponse({"campaign": campaign.name, "status": campaign.status, "items": items})
+
+
+@inspector_required
+@require_POST
+def grade_submit(request, pk):
+    campaign = _campaign_for(request, pk)
+    try:
+        data = json.loads(request.body or b"{}")
+        assignment_id = int(data.get("id"))
+    except (ValueError, TypeError, AttributeError):
+        return JsonResponse({"error": "Send JSON with id, grade and optionally comment, "
+                                      "stretch and zoom."}, status=400)  # fmt: skip
+    assignment = get_object_or_404(
+        Assignment.objects.select_related("campaign", "item__known", "inspector"),
+        pk=assignment_id, campaign=campaign, inspector=request.user,
+    )  # fmt: skip
+    try:
+        grade, changed = grading.record_grade(
+            assignment, data.get("grade"), data.get("comment", ""),
+            {"stretch": data.get("stretch", ""), "zoom": data.get("zoom", "")},
+        )  # fmt: skip
+    except grading.GradingError as exc:
+        status = 409 if "grades are closed" in str(exc) else 400
+        return JsonResponse({"error": str(exc)}, status=status)
+    done = Grade.objects.filter(assignment__campaign=campaign, assignment__inspector=request.user)
+    total = campaign.assignments.filter(inspector=request.user).count()
+    return JsonResponse({"id": assignment.pk, "grade": grade.grade, "changed": changed,
+                         "done": done.count(), "total": total})  # fmt: skip
+
+
+# --- Admin -------------------------------------------------------------------------
+
+
+def _inspectors():
+    return get_user_model().objects.filter(groups__name=INSPECTOR_GROUP).order_by("username")
+
+
+@admin_required
+def campaign_list(request, errors=None, status=200):
+    from inspection.models import ScoringRun
+
+    context = {
+        "campaigns": Campaign.objects.select_related("run__network", "run__survey"),
+        "runs": ScoringRun.objects.select_related("network", "survey"),
+        "inspectors": _inspectors(),
+        "known_sets": KnownSet.objects.all(),
+        "policy": TrainingPolicy.current(),
+        "skills": Skill.objects.select_related("inspector").order_by("inspector__username"),
+        "errors": errors or [],
+    }
+    return render(request, "inspection/campaigns.html", context, status=status)
+
+
+@admin_required
+@require_POST
+def campaign_create(request):
+    from inspection.models import ScoringRun
+
+    form = request.POST
+    run = ScoringRun.objects.filter(pk=form.get("run") or None).first()
+    if run is None:
+        return campaign_list(request, ["Choose a scoring run."], status=400)
+    parent = Campaign.objects.filter(pk=form.get("parent") or None).first()
+    try:
+        campaign = grading.create_campaign(
+            run, form.get("name", "").strip() or f"{run.label} inspection",
+            _inspectors().filter(pk__in=form.getlist("inspectors")),
+            known_fraction=float(form.get("known_fraction") or 0.07),
+            parent=parent,
+            parent_total=int(form["parent_total"]) if form.get("parent_total") else None,
+            user=request.user,
+        )  # fmt: skip
+    except (grading.GradingError, ValueError) as exc:
+        return campaign_list(request, [str(exc)], status=400)
+    return redirect("inspection:campaign", pk=campaign.pk)
+
+
+@admin_required
+@require_POST
+def campaign_status(request, pk):
+    campaign = get_object_or_404(Campaign, pk=pk)
+    try:
+        grading.set_status(campaign, request.POST.get("status", ""))
+    except grading.GradingError as exc:
+        messages.error(request, str(exc))
+    return redirect("inspection:campaign", pk=campaign.pk)
+
+
+@admin_required
+@require_POST
+def training_policy(request):
+    policy = TrainingPolicy.current()
+    try:
+        policy.pass_mark = float(request.POST.get("pass_mark", policy.pass_mark))
+        policy.n_items = int(request.POST.get("n_items", policy.n_items))
+        if not (0 <= policy.pass_mark <= 1 and policy.n_items >= 2):
+            raise ValueError
+    except ValueError:
+        messages.error(request, "The pass mark is a fraction 0-1; at least 2 training items.")
+        return redirect("inspection:campaigns")
+    policy.known_set = KnownSet.objects.filter(pk=request.POST.get("known_set") or None).first()
+    policy.save()
+    messages.success(
+        request, f"Training: {policy.n_items} items, pass mark {policy.pass_mark:.0%}."
+    )
+    return redirect("inspection:campaigns")
+
+
+@admin_required
+def campaign_detail(request, pk):
+    campaign = get_object_or_404(
+        Campaign.objects.select_related("run__survey", "run__network"), pk=pk
+    )
+    flagged = grading.disagreements(campaign)
+    totals = grading.totals_by_source(campaign)
+    grades = (
+        Grade.objects.filter(assignment__campaign=campaign)
+        .select_related(
+            "assignment__inspector", "assignment__item__source", "assignment__item__known"
+        )
+        .order_by("-updated_at")[:100]
+    )
+    items = campaign.items.filter(source__isnull=False).select_related("source")
+    rows = sorted(((totals.get(i.source_id), i) for i in items),
+                  key=lambda t: (-(t[0] or -1), t[1].pk))  # fmt: skip
+    context = {
+        "campaign": campaign,
+        "progress": grading.progress_by_inspector(campaign),
+        "grades": grades,
+        "flagged": flagged,
+        "rows": rows[:200],
+        "n_known": campaign.items.filter(known__isnull=False).count(),
+    }
+    return render(request, "inspection/campaign_detail.html", context)
+
+
+@admin_required
+def campaign_item(request, pk, item_pk):
+    campaign = get_object_or_404(Campaign, pk=pk)
+    item = get_object_or_404(CampaignItem.objects.select_related("source__survey", "known"),
+                             pk=item_pk, campaign=campaign)  # fmt: skip
+    score = None
+    if item.source_id:
+        found = campaign.run.scores.filter(source_id=item.source_id).first()
+        score = found.score if found else None
+    grades = Grade.objects.filter(assignment__item=item).select_related("assignment__inspector")
+    context = {"campaign": campaign, "item": item, "urls": _item_urls(item, request),
+               "score": score, "grades": grades.prefetch_related("history")}  # fmt: skip
+    return render(request, "inspection/campaign_item.html", context)
