@@ -7,163 +7,396 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('inspection', '0001_initial'),
+        ("inspection", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='KnownItem',
+            name="KnownItem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('stamp_index', models.PositiveIntegerField()),
-                ('is_lens', models.BooleanField()),
-                ('kind', models.CharField(blank=True, help_text='lens, pair, elongated, disk, ...', max_length=32)),
-                ('theta_e_arcsec', models.FloatField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("stamp_index", models.PositiveIntegerField()),
+                ("is_lens", models.BooleanField()),
+                (
+                    "kind",
+                    models.CharField(
+                        blank=True, help_text="lens, pair, elongated, disk, ...", max_length=32
+                    ),
+                ),
+                ("theta_e_arcsec", models.FloatField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['known_set', 'stamp_index'],
+                "ordering": ["known_set", "stamp_index"],
             },
         ),
         migrations.CreateModel(
-            name='KnownSet',
+            name="KnownSet",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.SlugField(max_length=80, unique=True)),
-                ('stamps_path', models.CharField(help_text='stamp-set file; relative to the data dir', max_length=500)),
-                ('bands', models.CharField(max_length=32)),
-                ('pixscale_arcsec', models.FloatField()),
-                ('description', models.CharField(blank=True, max_length=200)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.SlugField(max_length=80, unique=True)),
+                (
+                    "stamps_path",
+                    models.CharField(
+                        help_text="stamp-set file; relative to the data dir", max_length=500
+                    ),
+                ),
+                ("bands", models.CharField(max_length=32)),
+                ("pixscale_arcsec", models.FloatField()),
+                ("description", models.CharField(blank=True, max_length=200)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Campaign',
+            name="Campaign",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=120)),
-                ('status', models.CharField(choices=[('draft', 'Draft'), ('open', 'Open'), ('closed', 'Closed')], default='draft', max_length=8)),
-                ('known_fraction', models.FloatField(default=0.07, help_text='known items mixed in, 0-0.5')),
-                ('parent_total', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('inspectors', models.ManyToManyField(related_name='campaigns', to=settings.AUTH_USER_MODEL)),
-                ('parent', models.ForeignKey(blank=True, help_text='a further vote on the candidates of this campaign with a given total', null=True, on_delete=django.db.models.deletion.SET_NULL, to='inspection.campaign')),
-                ('run', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='campaigns', to='inspection.scoringrun')),
-                ('known_set', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to='inspection.knownset')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=120)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("draft", "Draft"), ("open", "Open"), ("closed", "Closed")],
+                        default="draft",
+                        max_length=8,
+                    ),
+                ),
+                (
+                    "known_fraction",
+                    models.FloatField(default=0.07, help_text="known items mixed in, 0-0.5"),
+                ),
+                ("parent_total", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "inspectors",
+                    models.ManyToManyField(related_name="campaigns", to=settings.AUTH_USER_MODEL),
+                ),
+                (
+                    "parent",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="a further vote on the candidates of this campaign with a given total",
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to="inspection.campaign",
+                    ),
+                ),
+                (
+                    "run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="campaigns",
+                        to="inspection.scoringrun",
+                    ),
+                ),
+                (
+                    "known_set",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to="inspection.knownset",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='CampaignItem',
+            name="CampaignItem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('campaign', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='items', to='inspection.campaign')),
-                ('source', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, to='inspection.source')),
-                ('known', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, to='inspection.knownitem')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "campaign",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="items",
+                        to="inspection.campaign",
+                    ),
+                ),
+                (
+                    "source",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        to="inspection.source",
+                    ),
+                ),
+                (
+                    "known",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        to="inspection.knownitem",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Assignment',
+            name="Assignment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveIntegerField()),
-                ('inspector', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='assignments', to=settings.AUTH_USER_MODEL)),
-                ('campaign', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='assignments', to='inspection.campaign')),
-                ('item', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='assignments', to='inspection.campaignitem')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("position", models.PositiveIntegerField()),
+                (
+                    "inspector",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="assignments",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "campaign",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="assignments",
+                        to="inspection.campaign",
+                    ),
+                ),
+                (
+                    "item",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="assignments",
+                        to="inspection.campaignitem",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['campaign', 'inspector', 'position'],
+                "ordering": ["campaign", "inspector", "position"],
             },
         ),
         migrations.CreateModel(
-            name='Grade',
+            name="Grade",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('grade', models.PositiveSmallIntegerField(help_text='0 non-lens, 1 possible, 2 definite')),
-                ('comment', models.TextField(blank=True)),
-                ('view', models.JSONField(blank=True, default=dict, help_text='stretch and zoom when graded')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('assignment', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='grade', to='inspection.assignment')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "grade",
+                    models.PositiveSmallIntegerField(
+                        help_text="0 non-lens, 1 possible, 2 definite"
+                    ),
+                ),
+                ("comment", models.TextField(blank=True)),
+                (
+                    "view",
+                    models.JSONField(
+                        blank=True, default=dict, help_text="stretch and zoom when graded"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "assignment",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="grade",
+                        to="inspection.assignment",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='GradeChange',
+            name="GradeChange",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('value', models.PositiveSmallIntegerField()),
-                ('comment', models.TextField(blank=True)),
-                ('view', models.JSONField(blank=True, default=dict)),
-                ('at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('grade', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='history', to='inspection.grade')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("value", models.PositiveSmallIntegerField()),
+                ("comment", models.TextField(blank=True)),
+                ("view", models.JSONField(blank=True, default=dict)),
+                ("at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "grade",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="history",
+                        to="inspection.grade",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['grade', 'at', 'id'],
+                "ordering": ["grade", "at", "id"],
             },
         ),
         migrations.AddField(
-            model_name='knownitem',
-            name='known_set',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='items', to='inspection.knownset'),
+            model_name="knownitem",
+            name="known_set",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="items",
+                to="inspection.knownset",
+            ),
         ),
         migrations.CreateModel(
-            name='Skill',
+            name="Skill",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('lens_seen', models.PositiveIntegerField(default=0)),
-                ('lens_right', models.PositiveIntegerField(default=0, help_text='lenses graded 1 or 2')),
-                ('not_seen', models.PositiveIntegerField(default=0)),
-                ('not_right', models.PositiveIntegerField(default=0, help_text='non-lenses graded 0')),
-                ('passed_at', models.DateTimeField(blank=True, help_text='passed the training', null=True)),
-                ('inspector', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='skill', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("lens_seen", models.PositiveIntegerField(default=0)),
+                (
+                    "lens_right",
+                    models.PositiveIntegerField(default=0, help_text="lenses graded 1 or 2"),
+                ),
+                ("not_seen", models.PositiveIntegerField(default=0)),
+                (
+                    "not_right",
+                    models.PositiveIntegerField(default=0, help_text="non-lenses graded 0"),
+                ),
+                (
+                    "passed_at",
+                    models.DateTimeField(blank=True, help_text="passed the training", null=True),
+                ),
+                (
+                    "inspector",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="skill",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='TrainingAnswer',
+            name="TrainingAnswer",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('grade', models.PositiveSmallIntegerField()),
-                ('correct', models.BooleanField()),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('inspector', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='training_answers', to=settings.AUTH_USER_MODEL)),
-                ('item', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='inspection.knownitem')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("grade", models.PositiveSmallIntegerField()),
+                ("correct", models.BooleanField()),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "inspector",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="training_answers",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "item",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="inspection.knownitem",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='TrainingPolicy',
+            name="TrainingPolicy",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('n_items', models.PositiveIntegerField(default=20)),
-                ('pass_mark', models.FloatField(default=0.8, help_text='fraction correct to pass, 0-1')),
-                ('known_set', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to='inspection.knownset')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("n_items", models.PositiveIntegerField(default=20)),
+                (
+                    "pass_mark",
+                    models.FloatField(default=0.8, help_text="fraction correct to pass, 0-1"),
+                ),
+                (
+                    "known_set",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to="inspection.knownset",
+                    ),
+                ),
             ],
         ),
         migrations.AddConstraint(
-            model_name='assignment',
-            constraint=models.UniqueConstraint(fields=('campaign', 'inspector', 'item'), name='assign_once'),
+            model_name="assignment",
+            constraint=models.UniqueConstraint(
+                fields=("campaign", "inspector", "item"), name="assign_once"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='assignment',
-            constraint=models.UniqueConstraint(fields=('campaign', 'inspector', 'position'), name='assign_position'),
+            model_name="assignment",
+            constraint=models.UniqueConstraint(
+                fields=("campaign", "inspector", "position"), name="assign_position"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='campaignitem',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('known__isnull', True), ('source__isnull', False)), models.Q(('known__isnull', False), ('source__isnull', True)), _connector='OR'), name='item_is_source_or_known'),
+            model_name="campaignitem",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("known__isnull", True), ("source__isnull", False)),
+                    models.Q(("known__isnull", False), ("source__isnull", True)),
+                    _connector="OR",
+                ),
+                name="item_is_source_or_known",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='knownitem',
-            constraint=models.UniqueConstraint(fields=('known_set', 'stamp_index'), name='known_item_unique'),
+            model_name="knownitem",
+            constraint=models.UniqueConstraint(
+                fields=("known_set", "stamp_index"), name="known_item_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='traininganswer',
-            constraint=models.UniqueConstraint(fields=('inspector', 'item'), name='one_training_answer'),
+            model_name="traininganswer",
+            constraint=models.UniqueConstraint(
+                fields=("inspector", "item"), name="one_training_answer"
+            ),
         ),
     ]
