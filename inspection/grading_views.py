@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from core import queue
 from core.roles import INSPECTOR_GROUP, admin_required, inspector_required
 from inspection import grading
 from inspection.models import (
@@ -24,7 +25,8 @@ from inspection.models import (
     Skill,
     TrainingPolicy,
 )
-from inspection.search_views import PREVIEW_KINDS, render_preview
+from inspection.previews import KINDS as PREVIEW_KINDS
+from inspection.previews import PreviewError, render_preview
 
 STRETCH_PRESETS = ["asinh", "asinh-bright", "asinh-blue", "linear", "log"]
 
@@ -51,7 +53,10 @@ def known_preview(request, name, index, kind):
     if kind not in PREVIEW_KINDS:
         return HttpResponse("Previews are r or rgb.", status=404)
     stretch = _server_stretch(request.GET.get("stretch", "asinh"))
-    png = render_preview(known, index, kind, stretch, cache_key=f"known-{known.pk}")
+    try:
+        png = render_preview(known, index, kind, stretch, cache_key=f"known-{known.pk}")
+    except PreviewError as exc:
+        return HttpResponse(str(exc), status=404)
     response = HttpResponse(png, content_type="image/png")
     response["Cache-Control"] = "private, max-age=86400"
     return response
@@ -221,6 +226,15 @@ def campaign_status(request, pk):
         grading.set_status(campaign, request.POST.get("status", ""))
     except grading.GradingError as exc:
         messages.error(request, str(exc))
+    else:
+        if campaign.status == Campaign.Status.OPEN:
+            try:
+                queue.launch("inspection.jobs.prerender_campaign", campaign.pk,
+                             title=f"Previews for {campaign.name}", user=request.user,
+                             unit="items")  # fmt: skip
+            except queue.QueueUnavailable:
+                messages.warning(request, "The queue does not answer: previews will be "
+                                          "rendered on first view instead.")  # fmt: skip
     return redirect("inspection:campaign", pk=campaign.pk)
 
 

@@ -96,3 +96,14 @@ def ingest_survey(
         progress=report,
     )
     return {"survey": survey.name, "sources": survey.sources.count()}
+
+
+@tracked
+def prerender_campaign(progress, campaign_pk):
+    """Render a campaign's previews ahead of the inspectors."""
+    from inspection.models import Campaign
+    from inspection.previews import prerender_campaign as prerender
+
+    campaign = Campaign.objects.get(pk=campaign_pk)
+    progress.start(total=campaign.items.count(), unit="items")
+    return {"items": prerender(campaign, progress=lambda n, total: progress.update(n))}

@@ -7,7 +7,6 @@ here imports torch: scoring happens on the workers.
 
 import dataclasses
 import os
-from functools import lru_cache
 from pathlib import Path
 
 from django.conf import settings
@@ -22,14 +21,13 @@ from django.views.decorators.http import require_POST
 from classifier.models import Network
 from core import queue
 from core.roles import admin_required
-from inspection import cutouts, runs
+from inspection import cutouts, previews, runs
 from inspection.cuts import LRGCuts
 from inspection.models import ScoringRun, Survey
 from inspection.surveys import DEFAULT_STAMP_PX, NAME_RE, parse_tile_args, surveys_dir
-from simulations.stampset import StampSetError, read_stampset
 
 CUT_FIELDS = [f.name for f in dataclasses.fields(LRGCuts)]
-PREVIEW_KINDS = ("r", "rgb")
+PREVIEW_KINDS = previews.KINDS
 CANDIDATES_SHOWN = 60
 
 
@@ -152,7 +150,7 @@ def survey_detail(request, name):
         "runs": runs.runs_with_counts(survey.runs.all()),
         "stretches": cutouts.STRETCHES,
         "stretch": _stretch(request),
-        "has_rgb": _rgb_bands(survey) is not None,
+        "has_rgb": previews.rgb_bands(survey) is not None,
     }
     return render(request, "inspection/survey_detail.html", context)
 
@@ -165,55 +163,14 @@ def _stretch(request):
 # --- Stamp previews (any logged-in user: inspectors will grade from them) ------
 
 
-@lru_cache(maxsize=8)
-def _stampset(path, mtime):
-    return read_stampset(path)
-
-
-def _rgb_bands(survey):
-    bands = survey.band_list
-    if all(b in bands for b in "gri"):
-        return [bands.index(b) for b in "gri"]
-    return None
-
-
-def render_preview(survey, index, kind, stretch, cache_key=None):
-    """PNG bytes of one stamp of a survey (or a known set: anything with
-    ``stamps_file()``, ``band_list`` and ``name``), cached on disk: rendered
-    once, never twice on the grading request path."""
-    key = cache_key or str(survey.pk)
-    cache = Path(settings.DATA_DIR) / "previews" / key / f"{index}-{kind}-{stretch}.png"
-    if cache.is_file():
-        return cache.read_bytes()
-    path = survey.stamps_file()
-    try:
-        stamps = _stampset(str(path), path.stat().st_mtime)
-    except (OSError, StampSetError) as exc:
-        raise Http404(f"The stamps of {survey.name} cannot be read: {exc}") from exc
-    if not 0 <= index < len(stamps):
-        raise Http404("No such stamp.")
-    cube = stamps.stamps(index)
-    if kind == "rgb":
-        bands = _rgb_bands(survey)
-        if bands is None:
-            raise Http404(f"Survey {survey.name} has no g, r and i bands for an RGB composite.")
-        image = cutouts.lupton_rgb(cube[bands[0]], cube[bands[1]], cube[bands[2]])
-    else:
-        band = survey.band_list.index("r") if "r" in survey.band_list else 0
-        image = cube[band]
-    png = cutouts.render_png(image, stretch=stretch)
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_name(f".{cache.name}.{os.getpid()}")
-    tmp.write_bytes(png)
-    os.replace(tmp, cache)
-    return png
-
-
 def stamp_preview(request, name, index, kind):
     survey = get_object_or_404(Survey, name=name)
     if kind not in PREVIEW_KINDS:
         raise Http404("Previews are r or rgb.")
-    png = render_preview(survey, index, kind, _stretch(request))
+    try:
+        png = previews.render_preview(survey, index, kind, _stretch(request))
+    except previews.PreviewError as exc:
+        raise Http404(str(exc)) from exc
     response = HttpResponse(png, content_type="image/png")
     response["Cache-Control"] = "private, max-age=86400"
     return response
@@ -265,7 +222,7 @@ def run_detail(request, pk):
         "histogram": list(zip(edges[:-1], counts, strict=True)),
         "histogram_max": max(counts) if counts else 0,
         "stretch": _stretch(request),
-        "has_rgb": _rgb_bands(run.survey) is not None,
+        "has_rgb": previews.rgb_bands(run.survey) is not None,
         "formats": ["csv", "fits", "ecsv", "vot"],
     }
     return render(request, "inspection/run_detail.html", context)

@@ -235,3 +235,18 @@ def test_the_pages_of_a_campaign_render(graded_search, inspector, admin_client):
         reverse("inspection:known_preview", args=[known.name, item.known.stamp_index, "rgb"])
     )
     assert png.status_code == 200 and png["Content-Type"] == "image/png"
+
+
+def test_opening_a_campaign_renders_its_previews_ahead(graded_search, inspector, admin_client,
+                                                       settings, redis_url):  # fmt: skip
+    import django_rq
+    from rq.worker import SimpleWorker
+
+    run, _ = graded_search
+    campaign = grading.create_campaign(run, "prerender", [inspector], known_fraction=0.2)
+    admin_client.post(reverse("inspection:campaign_status", args=[campaign.pk]),
+                      {"status": "open"})  # fmt: skip
+    q = django_rq.get_queue("default")
+    SimpleWorker([q], connection=q.connection).work(burst=True)
+    cached = list((settings.DATA_DIR / "previews").rglob("*-asinh.png"))
+    assert len(cached) == 2 * campaign.items.count()

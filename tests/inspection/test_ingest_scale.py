@@ -76,7 +76,10 @@ def test_the_demo_set_up_ingests_and_scores_its_field(settings, tmp_path):
     assert run.network.name == "kids-r-cnn"
     assert run.scores.count() == run.n_sources == survey.sample().count() > 0
     assert f"{run.candidates().count()} candidates" in out.getvalue()
+    campaign = run.campaigns.get()
+    assert campaign.status == "open" and campaign.inspectors.count() == 2
+    assert campaign.known_set.items.filter(is_lens=True).count() == 30
     again = StringIO()
     call_command("setup_demo", stdout=again)  # idempotent: nothing is ingested or scored twice
-    assert Survey.objects.count() == 1 and survey.runs.count() == 1
+    assert Survey.objects.count() == 1 and survey.runs.count() == 1 and run.campaigns.count() == 1
     assert "(kept)" in again.getvalue()

@@ -1,10 +1,12 @@
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from classifier.models import Network
-from inspection import runs
+from inspection import grading, runs
 from inspection.accounts import ensure_user
-from inspection.models import Survey
+from inspection.models import KnownSet, Survey, TrainingPolicy
 from inspection.surveys import ingest_survey
 from simulations.field import simulate_field
 
@@ -17,6 +19,7 @@ DEMO_USERS = [
 DEMO_FIELD_SEED = 2020
 DEMO_SURVEY = "demo-kids"
 DEMO_NETWORK = "kids-r-cnn"
+DEMO_KNOWN = "demo-known"
 
 
 def demo_field_dir():
@@ -67,3 +70,29 @@ class Command(BaseCommand):
             f"Demo run {run.pk}: {run.network.name}, {run.candidates().count()} candidates "
             f"of {run.n_sources} LRGs (threshold {run.threshold:.4g})"
         )
+        self._demo_campaign(run)
+
+    def _demo_campaign(self, run):
+        """A simulated g,r,i training set and an open campaign for the demo
+        inspectors over the demo run's candidates."""
+        known = KnownSet.objects.filter(name=DEMO_KNOWN).first()
+        if known is None:
+            path = settings.DATA_DIR / "demo" / "known.fits"
+            if not path.exists():
+                call_command("simulate", "--survey", "kids-gri", "--lenses", "30",
+                             "--nonlenses", "30", "--seed", str(DEMO_FIELD_SEED),
+                             "--out", str(path), verbosity=0)  # fmt: skip
+            known = grading.add_known_set(DEMO_KNOWN, path, "simulated KiDS-like g,r,i")
+            policy = TrainingPolicy.current()
+            policy.known_set, policy.n_items, policy.pass_mark = known, 12, 0.7
+            policy.save()
+        if not run.campaigns.exists() and run.candidates().exists():
+            inspectors = get_user_model().objects.filter(
+                username__in=[u for u, _, role in DEMO_USERS if role.get("inspector")]
+            )
+            campaign = grading.create_campaign(run, "Demo round 1", inspectors)
+            grading.set_status(campaign, "open")
+        campaign = run.campaigns.first()
+        if campaign:
+            self.stdout.write(f"Demo campaign: {campaign.name} ({campaign.status}), training "
+                              f"set {known.name} ({known.items.count()} stamps)")  # fmt: skip
