@@ -45,17 +45,25 @@
     counts();
   }
   function go(k) { i = Math.max(0, Math.min(items.length - 1, k)); show(); }
+  // Saves go out one after another, in key-press order: a later grade can
+  // never be overtaken (and overwritten) by an earlier one still in flight.
+  var queue = Promise.resolve();
   function save(it, grade, comment) {
+    var view = { stretch: $("stretch").value, zoom: $("zoom").value };
+    queue = queue.then(function () { return send(it, grade, comment, view); });
+    return queue;
+  }
+  function send(it, grade, comment, view) {
     $("save-state").textContent = "saving…";
     return fetch(root.getAttribute("data-grade-url"), {
       method: "POST", credentials: "same-origin",
       headers: { "Content-Type": "application/json", "X-CSRFToken": csrf() },
       body: JSON.stringify({ id: it.id, grade: grade, comment: comment,
-                             stretch: $("stretch").value, zoom: $("zoom").value })
+                             stretch: view.stretch, zoom: view.zoom })
     }).then(function (r) {
       return r.json().then(function (body) {
         if (!r.ok) throw new Error(body.error || r.status);
-        it.grade = body.grade; it.comment = comment;
+        it.comment = comment;
         $("save-state").textContent = "saved";
         counts();
       });
