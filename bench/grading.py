@@ -58,9 +58,9 @@ def setup(tmp, n_items, n_inspectors):
     rng = np.random.default_rng(0)
     path = tmp / "stamps.fits"
     with StampSetWriter(path, n_items, ["g", "r", "i"], (97, 97), 0.2, survey="bench") as w:
-        w.write(rng.normal(0, 10, (n_items, 3, 97, 97)).astype(np.float32),
-                {"id": [f"s{i}" for i in range(n_items)], "label": np.full(n_items, -1),
-                 "ra": rng.uniform(10, 11, n_items), "dec": rng.uniform(-1, 1, n_items)})  # fmt: skip
+        meta = {"id": [f"s{i}" for i in range(n_items)], "label": np.full(n_items, -1),
+                "ra": rng.uniform(10, 11, n_items), "dec": rng.uniform(-1, 1, n_items)}  # fmt: skip
+        w.write(rng.normal(0, 10, (n_items, 3, 97, 97)).astype(np.float32), meta)
     survey = ingest_survey("bench", stamps=path)
     run = runs.launch_run(survey, Network.objects.get(name="kids-r-cnn"), threshold=0.0,
                           enqueue=False)  # fmt: skip
@@ -185,9 +185,10 @@ def main():
         from inspection.models import Grade
 
         stored = Grade.objects.filter(assignment__campaign_id=campaign).count()
-        print(f"{args.inspectors} inspectors x {args.items} candidates, gunicorn -w {args.workers}, "
-              f"PostgreSQL, think time {args.think_ms:.0f} ms: {len(grade) / seconds:,.0f} grades/s; {stored} grades stored of "
-              f"{len(grade)} sent, {errors} errors")  # fmt: skip
+        print(f"{args.inspectors} inspectors x {args.items} candidates, gunicorn -w "
+              f"{args.workers}, PostgreSQL, think time {args.think_ms:.0f} ms: "
+              f"{len(grade) / seconds:,.0f} grades/s; {stored} grades stored of {len(grade)} "
+              f"sent, {errors} errors")  # fmt: skip
         for label, ms in (("grade (POST, upsert + history)", grade),
                           ("next candidate's 2 images", images),
                           ("login page (reference)", login)):  # fmt: skip

@@ -57,6 +57,12 @@ def check_grade(value):
 def add_known_set(name, path, description=""):
     """Register a labelled stamp set (simulated, or real lenses uploaded by an
     admin) whose stamps inspectors train on."""
+    return _known_from_stamps(name, path, description)
+
+
+def _known_from_stamps(name, path, description="", allow_one_class=False):
+    if KnownSet.objects.filter(name=name).exists():
+        raise GradingError(f"A known set named {name!r} exists already: choose another name.")
     try:
         stamps = read_stampset(path)
     except StampSetError as exc:
@@ -64,7 +70,7 @@ def add_known_set(name, path, description=""):
     labels = stamps.labels
     if np.any(labels < 0):
         raise GradingError(f"{path}: known items need labels 0/1 for every stamp (found -1).")
-    if not (labels == 1).any() or not (labels == 0).any():
+    if not allow_one_class and (not (labels == 1).any() or not (labels == 0).any()):
         raise GradingError(f"{path}: a training set needs both lenses and non-lenses.")
     meta = stamps.meta
     kinds = np.asarray(meta["kind"]).astype(str) if "kind" in meta.colnames else None
@@ -107,10 +113,11 @@ def _count_known(user, is_lens, correct, sign=1):
 def training_items(user):
     """The inspector's training items, in their own fixed random order."""
     policy = TrainingPolicy.current()
-    if policy.known_set is None:
+    items = list(KnownItem.objects.filter(known_set__in=policy.known_sets.all())
+                 .order_by("known_set_id", "stamp_index"))  # fmt: skip
+    if not items:
         return []
-    items = list(policy.known_set.items.order_by("stamp_index"))
-    random.Random(f"training-{user.pk}-{policy.known_set_id}").shuffle(items)
+    random.Random(f"training-{user.pk}").shuffle(items)
     # Half lenses where the set allows: inspectors must see both classes.
     lenses = [i for i in items if i.is_lens][: policy.n_items // 2]
     others = [i for i in items if not i.is_lens][: policy.n_items - len(lenses)]
@@ -130,7 +137,7 @@ def training_state(user):
 
 def needs_training(user):
     policy = TrainingPolicy.current()
-    return policy.known_set is not None and skill_of(user).passed_at is None
+    return policy.known_sets.exists() and skill_of(user).passed_at is None
 
 
 def answer_training(user, item_pk, value):
@@ -182,7 +189,7 @@ def retake_training(user):
 # --- Campaigns -------------------------------------------------------------------
 
 
-def create_campaign(run, name, inspectors, known_fraction=0.07, known_set=None, parent=None,
+def create_campaign(run, name, inspectors, known_fraction=0.07, known_sets=None, parent=None,
                     parent_total=None, user=None, seed=None):  # fmt: skip
     """A campaign over a run's candidates (or, with ``parent`` and
     ``parent_total``, over the parent campaign's candidates whose grades sum
@@ -202,20 +209,20 @@ def create_campaign(run, name, inspectors, known_fraction=0.07, known_set=None, 
         sources = list(run.candidates().values_list("source_id", flat=True))
     if not sources:
         raise GradingError("There is no candidate to grade in that selection.")
-    if known_fraction and known_set is None:
-        known_set = TrainingPolicy.current().known_set
+    if known_sets is None:
+        known_sets = list(TrainingPolicy.current().known_sets.all())
+    pool = list(KnownItem.objects.filter(known_set__in=known_sets)) if known_fraction else []
     with transaction.atomic():
         campaign = Campaign.objects.create(
-            name=name, run=run, known_fraction=known_fraction, known_set=known_set,
+            name=name, run=run, known_fraction=known_fraction,
             parent=parent, parent_total=parent_total, created_by=user,
         )  # fmt: skip
         campaign.inspectors.set(inspectors)
         items = CampaignItem.objects.bulk_create(
             CampaignItem(campaign=campaign, source_id=s) for s in sources
         )
-        if known_set is not None and known_fraction > 0:
+        if pool:
             n_known = int(round(len(sources) * known_fraction / (1 - known_fraction)))
-            pool = list(known_set.items.all())
             rng = random.Random(f"known-{campaign.pk}-{seed}")
             picked = rng.sample(pool, min(max(n_known, 1), len(pool)))
             items += CampaignItem.objects.bulk_create(
@@ -312,3 +319,61 @@ def disagreements(campaign):
     ).values_list("assignment__item_id", "grade"):
         grades.setdefault(item_id, []).append(value)
     return {i for i, g in grades.items() if max(g) - min(g) >= 2}
+
+
+def known_set_from_images(name, paths, is_lens=True, pixscale_arcsec=None, folder=None,
+                          description=""):  # fmt: skip
+    """A known set from FITS images of real lenses (or non-lenses): each file
+    a 2-d r-band image or a (3, H, W) g,r,i cube, centred on the object. The
+    images are centre-cropped to the smallest common size and written into a
+    stamp set under ``folder``."""
+    from pathlib import Path
+
+    from astropy.io import fits
+    from astropy.wcs import WCS
+
+    from simulations.stampset import StampSetWriter
+
+    images, scales = [], []
+    for path in paths:
+        try:
+            with fits.open(path) as hdul:
+                hdu = next((h for h in hdul if h.data is not None and h.data.ndim in (2, 3)), None)
+                if hdu is None:
+                    raise GradingError(f"{path}: no 2-d image or (3, H, W) cube in any HDU.")
+                data = np.asarray(hdu.data, dtype=np.float32)
+                header = hdu.header
+        except OSError as exc:
+            raise GradingError(f"{path} is not a readable FITS file ({exc}).") from exc
+        if data.ndim == 3 and data.shape[0] != 3:
+            raise GradingError(f"{path}: a cube must hold the 3 bands g,r,i, not {data.shape[0]}.")
+        images.append(data[None] if data.ndim == 2 else data)
+        if "PIXSCALE" in header:
+            scales.append(float(header["PIXSCALE"]))
+        else:
+            wcs = WCS(header, naxis=2)
+            if wcs.has_celestial:
+                scales.append(
+                    float(np.mean(np.abs(wcs.celestial.proj_plane_pixel_scales())) * 3600)
+                )
+    if not images:
+        raise GradingError("Give at least one image.")
+    n_bands = {im.shape[0] for im in images}
+    if len(n_bands) > 1:
+        raise GradingError("Give all images with the same bands (all r, or all g,r,i cubes).")
+    pixscale = pixscale_arcsec or (float(np.median(scales)) if scales else None)
+    if not pixscale:
+        raise GradingError("The images have no PIXSCALE or WCS: give the pixel scale (arcsec).")
+    size = min(min(im.shape[1:]) for im in images)
+    cube = np.stack([im[:, (im.shape[1] - size) // 2 : (im.shape[1] - size) // 2 + size,
+                        (im.shape[2] - size) // 2 : (im.shape[2] - size) // 2 + size]
+                     for im in images])  # fmt: skip
+    bands = ["r"] if n_bands == {1} else ["g", "r", "i"]
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / f"{name}.fits"
+    with StampSetWriter(out, len(cube), bands, (size, size), pixscale, survey="real") as w:
+        w.write(cube, {"id": [Path(p).name for p in paths],
+                       "label": np.full(len(cube), 1 if is_lens else 0),
+                       "kind": ["real lens" if is_lens else "real"] * len(cube)})  # fmt: skip
+    return _known_from_stamps(name, out, description, allow_one_class=True)

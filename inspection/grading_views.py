@@ -189,6 +189,7 @@ def campaign_list(request, errors=None, status=200):
         "inspectors": _inspectors(),
         "known_sets": KnownSet.objects.all(),
         "policy": TrainingPolicy.current(),
+        "policy_sets": list(TrainingPolicy.current().known_sets.all()),
         "skills": Skill.objects.select_related("inspector").order_by("inspector__username"),
         "errors": errors or [],
     }
@@ -251,10 +252,49 @@ def training_policy(request):
     except ValueError:
         messages.error(request, "The pass mark is a fraction 0-1; at least 2 training items.")
         return redirect("inspection:campaigns")
-    policy.known_set = KnownSet.objects.filter(pk=request.POST.get("known_set") or None).first()
     policy.save()
+    policy.known_sets.set(KnownSet.objects.filter(pk__in=request.POST.getlist("known_sets")))
     messages.success(
         request, f"Training: {policy.n_items} items, pass mark {policy.pass_mark:.0%}."
+    )
+    return redirect("inspection:campaigns")
+
+
+@admin_required
+@require_POST
+def known_set_add(request):
+    """Register known items: a labelled stamp set (path or upload), or FITS
+    images of real lenses (or non-lenses)."""
+    from django.conf import settings
+
+    from inspection.search_views import _saved_upload
+
+    name = request.POST.get("name", "").strip()
+    folder = settings.DATA_DIR / "known" / name
+    try:
+        if not name or not name.replace("-", "").replace("_", "").isalnum():
+            raise grading.GradingError("Name the set with letters, digits, - and _.")
+        images = request.FILES.getlist("images")
+        if images:
+            paths = [_saved_upload(f, folder / "upload") for f in images]
+            scale = float(request.POST["pixscale"]) if request.POST.get("pixscale") else None
+            known = grading.known_set_from_images(
+                name, paths, is_lens=request.POST.get("label", "lens") == "lens",
+                pixscale_arcsec=scale, folder=folder,
+                description=request.POST.get("description", ""),
+            )  # fmt: skip
+        else:
+            path = request.POST.get("path", "").strip()
+            if "stamps" in request.FILES:
+                path = str(_saved_upload(request.FILES["stamps"], folder))
+            if not path:
+                raise grading.GradingError("Give a stamp set (path or upload) or FITS images.")
+            known = grading.add_known_set(name, path, request.POST.get("description", ""))
+    except (grading.GradingError, ValueError) as exc:
+        return campaign_list(request, [str(exc)], status=400)
+    TrainingPolicy.current().known_sets.add(known)
+    messages.success(
+        request, f"Known set {known.name}: {known.items.count()} items, used in training."
     )
     return redirect("inspection:campaigns")
 

@@ -300,7 +300,8 @@ class TrainingAnswer(models.Model):
 class TrainingPolicy(models.Model):
     """The training every inspector passes before live grading (one row)."""
 
-    known_set = models.ForeignKey(KnownSet, null=True, blank=True, on_delete=models.SET_NULL)
+    known_sets = models.ManyToManyField(KnownSet, blank=True, related_name="+",
+                                        help_text="simulated and real known items")  # fmt: skip
     n_items = models.PositiveIntegerField(default=20)
     pass_mark = models.FloatField(default=0.8, help_text="fraction correct to pass, 0-1")
 
@@ -323,7 +324,6 @@ class Campaign(models.Model):
     run = models.ForeignKey(ScoringRun, on_delete=models.PROTECT, related_name="campaigns")
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.DRAFT)
     known_fraction = models.FloatField(default=0.07, help_text="known items mixed in, 0-0.5")
-    known_set = models.ForeignKey(KnownSet, null=True, blank=True, on_delete=models.SET_NULL)
     inspectors = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="campaigns")
     parent = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL,

@@ -46,6 +46,7 @@ urlpatterns = [
     ),  # fmt: skip
     path("campaigns/", grading_views.campaign_list, name="campaigns"),
     path("campaigns/new/", grading_views.campaign_create, name="campaign_create"),
+    path("known/new/", grading_views.known_set_add, name="known_set_add"),
     path("campaigns/<int:pk>/", grading_views.campaign_detail, name="campaign"),
     path("campaigns/<int:pk>/status/", grading_views.campaign_status, name="campaign_status"),
     path(

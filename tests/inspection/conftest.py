@@ -42,6 +42,7 @@ def graded_search(small_field, known_file, settings, tmp_path):
     runs.run_in_process(run)
     known = grading.add_known_set("known", known_file)
     policy = TrainingPolicy.current()
-    policy.known_set, policy.n_items, policy.pass_mark = known, 6, 0.5
+    policy.n_items, policy.pass_mark = 6, 0.5
     policy.save()
+    policy.known_sets.add(known)
     return run, known

@@ -1,9 +1,11 @@
 """Training with feedback, campaigns, blind grading, history, access, and
 concurrent inspectors losing no grade."""
 
+import contextlib
 import json
 import threading
 
+import numpy as np
 import pytest
 from django.db import connection
 from django.test import Client
@@ -250,3 +252,33 @@ def test_opening_a_campaign_renders_its_previews_ahead(graded_search, inspector,
     SimpleWorker([q], connection=q.connection).work(burst=True)
     cached = list((settings.DATA_DIR / "previews").rglob("*-asinh.png"))
     assert len(cached) == 2 * campaign.items.count()
+
+
+def test_an_admin_adds_real_lenses_as_fits_images(graded_search, admin_client, tmp_path, settings):
+    from astropy.io import fits
+
+    from inspection.models import KnownSet, TrainingPolicy
+
+    files = []
+    for k, size in enumerate((61, 65)):
+        path = tmp_path / f"lens{k}.fits"
+        header = fits.Header()
+        header["PIXSCALE"] = 0.2
+        fits.PrimaryHDU(np.ones((3, size, size), np.float32), header=header).writeto(path)
+        files.append(path)
+    with contextlib.ExitStack() as stack:
+        uploads = [stack.enter_context(open(p, "rb")) for p in files]
+        form = {"name": "real-lenses", "images": uploads, "label": "lens"}
+        response = admin_client.post(reverse("inspection:known_set_add"), form)
+    assert response.status_code == 302
+    known = KnownSet.objects.get(name="real-lenses")
+    assert known.bands == "g,r,i" and known.pixscale_arcsec == 0.2
+    assert known.items.filter(is_lens=True, kind="real lens").count() == 2
+    assert known in TrainingPolicy.current().known_sets.all()
+    from simulations.stampset import read_stampset
+
+    assert read_stampset(known.stamps_file()).cube.shape == (2, 3, 61, 61)
+    bad = admin_client.post(
+        reverse("inspection:known_set_add"), {"name": "x", "path": "/nope.fits"}
+    )
+    assert bad.status_code == 400 and "no such stamp-set file" in bad.content.decode()

@@ -84,8 +84,9 @@ class Command(BaseCommand):
                              "--out", str(path), verbosity=0)  # fmt: skip
             known = grading.add_known_set(DEMO_KNOWN, path, "simulated KiDS-like g,r,i")
             policy = TrainingPolicy.current()
-            policy.known_set, policy.n_items, policy.pass_mark = known, 12, 0.7
+            policy.n_items, policy.pass_mark = 12, 0.7
             policy.save()
+            policy.known_sets.add(known)
         if not run.campaigns.exists() and run.candidates().exists():
             inspectors = get_user_model().objects.filter(
                 username__in=[u for u, _, role in DEMO_USERS if role.get("inspector")]
