@@ -205,16 +205,18 @@ def test_a_run_killed_midway_and_relaunched_has_one_score_per_source(field, data
         "--worker-class",
         "rq.worker.SimpleWorker",
     ]
-    worker = subprocess.Popen(
-        argv, env=worker_env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    deadline = time.monotonic() + 120
-    while run.scores.count() == 0 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    worker.send_signal(signal.SIGKILL)
-    worker.wait()
+    log_path = data_dir / "worker.log"
+    with open(log_path, "wb") as log:
+        worker = subprocess.Popen(argv, env=worker_env, cwd=ROOT, stdout=log,
+                                  stderr=subprocess.STDOUT)  # fmt: skip
+        deadline = time.monotonic() + 120
+        while run.scores.count() == 0 and time.monotonic() < deadline and worker.poll() is None:
+            time.sleep(0.01)
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
     scored_at_kill = run.scores.count()
-    assert 0 < scored_at_kill < n, "the worker must die mid-run for this test to mean anything"
+    output = log_path.read_text(errors="replace")[-3000:]
+    assert 0 < scored_at_kill < n, f"the worker must die mid-run for this test to mean:\n{output}"
     assert runs.progress(run, reconcile=False).status in ("running", "queued")
 
     call_command("launch_run", "--resume", str(run.pk), verbosity=0)
