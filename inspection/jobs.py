@@ -2,6 +2,7 @@
 
 import numpy as np
 from django.contrib.auth import get_user_model
+from django.db import connection, transaction
 
 from core.progress import tracked
 from inspection.models import RunChunk, Score
@@ -24,6 +25,22 @@ def _open_stamps(survey):
     from simulations.stampset import read_stampset
 
     return read_stampset(survey.stamps_file())
+
+
+def _upsert_scores(run_pk, source_pks, scores):
+    """INSERT ... ON CONFLICT DO UPDATE in one executemany (SQLite >= 3.24 and
+    PostgreSQL speak it alike): a rerun chunk rewrites its rows, never adds.
+    Plain SQL here because building model instances and compiling the ORM's
+    bulk upsert cost a third as much as scoring the stamps."""
+    q = connection.ops.quote_name
+    sql = (
+        f"INSERT INTO {q(Score._meta.db_table)} ({q('run_id')}, {q('source_id')}, {q('score')}) "
+        f"VALUES (%s, %s, %s) ON CONFLICT ({q('run_id')}, {q('source_id')}) "
+        f"DO UPDATE SET {q('score')} = excluded.{q('score')}"
+    )
+    rows = [(run_pk, int(p), float(s)) for p, s in zip(source_pks, scores, strict=True)]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
 
 
 @tracked
@@ -55,15 +72,7 @@ def score_chunk(progress, chunk_pk):
             block = block[:, bands]
         cube = block.astype(np.float32)
         scores = scorer.score(cube, survey.pixscale_arcsec)
-        Score.objects.bulk_create(
-            [
-                Score(run_id=run.pk, source_id=int(p), score=float(s))
-                for p, s in zip(pks[start : start + BATCH], scores, strict=True)
-            ],
-            update_conflicts=True,
-            unique_fields=["run", "source"],
-            update_fields=["score"],
-        )
+        _upsert_scores(run.pk, pks[start : start + BATCH], scores)
         progress.update(start + len(idx), message=f"scored {start + len(idx)} of {len(rows)}")
     progress.update(len(rows), force=True)
     return {"scored": len(rows)}
