@@ -21,6 +21,9 @@ ADMIN_POSTS = [
     "core:selftest",
     "classifier:train_launch",
     "inspection:survey_ingest",
+    "inspection:campaign_create",
+    "inspection:known_set_add",
+    "inspection:training_policy",
 ]
 
 
