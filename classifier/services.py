@@ -17,7 +17,8 @@ from classifier.inference import Scorer, choose_variant, default_device
 from classifier.models import Network
 from classifier.networks import build
 from classifier.preprocessing import Preprocessor
-from classifier.training import TrainingError, TrainSettings, sha256_of, train
+from classifier.training import TrainingError, TrainSettings, train
+from core.files import sha256_of
 from simulations.stampset import StampSetError, read_stampset
 
 

@@ -24,6 +24,7 @@ from classifier.augment import augment
 from classifier.inference import score_array
 from classifier.networks import ARCHITECTURES, build
 from classifier.preprocessing import Preprocessor
+from core.files import sha256_of
 from simulations.stampset import read_stampset
 
 PREPROCESS_CHUNK = 2048
@@ -53,14 +54,6 @@ class TrainSettings:
 
     def key(self):
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
-
-
-def sha256_of(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def load_set(path, preprocessor, require_both_classes=True):

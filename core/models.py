@@ -2,63 +2,24 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+ACTIVE_STATUSES = ("queued", "running")
 
-class Job(models.Model):
-    """A long piece of work done by an rq worker, as the web pages see it.
 
-    The row is the source of truth for status and progress; rq only carries
-    the call. Domain records (a scoring run, a training run) point at their
-    Job rows, so every long job shows the same progress page.
-    """
-
-    class Status(models.TextChoices):
-        QUEUED = "queued"
-        RUNNING = "running"
-        SUCCEEDED = "succeeded"
-        FAILED = "failed"
-        CANCELLED = "cancelled"
-
-    ACTIVE = (Status.QUEUED, Status.RUNNING)
-
-    title = models.CharField(max_length=200)
-    function = models.CharField(max_length=200, help_text="dotted path of the job function")
-    queue = models.CharField(max_length=32, default="default")
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
-    )
-    created_at = models.DateTimeField(default=timezone.now)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    progress_at = models.DateTimeField(null=True, blank=True, help_text="time of the last update")
-    done = models.PositiveBigIntegerField(default=0)
-    total = models.PositiveBigIntegerField(null=True, blank=True)
-    unit = models.CharField(max_length=32, default="steps", help_text="what done/total count")
-    message = models.CharField(max_length=500, blank=True)
-    error = models.TextField(blank=True)
-    cancel_requested = models.BooleanField(default=False)
-    result = models.JSONField(default=dict, blank=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["status"])]
-
-    def __str__(self):
-        return f"{self.title} ({self.status})"
-
-    @property
-    def rq_job_id(self):
-        return f"lensfinder-job-{self.pk}"
+class ProgressFigures:
+    """Fraction, rate, ETA and the polled JSON of anything with ``status``,
+    ``done``, ``total``, ``started_at``, ``progress_at``, ``finished_at``,
+    ``unit`` and the fields of ``progress_dict``: a ``Job``, or a scoring
+    run's progress summed over its chunks' jobs."""
 
     @property
     def is_active(self):
-        return self.status in self.ACTIVE
+        return self.status in ACTIVE_STATUSES
 
     @property
     def fraction(self):
         """Share done, 0-1, or None while the total is unknown."""
         if not self.total:
-            return 1.0 if self.status == self.Status.SUCCEEDED else None
+            return 1.0 if self.status == "succeeded" else None
         return min(self.done / self.total, 1.0)
 
     @property
@@ -103,3 +64,51 @@ class Job(models.Model):
             "active": self.is_active,
             "result": self.result,
         }
+
+
+class Job(ProgressFigures, models.Model):
+    """A long piece of work done by an rq worker, as the web pages see it.
+
+    The row is the source of truth for status and progress; rq only carries
+    the call. Domain records (a scoring run, a training run) point at their
+    Job rows, so every long job shows the same progress page.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    ACTIVE = (Status.QUEUED, Status.RUNNING)  # == ACTIVE_STATUSES
+
+    title = models.CharField(max_length=200)
+    function = models.CharField(max_length=200, help_text="dotted path of the job function")
+    queue = models.CharField(max_length=32, default="default")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    progress_at = models.DateTimeField(null=True, blank=True, help_text="time of the last update")
+    done = models.PositiveBigIntegerField(default=0)
+    total = models.PositiveBigIntegerField(null=True, blank=True)
+    unit = models.CharField(max_length=32, default="steps", help_text="what done/total count")
+    message = models.CharField(max_length=500, blank=True)
+    error = models.TextField(blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    result = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status"])]
+
+    def __str__(self):
+        return f"{self.title} ({self.status})"
+
+    @property
+    def rq_job_id(self):
+        return f"lensfinder-job-{self.pk}"

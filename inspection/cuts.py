@@ -204,6 +204,13 @@ class Selection:
     funnel: list
 
 
+def valid_coordinates(ra, dec):
+    """Finite RA in [0, 360) and Dec in [-90, 90] degrees."""
+    ra, dec = np.asarray(ra, np.float64), np.asarray(dec, np.float64)
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(ra) & np.isfinite(dec) & (ra >= 0) & (ra < 360) & (np.abs(dec) <= 90)
+
+
 def _detected(mag):
     with np.errstate(invalid="ignore"):
         return np.isfinite(mag) & (np.abs(mag) < NON_DETECTION_MAG)
@@ -242,8 +249,7 @@ def select(chunk, cuts=None):
     perp = c_perp(mags["g"], mags["r"], mags["i"])
 
     with np.errstate(invalid="ignore"):
-        valid = np.isfinite(ra) & np.isfinite(dec) & (ra >= 0) & (ra < 360)
-        valid &= (dec >= -90) & (dec <= 90)
+        valid = valid_coordinates(ra, dec)
         steps = [
             np.ones(len(ra), bool),
             valid,

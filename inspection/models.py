@@ -4,6 +4,8 @@ Pixels never live in the database: a survey's stamps are one stamp-set file
 (STAMPSET.md) and each ``Source`` points at its row there (``stamp_index``).
 """
 
+from pathlib import Path
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -15,7 +17,20 @@ FLAG_EDGE = 1
 FLAG_OUTSIDE = 2
 
 
-class Survey(models.Model):
+class StampsOnDisk:
+    """For models with ``bands`` (comma-separated) and a ``stamps_path``
+    relative to the data dir (or absolute)."""
+
+    @property
+    def band_list(self):
+        return self.bands.split(",")
+
+    def stamps_file(self):
+        path = Path(self.stamps_path)
+        return path if path.is_absolute() else Path(settings.DATA_DIR) / path
+
+
+class Survey(StampsOnDisk, models.Model):
     """An ingested survey: its catalogue's LRGs, their stamps and the funnel
     of the selection that chose them."""
 
@@ -48,15 +63,19 @@ class Survey(models.Model):
     def __str__(self):
         return self.name
 
-    @property
-    def band_list(self):
-        return self.bands.split(",")
-
-    def stamps_file(self):
-        from pathlib import Path
-
-        path = Path(self.stamps_path)
-        return path if path.is_absolute() else Path(settings.DATA_DIR) / path
+    def stamp_counts(self):
+        """LRGs, refined LRGs, stamps padded at an edge (scored) and sources
+        outside every tile (not scored), in one query."""
+        by_flag = dict(
+            self.sources.values_list("stamp_flags").annotate(n=models.Count("id")).order_by()
+        )
+        refined = self.sources.filter(is_refined=True).count()
+        return {
+            "lrgs": sum(by_flag.values()),
+            "refined": refined,
+            "edge": by_flag.get(FLAG_EDGE, 0),
+            "outside": sum(n for f, n in by_flag.items() if f >= FLAG_OUTSIDE),
+        }
 
     def sample(self, refined=False):
         """The LRGs a run scores: all with a stamp, or the refined ones."""
@@ -202,7 +221,7 @@ class Score(models.Model):
 # --- Inspection: known items, skills, campaigns, grades (He et al. Sect. 4.1) --
 
 
-class KnownSet(models.Model):
+class KnownSet(StampsOnDisk, models.Model):
     """Stamps whose truth is known: simulated by the project or uploaded real
     lenses and non-lenses. Inspectors train on them, and a few are mixed into
     live grading to keep their skills current."""
@@ -221,16 +240,6 @@ class KnownSet(models.Model):
 
     def __str__(self):
         return self.name
-
-    @property
-    def band_list(self):
-        return self.bands.split(",")
-
-    def stamps_file(self):
-        from pathlib import Path
-
-        path = Path(self.stamps_path)
-        return path if path.is_absolute() else Path(settings.DATA_DIR) / path
 
 
 class KnownItem(models.Model):

@@ -10,7 +10,7 @@ never duplicates a score.
 """
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +19,7 @@ from django.db.models import Count, Max, Min
 from django.utils import timezone
 
 from core import queue
-from core.models import Job
+from core.models import Job, ProgressFigures
 from inspection.models import RunChunk, ScoringRun
 
 DEFAULT_CHUNK = 2000  # stamps per job: ~0.2-3 s of work on 2 cores, small next to a run
@@ -39,7 +39,7 @@ class RunError(ValueError):
     """A run cannot be launched or changed as asked; the message says why."""
 
 
-def _threshold(network, threshold):
+def check_threshold(network, threshold):
     if threshold is None:
         if network.threshold_fpr_1pct is None:
             raise RunError(
@@ -73,7 +73,7 @@ def launch_run(
             f"Network {network.name} takes bands {network.bands}; survey {survey.name} has "
             f"{survey.bands} (missing {','.join(missing)}): choose a network for these bands."
         )
-    threshold, origin = _threshold(network, threshold)
+    threshold, origin = check_threshold(network, threshold)
     if int(chunk_size) < 1:
         raise RunError(f"The chunk size must be at least 1 stamp, not {chunk_size}.")
     index = np.fromiter(
@@ -188,15 +188,15 @@ def cancel(run):
 
 
 def set_threshold(run, threshold):
-    run.threshold, run.threshold_origin = _threshold(run.network, threshold)
+    run.threshold, run.threshold_origin = check_threshold(run.network, threshold)
     run.save(update_fields=["threshold", "threshold_origin"])
     return run
 
 
 @dataclass
-class RunProgress:
-    """A run's progress, shaped like a ``core.models.Job`` so the job-progress
-    panel and its script show it unchanged."""
+class RunProgress(ProgressFigures):
+    """A run's progress, with a ``core.models.Job``'s figures so the
+    job-progress panel and its script show it unchanged."""
 
     pk: int
     title: str
@@ -211,53 +211,7 @@ class RunProgress:
     cancel_requested: bool
     unit: str = "stamps"
 
-    @property
-    def is_active(self):
-        return self.status in Job.ACTIVE
-
-    @property
-    def fraction(self):
-        return min(self.done / self.total, 1.0) if self.total else None
-
-    @property
-    def elapsed_s(self):
-        if not self.started_at:
-            return None
-        end = self.progress_at if not self.is_active else timezone.now()
-        return max((end - self.started_at).total_seconds(), 0.0)
-
-    @property
-    def rate(self):
-        if not (self.started_at and self.progress_at and self.done):
-            return None
-        seconds = (self.progress_at - self.started_at).total_seconds()
-        return self.done / seconds if seconds > 0 else None
-
-    @property
-    def eta_s(self):
-        rate = self.rate
-        if not (self.is_active and rate):
-            return None
-        return max(self.total - self.done, 0) / rate
-
-    def progress_dict(self):
-        return {
-            "id": self.pk,
-            "title": self.title,
-            "status": self.status,
-            "done": self.done,
-            "total": self.total,
-            "unit": self.unit,
-            "fraction": self.fraction,
-            "rate_per_s": self.rate,
-            "eta_s": self.eta_s,
-            "elapsed_s": self.elapsed_s,
-            "message": self.message,
-            "error": self.error,
-            "cancel_requested": self.cancel_requested,
-            "active": self.is_active,
-            "result": {},
-        }
+    result: dict = field(default_factory=dict)
 
 
 def progress(run, reconcile=True):
@@ -297,7 +251,8 @@ def progress(run, reconcile=True):
         total=run.n_sources,
         started_at=times["start"],
         progress_at=times["last"] or times["end"],
-        finished_at=times["end"],
+        # A run still going has not finished, whatever its finished chunks say.
+        finished_at=None if status in Job.ACTIVE else times["end"],
         message=f"{len(chunks)} chunks: " + ", ".join(parts),
         error=error,
         cancel_requested=jobs.filter(cancel_requested=True, status__in=Job.ACTIVE).exists(),

@@ -142,10 +142,7 @@ def survey_detail(request, name):
     context = {
         "survey": survey,
         "page": page,
-        "n_sources": sources.count(),
-        "n_refined": sources.filter(is_refined=True).count(),
-        "n_edge": sources.filter(stamp_flags=1).count(),
-        "n_outside": survey.sources.filter(stamp_flags__gte=2).count(),
+        **{f"n_{k}": v for k, v in survey.stamp_counts().items()},
         "networks": Network.objects.all(),
         "runs": runs.runs_with_counts(survey.runs.all()),
         "stretches": cutouts.STRETCHES,

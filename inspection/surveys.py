@@ -7,7 +7,6 @@ file written under a temporary name; the rows are created in one
 transaction. A failure anywhere leaves neither rows nor files behind.
 """
 
-import hashlib
 import re
 import shutil
 from pathlib import Path
@@ -16,6 +15,7 @@ import numpy as np
 from django.conf import settings
 from django.db import transaction
 
+from core.files import sha256_of
 from core.sky import iau_name
 from inspection import catalogue as cat
 from inspection import cutouts, cuts
@@ -34,14 +34,6 @@ class IngestError(ValueError):
 
 def surveys_dir():
     return Path(settings.DATA_DIR) / "surveys"
-
-
-def sha256_of(path, block=1 << 20):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(block):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def parse_tile_args(values):
@@ -365,16 +357,12 @@ def _open_stampset(path):
     return stampset
 
 
-def _valid_coords(ra, dec):
-    return np.isfinite(ra) & np.isfinite(dec) & (ra >= 0) & (ra < 360) & (np.abs(dec) <= 90)
-
-
 def _stamps_as_sources(stampset):
     """Every stamp of a pre-cut set is a source; bad coordinates are flagged."""
     meta = stampset.meta
     ra = np.asarray(meta["ra"], np.float64)
     dec = np.asarray(meta["dec"], np.float64)
-    ok = _valid_coords(ra, dec)
+    ok = cuts.valid_coordinates(ra, dec)
     flag_r = np.asarray(meta["flag_r"]) if "flag_r" in meta.colnames else np.zeros(len(ra))
     lrgs = {
         "id": stampset.ids,

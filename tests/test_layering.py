@@ -14,7 +14,7 @@ PURE = [
     "simulations.surveys", "simulations.generate", "simulations.semireal", "simulations.field",
     "simulations.display", "classifier.networks", "classifier.preprocessing",
     "classifier.augment", "classifier.metrics", "classifier.training", "classifier.inference",
-    "classifier.figures", "classifier.report",
+    "classifier.figures", "classifier.report", "core.sky", "core.files",
     "inspection.catalogue", "inspection.cuts", "inspection.cutouts",
 ]  # fmt: skip
 

@@ -22,7 +22,7 @@ class Command(BaseCommand):
             raise CommandError(f"No scoring run {run_id}.")
         try:
             if threshold is not None:
-                run.threshold, _ = runs._threshold(run.network, threshold)
+                run.threshold, _ = runs.check_threshold(run.network, threshold)
             n = runs.export_candidates(run, out)
         except runs.RunError as exc:
             raise CommandError(str(exc)) from exc

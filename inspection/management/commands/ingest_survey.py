@@ -98,11 +98,8 @@ class Command(BaseCommand):
         self.stdout.write("Funnel:")
         for label, count in survey.funnel:
             self.stdout.write(f"  {count:>10,d}  {label}")
-        flags = survey.sources.values_list("stamp_flags", flat=True)
-        edge = sum(1 for f in flags if f & 1)
-        outside = sum(1 for f in flags if f & 2)
+        n = survey.stamp_counts()
         self.stdout.write(
-            f"Sources: {len(flags)} LRGs, "
-            f"{survey.sources.filter(is_refined=True).count()} refined; "
-            f"{edge} stamps padded at a tile edge, {outside} outside every tile"
+            f"Sources: {n['lrgs']} LRGs, {n['refined']} refined; {n['edge']} stamps padded "
+            f"at a tile edge, {n['outside']} outside every tile"
         )
