@@ -4,13 +4,17 @@ VENV := .venv
 PY := $(VENV)/bin/python
 # The PostgreSQL the suite also runs on when it answers (trust auth on this machine).
 TEST_PG_URL ?= postgres://postgres@127.0.0.1:5432/test
+LENSCAT := lenscat==1.1.3
 
 .PHONY: run test test-sqlite test-postgres lint format browser clean networks
 
-$(VENV)/.runtime: requirements.txt
+$(VENV)/.runtime: requirements.txt Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	# The lenscat prior-lens catalogue (MIT): only its bundled CSV is read, so
+	# its heavy sky-map dependencies are not installed.
+	$(PY) -m pip install --quiet --no-deps $(LENSCAT)
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt

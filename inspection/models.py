@@ -52,6 +52,11 @@ class Survey(StampsOnDisk, models.Model):
         max_length=500, help_text="stamp-set file; relative to the data dir"
     )
     n_catalogue = models.PositiveBigIntegerField(default=0, help_text="catalogue rows read")
+    lens_prior = models.FloatField(
+        default=1e-3,
+        help_text="expected fraction of lenses among the LRGs: the prior of the consensus "
+        "posterior (He et al. 2020 kept 48 of 28,815 LRGs, 1.7e-3)",
+    )
     created_at = models.DateTimeField(default=timezone.now)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
@@ -339,6 +344,12 @@ class Campaign(models.Model):
         help_text="a further vote on the candidates of this campaign with a given total",
     )  # fmt: skip
     parent_total = models.PositiveSmallIntegerField(null=True, blank=True)
+    high_total = models.PositiveSmallIntegerField(
+        default=4, help_text="total score at or above which a candidate is high probability"
+    )
+    vote_total = models.PositiveSmallIntegerField(
+        default=3, help_text="total score that goes to a further vote"
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -420,3 +431,40 @@ class GradeChange(models.Model):
 
     def __str__(self):
         return f"{self.grade.assignment}: {self.value} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+# --- Prior lens lists (He et al. 2020 Sect. 4.3.1) ------------------------------
+
+
+class PriorList(models.Model):
+    """Lenses and candidates of earlier searches, uploaded or built in
+    (lenscat), cross-matched with a search's LRGs and candidates."""
+
+    name = models.SlugField(max_length=80, unique=True)
+    description = models.CharField(max_length=200, blank=True)
+    origin = models.CharField(max_length=500, blank=True, help_text="file it was read from")
+    n_read = models.PositiveIntegerField(default=0, help_text="rows in the file")
+    n_duplicates = models.PositiveIntegerField(
+        default=0, help_text="rows within 1 arcsec of an earlier row, merged into it"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class PriorLens(models.Model):
+    prior_list = models.ForeignKey(PriorList, on_delete=models.CASCADE, related_name="lenses")
+    name = models.CharField(max_length=80)
+    ra_deg = models.FloatField()
+    dec_deg = models.FloatField()
+    grade = models.CharField(max_length=40, blank=True, help_text="the list's own grade")
+
+    class Meta:
+        ordering = ["prior_list", "id"]
+
+    def __str__(self):
+        return f"{self.prior_list.name}: {self.name}"

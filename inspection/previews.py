@@ -31,31 +31,35 @@ def rgb_bands(survey):
     return None
 
 
-def render_preview(survey, index, kind, stretch, cache_key=None):
-    """PNG bytes of one stamp of a survey (or a known set: anything with
-    ``stamps_file()``, ``band_list`` and ``name``), cached on disk: rendered
-    once, never twice on the grading request path."""
-    key = cache_key or str(survey.pk)
-    cache = Path(settings.DATA_DIR) / "previews" / key / f"{index}-{kind}-{stretch}.png"
-    if cache.is_file():
-        return cache.read_bytes()
-    path = survey.stamps_file()
+def stamp_image(owner, index, kind):
+    """The picture of one stamp of a survey (or a known set: anything with
+    ``stamps_file()``, ``band_list`` and ``name``): a 2-d float r-band stamp,
+    or an (H, W, 3) uint8 g,r,i composite."""
+    path = owner.stamps_file()
     try:
         stamps = _stampset(str(path), path.stat().st_mtime)
     except (OSError, StampSetError) as exc:
-        raise PreviewError(f"The stamps of {survey.name} cannot be read: {exc}") from exc
+        raise PreviewError(f"The stamps of {owner.name} cannot be read: {exc}") from exc
     if not 0 <= index < len(stamps):
         raise PreviewError("No such stamp.")
     cube = stamps.stamps(index)
     if kind == "rgb":
-        bands = rgb_bands(survey)
+        bands = rgb_bands(owner)
         if bands is None:
-            raise PreviewError(f"{survey.name} has no g, r and i bands for an RGB composite.")
-        image = cutouts.lupton_rgb(cube[bands[0]], cube[bands[1]], cube[bands[2]])
-    else:
-        band = survey.band_list.index("r") if "r" in survey.band_list else 0
-        image = cube[band]
-    png = cutouts.render_png(image, stretch=stretch)
+            raise PreviewError(f"{owner.name} has no g, r and i bands for an RGB composite.")
+        return cutouts.lupton_rgb(cube[bands[0]], cube[bands[1]], cube[bands[2]])
+    band = owner.band_list.index("r") if "r" in owner.band_list else 0
+    return cube[band]
+
+
+def render_preview(survey, index, kind, stretch, cache_key=None):
+    """PNG bytes of one stamp (see :func:`stamp_image`), cached on disk:
+    rendered once, never twice on the grading request path."""
+    key = cache_key or str(survey.pk)
+    cache = Path(settings.DATA_DIR) / "previews" / key / f"{index}-{kind}-{stretch}.png"
+    if cache.is_file():
+        return cache.read_bytes()
+    png = cutouts.render_png(stamp_image(survey, index, kind), stretch=stretch)
     cache.parent.mkdir(parents=True, exist_ok=True)
     tmp = cache.with_name(f".{cache.name}.{os.getpid()}")
     tmp.write_bytes(png)

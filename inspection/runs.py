@@ -328,13 +328,13 @@ def export_format(path):
     return EXPORT_FORMATS[suffix]
 
 
-def export_candidates(run, path):
-    """Write the candidate table; the format follows the suffix. Atomic."""
+def write_table(table, path):
+    """Write an astropy table; the format follows the suffix. Atomic: a
+    failed write leaves no file behind and an older file untouched."""
     path = Path(path)
     fmt = export_format(path)
     if not path.parent.is_dir():
         raise RunError(f"Cannot write {path}: the folder {path.parent} does not exist.")
-    table = candidate_table(run)
     tmp = path.with_name(f".{path.name}.partial-{os.getpid()}{path.suffix}")
     try:
         table.write(tmp, format=fmt, overwrite=True)
@@ -342,6 +342,12 @@ def export_candidates(run, path):
     finally:
         tmp.unlink(missing_ok=True)
     return len(table)
+
+
+def export_candidates(run, path):
+    """Write the candidate table; the format follows the suffix. Atomic."""
+    export_format(path)
+    return write_table(candidate_table(run), path)
 
 
 def overlap_matrix(runs):

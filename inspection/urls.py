@@ -1,13 +1,8 @@
 from django.urls import path
 
-from inspection import grading_views, search_views, views
+from inspection import catalogue_views, grading_views, search_views, views
 
 app_name = "inspection"
-
-
-def section(route, name, title):
-    kwargs = {"title": title, "template": f"inspection/{name}.html"}
-    return path(route, views.section, kwargs, name=name)
 
 
 urlpatterns = [
@@ -52,5 +47,28 @@ urlpatterns = [
     path(
         "campaigns/<int:pk>/items/<int:item_pk>/", grading_views.campaign_item, name="campaign_item"
     ),  # fmt: skip
-    section("catalogues/", "catalogues", "Catalogues"),
+    path("catalogues/", catalogue_views.catalogue_list, name="catalogues"),
+    path("catalogues/priors/", catalogue_views.prior_list_add, name="prior_list_add"),
+    path(
+        "catalogues/priors/<int:pk>/delete/",
+        catalogue_views.prior_list_delete,
+        name="prior_list_delete",
+    ),  # fmt: skip
+    path("catalogues/<int:pk>/", catalogue_views.catalogue_detail, name="catalogue"),
+    path(
+        "catalogues/<int:pk>/settings/",
+        catalogue_views.catalogue_settings,
+        name="catalogue_settings",
+    ),  # fmt: skip
+    path("catalogues/<int:pk>/further-vote/", catalogue_views.further_vote, name="further_vote"),
+    path(
+        "catalogues/<int:pk>/<str:which>.<str:fmt>",
+        catalogue_views.catalogue_export,
+        name="catalogue_export",
+    ),  # fmt: skip
+    path(
+        "catalogues/<int:pk>/gallery/<str:which>.png",
+        catalogue_views.catalogue_gallery,
+        name="catalogue_gallery",
+    ),  # fmt: skip
 ]

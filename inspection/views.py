@@ -45,11 +45,6 @@ def my_grading(request):
 
 
 @admin_required
-def section(request, title, template):
-    return render(request, template, {"title": title})
-
-
-@admin_required
 def inspector_list(request, form_error=None, status=200):
     context = {"inspectors": inspectors(), "form_error": form_error, "form": request.POST}
     return render(request, "inspection/inspector_list.html", context, status=status)

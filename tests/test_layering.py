@@ -15,7 +15,8 @@ PURE = [
     "simulations.display", "classifier.networks", "classifier.preprocessing",
     "classifier.augment", "classifier.metrics", "classifier.training", "classifier.inference",
     "classifier.figures", "classifier.report", "core.sky", "core.files",
-    "inspection.catalogue", "inspection.cuts", "inspection.cutouts",
+    "inspection.catalogue", "inspection.cuts", "inspection.cutouts", "inspection.consensus",
+    "inspection.priors", "inspection.dashboards", "inspection.gallery",
 ]  # fmt: skip
 
 

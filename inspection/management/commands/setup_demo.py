@@ -4,9 +4,9 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from classifier.models import Network
-from inspection import grading, runs
+from inspection import catalogues, grading, runs
 from inspection.accounts import ensure_user
-from inspection.models import KnownSet, Survey, TrainingPolicy
+from inspection.models import KnownSet, PriorList, Survey, TrainingPolicy
 from inspection.surveys import ingest_survey
 from simulations.field import simulate_field
 
@@ -20,6 +20,7 @@ DEMO_FIELD_SEED = 2020
 DEMO_SURVEY = "demo-kids"
 DEMO_NETWORK = "kids-r-cnn"
 DEMO_KNOWN = "demo-known"
+DEMO_PRIOR = "demo-earlier-search"
 
 
 def demo_field_dir():
@@ -47,6 +48,7 @@ class Command(BaseCommand):
             self.stdout.write(f"Demo survey field: {folder} ({counts})")
 
         self._demo_survey(folder)
+        self._demo_priors(folder)
 
     def _demo_survey(self, folder):
         """Ingest the demo field and score it with the shipped CNN, so that a
@@ -97,3 +99,25 @@ class Command(BaseCommand):
         if campaign:
             self.stdout.write(f"Demo campaign: {campaign.name} ({campaign.status}), training "
                               f"set {known.name} ({known.items.count()} stamps)")  # fmt: skip
+
+    def _demo_priors(self, folder):
+        """Prior lens lists for the Catalogues page: the bundled lenscat, and
+        an "earlier search" that found half of the demo field's lenses (so
+        that the cross-match has something to find in the simulated field)."""
+        if not PriorList.objects.filter(name="lenscat").exists():
+            try:
+                catalogues.add_lenscat()
+            except catalogues.CatalogueError as exc:
+                self.stdout.write(f"lenscat not added: {exc}")
+        if not PriorList.objects.filter(name=DEMO_PRIOR).exists():
+            from astropy.table import Table
+
+            truth = Table.read(folder / "truth.fits")
+            lenses = truth[truth["is_lens"]][::2]
+            path = settings.DATA_DIR / "demo" / f"{DEMO_PRIOR}.csv"
+            Table({"name": [f"earlier-{k}" for k in range(len(lenses))],
+                   "ra": lenses["RAJ2000"], "dec": lenses["DECJ2000"],
+                   "grade": ["A"] * len(lenses)}).write(path, overwrite=True)  # fmt: skip
+            catalogues.add_prior_list(DEMO_PRIOR, path, description="half the demo lenses")
+        names = ", ".join(PriorList.objects.values_list("name", flat=True))
+        self.stdout.write(f"Prior lens lists: {names}")

@@ -1,0 +1,301 @@
+"""Catalogue pages: consensus, agreement, prior lists, exports, gallery and
+dashboards. Thin: each view calls ``inspection.catalogues`` (the code path of
+``manage.py export_catalogue`` and ``add_prior_list``) and renders."""
+
+import re
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib import messages
+from django.db.models import Count, Q
+from django.http import FileResponse, Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from classifier.figures import to_div
+from core.roles import admin_required
+from inspection import catalogues, dashboards, grading
+from inspection.models import Campaign, PriorList
+
+EXPORT_SUFFIXES = {"csv": ".csv", "fits": ".fits", "ecsv": ".ecsv", "vot": ".vot"}
+RANKED_SHOWN = 50
+NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+
+
+def _chosen_priors(request):
+    """The prior lists chosen on the page (``?prior=ID``), else all of them."""
+    ids = [int(i) for i in request.GET.getlist("prior") if i.isdigit()]
+    lists = PriorList.objects.all()
+    return list(lists.filter(pk__in=ids) if ids else lists)
+
+
+def _report(request, cat):
+    return catalogues.prior_report(
+        cat, _chosen_priors(request),
+        request.GET.get("radius") or catalogues.DEFAULT_RADIUS_ARCSEC,
+    )  # fmt: skip
+
+
+@admin_required
+def catalogue_list(request, errors=None, status=200):
+    campaigns = Campaign.objects.select_related("run__survey", "run__network").annotate(
+        n_candidates=Count("items", filter=Q(items__source__isnull=False)),
+        n_grades=Count("assignments__grade", filter=Q(assignments__item__source__isnull=False)),
+    )
+    context = {
+        "campaigns": campaigns,
+        "prior_lists": PriorList.objects.annotate(n=Count("lenses")),
+        "errors": errors or [],
+        "has_lenscat": PriorList.objects.filter(name="lenscat").exists(),
+    }
+    return render(request, "inspection/catalogues.html", context, status=status)
+
+
+@admin_required
+def catalogue_detail(request, pk):
+    campaign = get_object_or_404(
+        Campaign.objects.select_related("run__survey", "run__network", "parent"), pk=pk
+    )
+    try:
+        cat = catalogues.build(campaign)
+        report = _report(request, cat)
+    except catalogues.CatalogueError as exc:
+        messages.error(request, str(exc))
+        return redirect("inspection:catalogues")
+    agree = catalogues.agreement(cat)
+    run, survey = campaign.run, campaign.run.survey
+    graded = int((cat.n_grades > 0).sum())
+    high = cat.select("high")
+    known = [m != "" for m in report.match]
+    kind = ["known" if known[i] else ("new" if cat.high[i] else "candidate")
+            for i in range(len(cat.sources))]  # fmt: skip
+    prior_pos = [(p.ra_deg, p.dec_deg, p.name) for p in _nearby_priors(report, cat)]
+    figures = {
+        "funnel": dashboards.funnel_figure(
+            [
+                ("catalogue sources", survey.n_catalogue),
+                ("LRGs scored", run.n_sources),
+                ("candidates", run.candidates().count()),
+                ("graded", graded),
+                ("high probability", len(high)),
+            ]
+        ),  # fmt: skip
+        "totals": dashboards.total_score_figure(
+            consensus_counts(cat), campaign.high_total, campaign.vote_total
+        ),
+        "score": dashboards.score_vs_consensus_figure(
+            cat.scores.tolist(),
+            cat.totals.tolist(),
+            cat.posterior.tolist(),
+            [s.name for s in cat.sources],
+        ),  # fmt: skip
+        "sky": dashboards.sky_figure(
+            [s.ra_deg for s in cat.sources],
+            [s.dec_deg for s in cat.sources],
+            [s.name for s in cat.sources],
+            kind,
+            [p[0] for p in prior_pos],
+            [p[1] for p in prior_pos],
+            [p[2] for p in prior_pos],
+        ),  # fmt: skip
+        "agreement": dashboards.agreement_figure(
+            cat.codes,
+            [r["bias"] for r in agree["inspectors"]],
+            [r["scatter"] for r in agree["inspectors"]],
+            agree["pairwise"],
+        ),  # fmt: skip
+    }
+
+    def ranked(order):
+        rows = cat.ordered("candidates", report, order)[:RANKED_SHOWN]
+        return [_row(cat, report, i) for i in rows]
+
+    query = request.GET.urlencode()
+    context = {
+        "campaign": campaign,
+        "cat": cat,
+        "n": len(cat.sources),
+        "graded": graded,
+        "n_high": len(high),
+        "n_vote": int(cat.vote.sum()),
+        "agree": agree,
+        "report": report,
+        "by_total": ranked("total"),
+        "by_posterior": ranked("posterior"),
+        "figures": {k: to_div(f, div_id=f"fig-{k}") for k, f in figures.items()},
+        "prior_lists": PriorList.objects.all(),
+        "chosen_priors": [p.pk for p in _chosen_priors(request)],
+        "radius": report.radius_arcsec,
+        "query": f"?{query}" if query else "",
+        "selections": catalogues.SELECTIONS,
+        "formats": list(EXPORT_SUFFIXES),
+        "children": cat.children,
+        "codes": cat.codes,
+        "vote_child": next(
+            (c for c in cat.children if c.parent_total == campaign.vote_total), None
+        ),
+    }
+    return render(request, "inspection/catalogue_detail.html", context)
+
+
+def consensus_counts(cat):
+    from inspection import consensus
+
+    return consensus.total_distribution(cat.totals, 2 * len(cat.inspector_ids))
+
+
+def _nearby_priors(report, cat):
+    """Prior-list entries matched to a candidate (the sky map shows those,
+    not a whole-sky list of 30,000 lenses)."""
+    from inspection.models import PriorLens
+
+    wanted = {}
+    for m in report.match:
+        if m:
+            list_name, name = m.split(":", 1)
+            wanted.setdefault(list_name, set()).add(name)
+    found = []
+    for list_name, names in wanted.items():
+        found += list(PriorLens.objects.filter(prior_list__name=list_name, name__in=names)[:500])
+    return found
+
+
+def _row(cat, report, i):
+    source = cat.sources[i]
+    return {
+        "index": i,
+        "source": source,
+        "score": cat.scores[i],
+        "posterior": cat.posterior[i],
+        "total": int(cat.totals[i]),
+        "grades": ["–" if g != g else int(g) for g in cat.grades[i]],
+        "high": bool(cat.high[i]),
+        "second": None if cat.second_total[i] != cat.second_total[i] else int(cat.second_total[i]),
+        "flags": cat.flags(i),
+        "match": report.match[i],
+        "new": bool(report.new[i]),
+    }
+
+
+@admin_required
+@require_POST
+def catalogue_settings(request, pk):
+    campaign = get_object_or_404(Campaign.objects.select_related("run__survey"), pk=pk)
+    survey = campaign.run.survey
+    try:
+        high_total = int(request.POST.get("high_total", campaign.high_total))
+        vote_total = int(request.POST.get("vote_total", campaign.vote_total))
+        lens_prior = float(request.POST.get("lens_prior", survey.lens_prior))
+    except ValueError:
+        messages.error(request, "Totals are whole numbers; the lens prior a fraction in (0, 1).")
+        return redirect("inspection:catalogue", pk=pk)
+    if high_total < 0 or vote_total < 0 or not 0 < lens_prior < 1:
+        messages.error(request, "Totals are 0 or more; the lens prior lies strictly in (0, 1).")
+        return redirect("inspection:catalogue", pk=pk)
+    campaign.high_total, campaign.vote_total = high_total, vote_total
+    campaign.save(update_fields=["high_total", "vote_total"])
+    survey.lens_prior = lens_prior
+    survey.save(update_fields=["lens_prior"])
+    messages.success(request, f"High probability at total ≥ {high_total}; further vote at "
+                              f"{vote_total}; lens prior {lens_prior:g}.")  # fmt: skip
+    return redirect("inspection:catalogue", pk=pk)
+
+
+@admin_required
+@require_POST
+def further_vote(request, pk):
+    """The paper's further vote in one click: a campaign over the candidates
+    whose total equals the vote total, for the same inspectors."""
+    campaign = get_object_or_404(Campaign, pk=pk)
+    try:
+        child = grading.create_campaign(
+            campaign.run, f"{campaign.name}: further vote on total {campaign.vote_total}",
+            campaign.inspectors.all(), known_fraction=campaign.known_fraction,
+            parent=campaign, parent_total=campaign.vote_total, user=request.user,
+        )  # fmt: skip
+    except grading.GradingError as exc:
+        messages.error(request, str(exc))
+        return redirect("inspection:catalogue", pk=pk)
+    messages.success(request, f"Further-vote campaign created with {child.items.count()} "
+                              "items: open it when the inspectors are ready.")  # fmt: skip
+    return redirect("inspection:campaign", pk=child.pk)
+
+
+@admin_required
+def catalogue_export(request, pk, which, fmt):
+    campaign = get_object_or_404(Campaign, pk=pk)
+    suffix = EXPORT_SUFFIXES.get(fmt)
+    if suffix is None or which not in catalogues.SELECTIONS:
+        raise Http404(
+            f"Exports: {', '.join(catalogues.SELECTIONS)} as {', '.join(EXPORT_SUFFIXES)}."
+        )
+    try:
+        cat = catalogues.build(campaign)
+        report = _report(request, cat)
+        folder = Path(settings.DATA_DIR) / "exports"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"campaign{campaign.pk}-{which}{suffix}"
+        catalogues.export_catalogue(cat, path, which, report, request.GET.get("order", "total"))
+    except catalogues.CatalogueError as exc:
+        return HttpResponse(str(exc), status=400, content_type="text/plain")
+    return FileResponse(open(path, "rb"), as_attachment=True, filename=path.name)
+
+
+@admin_required
+def catalogue_gallery(request, pk, which):
+    campaign = get_object_or_404(Campaign, pk=pk)
+    if which not in catalogues.SELECTIONS:
+        raise Http404(f"Galleries: {', '.join(catalogues.SELECTIONS)}.")
+    try:
+        cat = catalogues.build(campaign)
+        report = _report(request, cat)
+        png = catalogues.gallery_png(cat, which, report, request.GET.get("order", "total"))
+    except catalogues.CatalogueError as exc:
+        return HttpResponse(str(exc), status=400, content_type="text/plain")
+    response = HttpResponse(png, content_type="image/png")
+    if request.GET.get("download"):
+        response["Content-Disposition"] = f'attachment; filename="campaign{pk}-{which}.png"'
+    return response
+
+
+@admin_required
+@require_POST
+def prior_list_add(request):
+    """A prior lens list from an upload or a server path, or the built-in lenscat."""
+    from inspection.search_views import _saved_upload
+
+    try:
+        if request.POST.get("lenscat"):
+            prior = catalogues.add_lenscat()
+        else:
+            name = request.POST.get("name", "").strip()
+            if not NAME_RE.match(name):
+                raise catalogues.CatalogueError(
+                    "Name the list with letters, digits, - and _ (e.g. petrillo2019)."
+                )
+            path = request.POST.get("path", "").strip()
+            if "file" in request.FILES:
+                path = str(
+                    _saved_upload(request.FILES["file"], settings.DATA_DIR / "priors" / name)
+                )
+            if not path:
+                raise catalogues.CatalogueError("Upload a list or give its path on the server.")
+            columns = catalogues.parse_columns(request.POST.get("columns", ""))
+            prior = catalogues.add_prior_list(
+                name, path, columns, request.POST.get("description", "")
+            )
+    except catalogues.CatalogueError as exc:
+        return catalogue_list(request, [str(exc)], status=400)
+    dup = f" ({prior.n_duplicates} duplicate rows merged)" if prior.n_duplicates else ""
+    messages.success(request, f"Prior list {prior.name}: {prior.lenses.count()} entries{dup}.")
+    return redirect(reverse("inspection:catalogues"))
+
+
+@admin_required
+@require_POST
+def prior_list_delete(request, pk):
+    prior = get_object_or_404(PriorList, pk=pk)
+    prior.delete()
+    messages.success(request, f"Prior list {prior.name} deleted.")
+    return redirect("inspection:catalogues")

@@ -1,0 +1,462 @@
+"""Consensus catalogues: grades turned into the science output of a search
+(He et al. 2020 Sect. 4.1 and 4.3). One code path for the Catalogues pages and
+``manage.py export_catalogue`` / ``add_prior_list``; the maths is in the pure
+``inspection.consensus``, ``inspection.priors``, ``inspection.dashboards``
+and ``inspection.gallery``.
+
+Choices (where the paper is silent):
+
+- The total score is the sum of a candidate's 0/1/2 grades in a campaign
+  (0-12 with six inspectors). Known items mixed into the campaign count for
+  skills only, never for a catalogue.
+- High probability: total >= ``Campaign.high_total`` (4); further vote:
+  total == ``Campaign.vote_total`` (3). A further-vote campaign (one whose
+  ``parent`` is this campaign) decides the candidates it holds: they are high
+  probability when their second-round total reaches its own ``high_total``.
+- Skill-weighted posterior (Space Warps, Marshall et al. 2016): it starts at
+  the network score mapped from the training set's lens fraction to the
+  survey's ``lens_prior`` (Lanusse et al. 2018 eq. 5), then takes Bayes' rule
+  with every grade of both rounds, a 1 or a 2 saying "lens" (as the skills
+  count them), with each inspector's current skill. Scores are clipped to
+  [1e-7, 1 - 1e-7] first: a float32 score of exactly 1 would otherwise fix
+  the posterior at 1 whatever the inspectors say. A network without a
+  recorded training prior is taken as trained on balanced classes.
+- Inspectors appear in exports by code (``I1``, ``I2``, ... in the order of
+  their user ids), never by login.
+"""
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+from django.db import transaction
+
+from classifier.metrics import prior_shift
+from inspection import consensus, gallery, previews, priors
+from inspection.models import Campaign, Grade, PriorLens, PriorList, Score, Skill
+
+SELECTIONS = {
+    "candidates": "every candidate of the campaign",
+    "high": "the high-probability catalogue",
+    "vote": "the further-vote set",
+    "disagree": "candidates whose grades differ by 2 or more",
+    "new": "high-probability candidates in no prior list",
+}
+ORDERS = ("total", "posterior", "score")
+SCORE_CLIP = 1e-7
+DEFAULT_RADIUS_ARCSEC = 2.0
+GALLERY_MAX = 300
+
+
+class CatalogueError(ValueError):
+    """A catalogue, prior list or export cannot be made as asked; the message says why."""
+
+
+def inspector_codes(inspector_ids):
+    return [f"I{n}" for n in range(1, len(inspector_ids) + 1)]
+
+
+def _grade_matrix(campaign, index):
+    """First-round grades [candidates, inspectors] (NaN: not graded) and the
+    inspector ids of the columns."""
+    inspector_ids = sorted(campaign.inspectors.values_list("pk", flat=True))
+    column = {pk: n for n, pk in enumerate(inspector_ids)}
+    grades = np.full((len(index), len(inspector_ids)), np.nan)
+    rows = Grade.objects.filter(
+        assignment__campaign=campaign, assignment__item__source__isnull=False
+    ).values_list("assignment__item__source_id", "assignment__inspector_id", "grade")
+    for source_id, inspector_id, value in rows:
+        if source_id in index and inspector_id in column:
+            grades[index[source_id], column[inspector_id]] = value
+    return grades, inspector_ids
+
+
+def _skills(inspector_ids):
+    """P("lens"|lens) and P("not"|not) per inspector; 0.5 (no information)
+    for one who has never seen a known item."""
+    found = {s.inspector_id: s for s in Skill.objects.filter(inspector_id__in=inspector_ids)}
+    p_lens = np.array([found[i].p_lens if i in found else 0.5 for i in inspector_ids])
+    p_not = np.array([found[i].p_not if i in found else 0.5 for i in inspector_ids])
+    return p_lens, p_not
+
+
+@dataclass
+class Catalogue:
+    """Every candidate of a campaign with its grades, total, posterior and flags."""
+
+    campaign: Campaign
+    sources: list
+    inspector_ids: list
+    grades: np.ndarray  # first round, [candidates, inspectors], NaN = not graded
+    scores: np.ndarray
+    p_prior: np.ndarray
+    posterior: np.ndarray
+    second_total: np.ndarray  # NaN where a candidate had no further vote
+    second_high: np.ndarray
+    children: list = field(default_factory=list)
+
+    @property
+    def codes(self):
+        return inspector_codes(self.inspector_ids)
+
+    @cached_property
+    def totals(self):
+        return consensus.total_scores(self.grades)
+
+    @cached_property
+    def n_grades(self):
+        return consensus.n_grades(self.grades)
+
+    @cached_property
+    def vote(self):
+        return consensus.further_vote(self.totals, self.campaign.vote_total)
+
+    @cached_property
+    def high(self):
+        first = consensus.high_probability(self.totals, self.campaign.high_total)
+        return first | self.second_high
+
+    @cached_property
+    def disagree(self):
+        return consensus.disagreements(self.grades)
+
+    def rank(self, order):
+        """Indices best first: by total (then posterior), by posterior, or by network score."""
+        if order not in ORDERS:
+            raise CatalogueError(f"Order by one of {', '.join(ORDERS)}, not {order!r}.")
+        second = np.nan_to_num(self.second_total, nan=-1)
+        keys = {
+            "total": (-self.posterior, -second, -self.totals),
+            "posterior": (-self.scores, -self.totals, -self.posterior),
+            "score": (-self.totals, -self.posterior, -self.scores),
+        }[order]
+        return np.lexsort(keys) if len(self.sources) else np.zeros(0, int)
+
+    def select(self, which, new=None):
+        """Indices of a selection (:data:`SELECTIONS`); ``new`` is the
+        not-in-any-prior-list mask the "new" selection needs."""
+        if which not in SELECTIONS:
+            raise CatalogueError(
+                f"Choose a selection among {', '.join(SELECTIONS)}, not {which!r}."
+            )
+        mask = {
+            "candidates": np.ones(len(self.sources), bool),
+            "high": self.high,
+            "vote": self.vote,
+            "disagree": self.disagree,
+        }.get(which)
+        if which == "new":
+            if new is None:
+                raise CatalogueError("The 'new' selection needs a cross-match with prior lists.")
+            mask = self.high & new
+        return np.flatnonzero(mask)
+
+    def ordered(self, which, report=None, order="total"):
+        """Indices of a selection, best first."""
+        chosen = set(self.select(which, None if report is None else report.new).tolist())
+        return [int(i) for i in self.rank(order) if i in chosen]
+
+    def flags(self, i):
+        out = []
+        if self.disagree[i]:
+            out.append("disagree")
+        if self.vote[i]:
+            out.append("further-vote")
+        if self.n_grades[i] < len(self.inspector_ids):
+            out.append("incomplete")
+        if self.sources[i].at_edge:
+            out.append("edge")
+        return ",".join(out)
+
+
+def build(campaign):
+    """The catalogue of a campaign (and of its further-vote campaigns)."""
+    run = campaign.run
+    items = (
+        campaign.items.filter(source__isnull=False)
+        .select_related("source")
+        .order_by("source__stamp_index")
+    )
+    sources = [item.source for item in items]
+    index = {s.pk: n for n, s in enumerate(sources)}
+    grades, inspector_ids = _grade_matrix(campaign, index)
+    scores = np.full(len(sources), np.nan)
+    for source_id, score in Score.objects.filter(
+        run=run, source__campaignitem__campaign=campaign
+    ).values_list("source_id", "score"):
+        scores[index[source_id]] = score
+    if np.isnan(scores).any():
+        raise CatalogueError(
+            f"Run {run.label} has no score for {int(np.isnan(scores).sum())} candidate(s) of "
+            f"campaign {campaign.name!r}: finish or resume the run first."
+        )
+    train_prior = run.network.train_prior or 0.5
+    p_prior = np.atleast_1d(
+        prior_shift(
+            np.clip(scores, SCORE_CLIP, 1 - SCORE_CLIP), train_prior, run.survey.lens_prior
+        )  # fmt: skip
+    )
+    # Every grade of both rounds is evidence for the posterior.
+    p_lens, p_not = _skills(inspector_ids)
+    posterior = consensus.space_warps_posterior(p_prior, grades, p_lens, p_not)
+    second_total = np.full(len(sources), np.nan)
+    second_high = np.zeros(len(sources), bool)
+    children = list(Campaign.objects.filter(parent=campaign).order_by("created_at", "pk"))
+    for child in children:
+        child_grades, child_ids = _grade_matrix(child, index)
+        held = np.zeros(len(sources), bool)
+        held[[index[s] for s in child.items.filter(source__isnull=False)
+              .values_list("source_id", flat=True) if s in index]] = True  # fmt: skip
+        totals = consensus.total_scores(child_grades).astype(float)
+        second_total[held] = totals[held]
+        second_high[held] = totals[held] >= child.high_total
+        posterior = consensus.space_warps_posterior(posterior, child_grades, *_skills(child_ids))
+    return Catalogue(
+        campaign=campaign, sources=sources, inspector_ids=inspector_ids, grades=grades,
+        scores=scores, p_prior=p_prior, posterior=posterior, second_total=second_total,
+        second_high=second_high, children=children,
+    )  # fmt: skip
+
+
+def agreement(cat):
+    """Fleiss' kappa, ordinal Krippendorff's alpha and each inspector's bias
+    and scatter against the mean of the others (first round only)."""
+    bias, scatter, n = consensus.rater_bias(cat.grades)
+
+    def value(x):  # None where undefined (too few grades), for pages and JSON
+        return None if np.isnan(x) else float(x)
+
+    return {
+        "fleiss_kappa": value(consensus.fleiss_kappa(cat.grades)),
+        "alpha_ordinal": value(consensus.krippendorff_alpha(cat.grades, "ordinal")),
+        "inspectors": [
+            {"code": c, "bias": value(b), "scatter": value(s), "n": int(k)}
+            for c, b, s, k in zip(cat.codes, bias, scatter, n, strict=True)
+        ],
+        "pairwise": consensus.pairwise_agreement(cat.grades),
+        "n_disagree": int(cat.disagree.sum()),
+    }
+
+
+# --- Prior lists ---------------------------------------------------------------
+
+
+def _store_prior_list(name, table, origin, description):
+    if PriorList.objects.filter(name=name).exists():
+        raise CatalogueError(f"A prior list named {name!r} exists already: choose another name.")
+    with transaction.atomic():
+        prior = PriorList.objects.create(
+            name=name, description=description, origin=str(origin),
+            n_read=table.meta.get("n_read", len(table)),
+            n_duplicates=table.meta.get("n_duplicates", 0),
+        )  # fmt: skip
+        PriorLens.objects.bulk_create(
+            (
+                PriorLens(
+                    prior_list=prior,
+                    name=str(n)[:80],
+                    ra_deg=float(r),
+                    dec_deg=float(d),
+                    grade=str(g)[:40],
+                )  # fmt: skip
+                for n, r, d, g in zip(
+                    table["name"], table["ra"], table["dec"], table["grade"], strict=True
+                )
+            ),
+            batch_size=5000,
+        )
+    return prior
+
+
+PRIOR_FIELDS = ("ra", "dec", "name", "grade")
+
+
+def parse_columns(text):
+    """``"ra=RAJ2000,dec=DEJ2000"`` -> ``{"ra": "RAJ2000", "dec": "DEJ2000"}``
+    (None when empty); a malformed pair is an error."""
+    columns = {}
+    for part in filter(None, (p.strip() for p in (text or "").split(","))):
+        field, sep, column = (x.strip() for x in part.partition("="))
+        if not sep or field not in PRIOR_FIELDS or not column:
+            raise CatalogueError(
+                f"Map columns as field=COLUMN with fields {', '.join(PRIOR_FIELDS)}, not {part!r}."
+            )
+        columns[field] = column
+    return columns or None
+
+
+def add_prior_list(name, path, columns=None, description=""):
+    """Read a prior lens list (CSV, FITS, ECSV or VOTable) and store it; a
+    list that cannot be read stores nothing."""
+    try:
+        table = priors.read_prior_list(path, columns=columns)
+    except priors.PriorListError as exc:
+        raise CatalogueError(str(exc)) from exc
+    return _store_prior_list(name, table, path, description)
+
+
+def add_lenscat(name="lenscat"):
+    """The lenscat catalogue of known lenses and candidates (Vujeva et al.),
+    read from the CSV its package bundles; nothing is fetched."""
+    try:
+        table = priors.read_lenscat()
+        origin = priors.lenscat_csv_path()
+    except priors.PriorListError as exc:
+        raise CatalogueError(str(exc)) from exc
+    return _store_prior_list(name, table, origin, "lenscat: known lenses and candidates")
+
+
+def _positions(queryset, *fields):
+    rows = list(queryset.values_list(*fields))
+    if not rows:
+        return [np.zeros(0) for _ in fields]
+    return [np.asarray(c) for c in zip(*rows, strict=True)]
+
+
+@dataclass
+class PriorReport:
+    """He et al. 2020 Sect. 4.3.1: how a prior list meets the search."""
+
+    radius_arcsec: float
+    lists: list  # per list: name, n, in_sample, selected, kept
+    match: list  # per catalogue row: "list:name" of the nearest prior entry, or ""
+    separation_arcsec: np.ndarray  # NaN where unmatched
+    new: np.ndarray  # high-probability rows in no prior list
+
+    @property
+    def n_new(self):
+        return int(self.new.sum())
+
+
+def prior_report(cat, prior_lists=None, radius_arcsec=DEFAULT_RADIUS_ARCSEC):
+    """Cross-match prior lists with the run's LRG sample, its candidates and
+    the catalogue: how many of each list fall in our LRG sample, how many of
+    those the network selected, how many the inspectors kept, and which
+    high-probability candidates are new."""
+    try:
+        radius_arcsec = float(radius_arcsec)
+    except (TypeError, ValueError):
+        raise CatalogueError(f"The radius is in arcsec, not {radius_arcsec!r}.") from None
+    if not 0 < radius_arcsec <= 60:
+        raise CatalogueError(f"The match radius must be in (0, 60] arcsec, not {radius_arcsec}.")
+    prior_lists = list(PriorList.objects.all() if prior_lists is None else prior_lists)
+    run = cat.campaign.run
+    sample_ids, sample_ra, sample_dec = _positions(run.sources(), "pk", "ra_deg", "dec_deg")
+    selected_ids = set(run.candidates().values_list("source_id", flat=True))
+    kept_ids = {cat.sources[i].pk for i in np.flatnonzero(cat.high)}
+    cat_ra = np.array([s.ra_deg for s in cat.sources])
+    cat_dec = np.array([s.dec_deg for s in cat.sources])
+    best_sep = np.full(len(cat.sources), np.nan)
+    match = [""] * len(cat.sources)
+    lists = []
+    for prior in prior_lists:
+        names, ra, dec = _positions(prior.lenses.order_by("pk"), "name", "ra_deg", "dec_deg")
+        i_prior, i_sample, _ = priors.crossmatch(ra, dec, sample_ra, sample_dec, radius_arcsec)
+        hit = {int(p): int(sample_ids[s]) for p, s in zip(i_prior, i_sample, strict=True)}
+        lists.append({
+            "name": prior.name,
+            "n": len(ra),
+            "in_sample": len(hit),
+            "selected": sum(s in selected_ids for s in hit.values()),
+            "kept": sum(s in kept_ids for s in hit.values()),
+        })  # fmt: skip
+        i_cat, i_list, sep = priors.crossmatch(cat_ra, cat_dec, ra, dec, radius_arcsec)
+        for c, p, s in zip(i_cat, i_list, sep, strict=True):
+            if not s >= best_sep[c]:  # NaN (no match yet) or a closer one
+                best_sep[c], match[c] = s, f"{prior.name}:{names[p]}"
+    new = cat.high & np.isnan(best_sep)
+    return PriorReport(radius_arcsec, lists, match, best_sep, new)
+
+
+# --- Tables, exports, gallery ------------------------------------------------------
+
+
+def catalogue_table(cat, which="candidates", report=None, order="total"):
+    """An astropy table of a selection, best first: names, positions, network
+    score, every inspector's grade (masked where not graded), totals,
+    posterior, ranks by total and by posterior, flags and prior-list matches."""
+    from astropy.table import MaskedColumn, Table
+
+    rows = np.asarray(cat.ordered(which, report, order), dtype=int)
+    rank_total = np.empty(len(cat.sources), int)
+    rank_total[cat.rank("total")] = np.arange(1, len(cat.sources) + 1)
+    rank_post = np.empty(len(cat.sources), int)
+    rank_post[cat.rank("posterior")] = np.arange(1, len(cat.sources) + 1)
+    src = [cat.sources[i] for i in rows]
+    t = Table()
+    t["name"] = np.array([s.name for s in src], dtype=str)
+    t["catalogue_id"] = np.array([s.catalogue_id for s in src], dtype=str)
+    t["ra"] = np.array([s.ra_deg for s in src], np.float64)
+    t["ra"].unit = "deg"
+    t["dec"] = np.array([s.dec_deg for s in src], np.float64)
+    t["dec"].unit = "deg"
+    t["score"] = cat.scores[rows]
+    t["score"].description = "network P(lens) at the training prior"
+    t["p_prior"] = cat.p_prior[rows]
+    t["p_prior"].description = "network score mapped to the survey's lens prior"
+    t["posterior"] = cat.posterior[rows]
+    t["posterior"].description = "Space Warps posterior P(lens) after every grade"
+    for col, code in enumerate(cat.codes):
+        values = cat.grades[rows, col]
+        t[f"grade_{code}"] = MaskedColumn(
+            np.nan_to_num(values, nan=0).astype(np.int16), mask=np.isnan(values),
+            description=f"grade of inspector {code}: 0 non-lens, 1 possible, 2 definite",
+        )  # fmt: skip
+    t["total"] = cat.totals[rows].astype(np.int16)
+    t["total"].description = "sum of the first-round grades (He et al. 2020)"
+    t["n_grades"] = cat.n_grades[rows].astype(np.int16)
+    if cat.children:
+        second = cat.second_total[rows]
+        t["second_total"] = MaskedColumn(
+            np.nan_to_num(second, nan=0).astype(np.int16), mask=np.isnan(second),
+            description="total of the further vote",
+        )  # fmt: skip
+    t["rank_total"] = rank_total[rows]
+    t["rank_posterior"] = rank_post[rows]
+    t["high_probability"] = cat.high[rows]
+    t["flags"] = np.array([cat.flags(i) for i in rows], dtype=str)
+    if report is not None:
+        t["prior_match"] = np.array([report.match[i] for i in rows], dtype=str)
+        t["prior_sep"] = report.separation_arcsec[rows]
+        t["prior_sep"].unit = "arcsec"
+        t["new"] = report.new[rows]
+    campaign = cat.campaign
+    t.meta.update({
+        "CAMPAIGN": campaign.pk, "RUN": campaign.run.pk, "NETWORK": campaign.run.network.name,
+        "SURVEY": campaign.run.survey.name, "SELECT": which, "HIGHTOT": campaign.high_total,
+        "VOTETOT": campaign.vote_total, "LENSPRI": campaign.run.survey.lens_prior,
+    })  # fmt: skip
+    if report is not None:
+        t.meta["MATCHRAD"] = report.radius_arcsec
+    return t
+
+
+def export_catalogue(cat, path, which="high", report=None, order="total"):
+    """Write a selection as CSV, FITS, ECSV or VOTable (by suffix); atomic."""
+    from inspection import runs
+
+    try:
+        runs.export_format(path)
+        return runs.write_table(catalogue_table(cat, which, report, order), path)
+    except runs.RunError as exc:
+        raise CatalogueError(str(exc)) from exc
+
+
+def gallery_png(cat, which="high", report=None, order="total", limit=GALLERY_MAX, columns=6):
+    """A contact sheet (He et al. 2020 Fig. 7): each candidate's g,r,i
+    composite (r band where the survey has no g and i) with its name,
+    network score, total and posterior."""
+    rows = cat.ordered(which, report, order)
+    survey = cat.campaign.run.survey
+    kind = "rgb" if previews.rgb_bands(survey) else "r"
+    shown = rows[:limit]
+    tiles, labels = [], []
+    for i in shown:
+        source = cat.sources[i]
+        tiles.append(previews.stamp_image(survey, source.stamp_index, kind))
+        second = "" if np.isnan(cat.second_total[i]) else f"+{int(cat.second_total[i])}"
+        labels.append(f"{source.name}\np={cat.scores[i]:.3f} T={int(cat.totals[i])}{second} "
+                      f"P={cat.posterior[i]:.2f}")  # fmt: skip
+    title = f"{cat.campaign.name}: {SELECTIONS[which]} ({len(rows)}"
+    title += f", first {limit} shown)" if len(rows) > limit else ")"
+    return gallery.contact_sheet(tiles, labels, columns=columns, title=title)
