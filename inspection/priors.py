@@ -109,7 +109,7 @@ def _degrees(values, field, column, where):
     checked to be present and in range."""
     mask, data = np.ma.getmaskarray(values), np.ma.getdata(values)
     if data.dtype.kind in "iuf":
-        degrees = data.astype(np.float64)
+        degrees = np.array(data, dtype=np.float64)  # a plain array, not a Column with a unit
         if getattr(values, "unit", None) is not None and values.unit.physical_type == "angle":
             degrees = (degrees * values.unit).to_value(u.deg)
         mask = mask | np.isnan(degrees)

@@ -8,6 +8,7 @@ import pytest
 from astropy.coordinates import SkyCoord
 from astropy.table import Table
 
+from inspection import priors
 from inspection.priors import (
     PriorListError,
     crossmatch,
@@ -46,6 +47,17 @@ def test_it_reads_every_format_back_as_written(tmp_path, suffix):
     np.testing.assert_allclose(priors["ra"], table["RAJ2000"], rtol=0, atol=1e-9)
     np.testing.assert_allclose(priors["dec"], table["DEJ2000"], rtol=0, atol=1e-9)
     assert priors.meta["n_read"] == 3 and priors.meta["n_duplicates"] == 0
+
+
+@pytest.mark.parametrize("unit", [u.deg, u.rad])
+def test_it_converts_coordinate_columns_with_an_angle_unit_to_degrees(tmp_path, unit):
+    table = prior_table()
+    table["RAJ2000"] = (table["RAJ2000"] * u.deg).to(unit)
+    table["DEJ2000"] = (table["DEJ2000"] * u.deg).to(unit)
+    table.write(tmp_path / "priors.fits")
+    priors = read_prior_list(tmp_path / "priors.fits")
+    np.testing.assert_allclose(priors["ra"], [133.6939583, 10.5, 359.25], rtol=1e-12)
+    assert len(crossmatch(priors["ra"], priors["dec"], [10.5], [-45.25])[0]) == 1
 
 
 def test_it_turns_fits_byte_strings_into_str(tmp_path):
@@ -155,17 +167,17 @@ def test_it_rejects_an_unknown_suffix_naming_the_accepted_ones(tmp_path):
 
 
 def test_it_merges_entries_within_one_arcsec_into_the_first_and_counts_them(tmp_path):
-    # B is 0.5" from A, C 0.6" from B (1.1" from A, a chain), D 5" away, E 0.3"
-    # from D and repeats D's name; A has no grade, so it takes B's.
+    # B is 0.5" from A, C 0.6" from B (1.1" from A, a chain), D 5" away and a
+    # second D 0.3" from it; neither A nor B has a grade, so A takes C's.
     one = 1 / 3600
     path = write_csv(
         tmp_path / "p.csv",
-        f"name,ra,dec,grade\nA,10,0,\nB,10,{0.5 * one},B1\nC,10,{1.1 * one},C1\n"
+        f"name,ra,dec,grade\nA,10,0,\nB,10,{0.5 * one},\nC,10,{1.1 * one},C1\n"
         f"D,10,{5 * one},D1\nD,10,{5.3 * one},\n",
     )
     priors = read_prior_list(path)
     assert list(priors["name"]) == ["A", "D"]
-    assert list(priors["grade"]) == ["B1", "D1"]
+    assert list(priors["grade"]) == ["C1", "D1"]
     assert priors.meta["n_read"] == 5
     assert priors.meta["n_duplicates"] == 3
     assert priors.meta["duplicates"] == ["B", "C", "D"]
@@ -219,6 +231,12 @@ def test_crossmatch_returns_empty_int_arrays_when_either_set_is_empty():
 def test_crossmatch_rejects_a_radius_that_is_not_positive():
     with pytest.raises(PriorListError, match="must be positive"):
         crossmatch([1.0], [2.0], [1.0], [2.0], radius_arcsec=0)
+
+
+def test_it_says_how_to_install_lenscat_when_it_is_missing(monkeypatch):
+    monkeypatch.setattr(priors.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(PriorListError, match=r"pip install --no-deps lenscat==1\.1\.3"):
+        read_lenscat()
 
 
 def test_it_reads_the_bundled_lenscat_catalogue_quickly():
