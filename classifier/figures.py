@@ -31,4 +31,7 @@ def loss_figure(history):
 
 def to_div(fig, div_id=None):
     """HTML for a figure; plotly.js itself comes from the page (served locally)."""
-    return fig.to_html(include_plotlyjs=False, full_html=False, div_id=div_id)
+    # responsive: the figure follows its card's width (cards sit in CSS grids).
+    return fig.to_html(
+        include_plotlyjs=False, full_html=False, div_id=div_id, config={"responsive": True}
+    )

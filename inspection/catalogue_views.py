@@ -40,8 +40,11 @@ def _report(request, cat):
 @admin_required
 def catalogue_list(request, errors=None, status=200):
     campaigns = Campaign.objects.select_related("run__survey", "run__network").annotate(
-        n_candidates=Count("items", filter=Q(items__source__isnull=False)),
-        n_grades=Count("assignments__grade", filter=Q(assignments__item__source__isnull=False)),
+        # distinct: the two joins multiply each other's rows.
+        n_candidates=Count("items", filter=Q(items__source__isnull=False), distinct=True),
+        n_grades=Count(
+            "assignments__grade", filter=Q(assignments__item__source__isnull=False), distinct=True
+        ),
     )
     context = {
         "campaigns": campaigns,

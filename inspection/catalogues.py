@@ -18,9 +18,11 @@ Choices (where the paper is silent):
   survey's ``lens_prior`` (Lanusse et al. 2018 eq. 5), then takes Bayes' rule
   with every grade of both rounds, a 1 or a 2 saying "lens" (as the skills
   count them), with each inspector's current skill. Scores are clipped to
-  [1e-7, 1 - 1e-7] first: a float32 score of exactly 1 would otherwise fix
-  the posterior at 1 whatever the inspectors say. A network without a
-  recorded training prior is taken as trained on balanced classes.
+  [1e-3, 1 - 1e-3] first: a network's probability is not calibrated beyond
+  about one part in its test set's size (10^3-10^4 stamps), and a score of
+  exactly 1 (float32 saturates) would otherwise fix the posterior at 1
+  whatever the inspectors say. A network without a recorded training prior
+  is taken as trained on balanced classes.
 - Inspectors appear in exports by code (``I1``, ``I2``, ... in the order of
   their user ids), never by login.
 """
@@ -43,7 +45,7 @@ SELECTIONS = {
     "new": "high-probability candidates in no prior list",
 }
 ORDERS = ("total", "posterior", "score")
-SCORE_CLIP = 1e-7
+SCORE_CLIP = 1e-3  # see the module docstring
 DEFAULT_RADIUS_ARCSEC = 2.0
 GALLERY_MAX = 300
 
