@@ -38,6 +38,18 @@ def env_bool(name, default, environ=os.environ):
     )
 
 
+def env_int(name, default, environ=os.environ, minimum=0):
+    """A whole number, at least ``minimum``."""
+    value = env_str(name, default, environ)
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        number = None
+    if number is None or number < minimum:
+        raise ImproperlyConfigured(f"{name}={value!r} is not a whole number >= {minimum}.")
+    return number
+
+
 def env_list(name, default, environ=os.environ):
     """A comma-separated list, blanks dropped (``"a, b,"`` -> ``["a", "b"]``)."""
     value = env_str(name, default, environ) or ""

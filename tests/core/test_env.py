@@ -3,7 +3,7 @@
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from lensfinder.env import database_from_url, env_bool, env_list, env_path, redis_url
+from lensfinder.env import database_from_url, env_bool, env_int, env_list, env_path, redis_url
 
 
 def test_it_reads_booleans_in_any_case():
@@ -15,6 +15,13 @@ def test_it_reads_booleans_in_any_case():
 def test_it_names_the_variable_of_a_bad_boolean():
     with pytest.raises(ImproperlyConfigured, match=r"DEBUG='maybe' is not a boolean"):
         env_bool("DEBUG", "true", {"DEBUG": "maybe"})
+
+
+def test_it_reads_whole_numbers_and_refuses_others():
+    assert env_int("N", "60", {}) == 60 and env_int("N", "60", {"N": " 0 "}) == 0
+    for bad in ("-1", "1.5", "lots"):
+        with pytest.raises(ImproperlyConfigured, match=f"N='{bad}' is not a whole number >= 0"):
+            env_int("N", "60", {"N": bad})
 
 
 def test_it_splits_lists_and_drops_blanks():

@@ -34,6 +34,7 @@ def test_it_starts_with_debug_off_and_a_secret_key():
         ({"DEBUG": "perhaps"}, "DEBUG='perhaps' is not a boolean"),
         ({"DATABASE_URL": "mysql://root@localhost/x"}, "unsupported scheme 'mysql'"),
         ({"REDIS_URL": "localhost:6379"}, "REDIS_URL='localhost:6379'"),
+        ({"DB_CONN_MAX_AGE": "forever"}, "DB_CONN_MAX_AGE='forever' is not a whole number"),
     ],
 )
 def test_it_fails_loudly_on_malformed_settings(env, message):

@@ -32,9 +32,11 @@ def test_an_inspector_trains_grades_with_keys_and_resumes(
     # Training: the page insists, then gives feedback after each answer.
     page.goto(f"{live_server.url}/grading/{campaign.pk}/")
     expect(page.get_by_role("heading", name="Training")).to_be_visible()
-    for _ in range(6):
+    for k in range(6):
         item = KnownItem.objects.get(pk=page.locator('input[name="item"]').get_attribute("value"))
         page.keyboard.press("2" if item.is_lens else "0")
+        # Wait for this answer's page (the last one's feedback also says "Right.").
+        expect(page.locator("#feedback")).to_contain_text(f"{k + 1} of 6 answered")
         expect(page.locator("#feedback")).to_contain_text("Right.")
     expect(page.locator("#training-passed")).to_be_visible()
 
