@@ -168,6 +168,7 @@ def _row(cat, report, i):
     source = cat.sources[i]
     return {
         "index": i,
+        "item_pk": cat.item_ids[i],
         "source": source,
         "score": cat.scores[i],
         "posterior": cat.posterior[i],

@@ -88,6 +88,7 @@ class Catalogue:
 
     campaign: Campaign
     sources: list
+    item_ids: list  # the CampaignItem of each row
     inspector_ids: list
     grades: np.ndarray  # first round, [candidates, inspectors], NaN = not graded
     scores: np.ndarray
@@ -179,6 +180,7 @@ def build(campaign):
         .select_related("source")
         .order_by("source__stamp_index")
     )
+    item_ids = [item.pk for item in items]
     sources = [item.source for item in items]
     index = {s.pk: n for n, s in enumerate(sources)}
     grades, inspector_ids = _grade_matrix(campaign, index)
@@ -214,10 +216,41 @@ def build(campaign):
         second_high[held] = totals[held] >= child.high_total
         posterior = consensus.space_warps_posterior(posterior, child_grades, *_skills(child_ids))
     return Catalogue(
-        campaign=campaign, sources=sources, inspector_ids=inspector_ids, grades=grades,
+        campaign=campaign, sources=sources, item_ids=item_ids, inspector_ids=inspector_ids,
+        grades=grades,
         scores=scores, p_prior=p_prior, posterior=posterior, second_total=second_total,
         second_high=second_high, children=children,
     )  # fmt: skip
+
+
+def _p_prior(run, score):
+    """The network score as the starting probability of the posterior."""
+    score = np.clip(np.asarray(score, np.float64), SCORE_CLIP, 1 - SCORE_CLIP)
+    return prior_shift(score, run.network.train_prior or 0.5, run.survey.lens_prior)
+
+
+def posterior_path(campaign, source):
+    """One candidate's Space Warps posterior, step by step: ``[(label,
+    grade, p)]`` from the network's prior-mapped score through each grade of
+    the campaign and of its further votes (inspectors by code)."""
+    while campaign.parent_id is not None:  # a further vote: start from the first round
+        campaign = campaign.parent
+    run = campaign.run
+    score = Score.objects.filter(run=run, source=source).values_list("score", flat=True).first()
+    if score is None:
+        return []
+    p = float(_p_prior(run, score))
+    path = [("network score at the survey prior", None, p)]
+    rounds = [campaign, *Campaign.objects.filter(parent=campaign).order_by("created_at", "pk")]
+    for n, c in enumerate(rounds):
+        grades, inspector_ids = _grade_matrix(c, {source.pk: 0})
+        p_lens, p_not = _skills(inspector_ids)
+        steps = consensus.space_warps_trajectory(p, grades[0], p_lens, p_not)
+        graded = [k for k in range(len(inspector_ids)) if not np.isnan(grades[0, k])]
+        for k, p in zip(graded, steps, strict=True):
+            label = f"{inspector_codes(inspector_ids)[k]}" + (f" (round {n + 1})" if n else "")
+            path.append((label, int(grades[0, k]), p))
+    return path
 
 
 def agreement(cat):

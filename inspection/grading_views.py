@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 
 from core import queue
 from core.roles import INSPECTOR_GROUP, admin_required, inspector_required
-from inspection import grading
+from inspection import catalogues, grading
 from inspection.models import (
     Assignment,
     Campaign,
@@ -337,6 +337,8 @@ def campaign_item(request, pk, item_pk):
         found = campaign.run.scores.filter(source_id=item.source_id).first()
         score = found.score if found else None
     grades = Grade.objects.filter(assignment__item=item).select_related("assignment__inspector")
+    path = catalogues.posterior_path(campaign, item.source) if item.source_id else []
     context = {"campaign": campaign, "item": item, "urls": _item_urls(item, request),
-               "score": score, "grades": grades.prefetch_related("history")}  # fmt: skip
+               "score": score, "grades": grades.prefetch_related("history"),
+               "posterior_path": path}  # fmt: skip
     return render(request, "inspection/campaign_item.html", context)

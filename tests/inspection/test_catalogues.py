@@ -144,6 +144,18 @@ def test_a_further_vote_in_one_click_decides_the_candidates_at_total_3(campaign,
     # The second-round grades are evidence for the posterior too; the others keep theirs.
     assert cat.posterior[2] > before.posterior[2] and cat.posterior[3] < before.posterior[3]
     assert cat.posterior[0] == before.posterior[0]
+    # A candidate's page walks through the same posterior, grade by grade, both rounds.
+    path = catalogues.posterior_path(child, cat.sources[2])
+    assert [label for label, _, _ in path] == [
+        "network score at the survey prior", "I1", "I2", "I3",
+        "I1 (round 2)", "I2 (round 2)", "I3 (round 2)",
+    ]  # fmt: skip
+    assert path[0][2] == pytest.approx(cat.p_prior[2]) and path[-1][2] == pytest.approx(
+        cat.posterior[2]
+    )
+    url = reverse("inspection:campaign_item", args=[campaign.pk, cat.item_ids[2]])
+    item = admin_client.get(url)
+    assert 'id="posterior-path"' in item.content.decode()
     page = admin_client.get(reverse("inspection:catalogue", args=[campaign.pk])).content.decode()
     assert child.name in page
 
