@@ -59,14 +59,18 @@ def inspector_codes(inspector_ids):
 
 
 def _grade_matrix(campaign, index):
-    """First-round grades [candidates, inspectors] (NaN: not graded) and the
-    inspector ids of the columns."""
+    """A campaign's grades of the sources in ``index`` (source id -> row),
+    ``[rows, inspectors]`` (NaN: not graded), and the inspector ids of the
+    columns."""
     inspector_ids = sorted(campaign.inspectors.values_list("pk", flat=True))
     column = {pk: n for n, pk in enumerate(inspector_ids)}
     grades = np.full((len(index), len(inspector_ids)), np.nan)
     rows = Grade.objects.filter(
         assignment__campaign=campaign, assignment__item__source__isnull=False
-    ).values_list("assignment__item__source_id", "assignment__inspector_id", "grade")
+    )
+    if len(index) <= 100:  # one candidate's page: not the whole campaign's grades
+        rows = rows.filter(assignment__item__source_id__in=list(index))
+    rows = rows.values_list("assignment__item__source_id", "assignment__inspector_id", "grade")
     for source_id, inspector_id, value in rows:
         if source_id in index and inspector_id in column:
             grades[index[source_id], column[inspector_id]] = value

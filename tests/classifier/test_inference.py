@@ -86,6 +86,33 @@ def test_a_compiled_scorer_pads_the_last_batch_and_scores_like_eager(shipped_cnn
     assert np.allclose(compiled.score(stamps, 0.21), eager, atol=1e-4)
 
 
+def test_an_automatic_compile_is_kept_only_when_it_is_faster(shipped_cnn, kids_stamps,
+                                                              monkeypatch):  # fmt: skip
+    import time
+
+    from classifier import inference
+
+    class Slow(torch.nn.Module):  # a "compiled" graph slower than eager
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        def forward(self, x):
+            time.sleep(0.05)
+            return self.model(x)
+
+    monkeypatch.setattr(inference.torch, "compile", lambda model, **kw: Slow(model))
+    monkeypatch.setattr(inference, "COMPILE_AFTER_S", 0.0)
+    model, pre = shipped_cnn
+    stamps = kids_stamps[0][:40]
+    scorer = Scorer(model, pre, "cpu", batch_size=16, compile="auto")
+    eager = scorer.score(stamps, 0.21)  # compiles before the next call
+    assert np.allclose(scorer.score(stamps, 0.21), eager, atol=1e-6)
+    assert scorer._net is scorer.model and scorer.compile_speedup < 1
+    # An explicit compile is kept whatever it costs.
+    assert isinstance(Scorer(model, pre, "cpu", batch_size=16, compile=True)._net, Slow)
+
+
 def test_bf16_falls_back_to_fp32_where_the_hardware_lacks_it():
     assert resolve_variant("bf16", "cpu", cpu_bf16=True) == "bf16"
     assert resolve_variant("bf16", "cpu", cpu_bf16=False) == "fp32"
