@@ -9,8 +9,9 @@ a fraction of the fp32 compute limit (measured matmul peak / FLOPs per
 stamp) with its |dAUC| from fp32 eager; preprocessing alone; and the
 DEFAULT scoring path, what ``classifier.inference.Scorer`` runs for the
 shipped network (its recorded variant, eager, and as long runs get it:
-compiled, or eager where compiling is slower), against the targets of the classifier issue. Rates are the best
-of ``--repeats`` runs, as the machine is shared.
+compiled, or eager where compiling is slower), against the targets of the
+classifier issue. Rates are the best of ``--repeats`` runs, as the machine
+is shared.
 
     LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 \\
     MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1,thp:always,metadata_thp:auto \\
