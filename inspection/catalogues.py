@@ -345,11 +345,12 @@ def add_lenscat(name="lenscat"):
     return _store_prior_list(name, table, origin, "lenscat: known lenses and candidates")
 
 
-def _positions(queryset, *fields):
-    rows = list(queryset.values_list(*fields))
-    if not rows:
-        return [np.zeros(0) for _ in fields]
-    return [np.asarray(c) for c in zip(*rows, strict=True)]
+def _positions(queryset):
+    """(pk, ra_deg, dec_deg) of every row as three arrays: one query, and one
+    C-level conversion (building them row by row cost a third of the page)."""
+    rows = np.array(list(queryset.values_list("pk", "ra_deg", "dec_deg")), np.float64)
+    rows = rows.reshape(-1, 3)
+    return rows[:, 0].astype(np.int64), rows[:, 1], rows[:, 2]
 
 
 @dataclass
@@ -380,7 +381,7 @@ def prior_report(cat, prior_lists=None, radius_arcsec=DEFAULT_RADIUS_ARCSEC):
         raise CatalogueError(f"The match radius must be in (0, 60] arcsec, not {radius_arcsec}.")
     prior_lists = list(PriorList.objects.all() if prior_lists is None else prior_lists)
     run = cat.campaign.run
-    sample_ids, sample_ra, sample_dec = _positions(run.sources(), "pk", "ra_deg", "dec_deg")
+    sample_ids, sample_ra, sample_dec = _positions(run.sources())
     selected_ids = set(run.candidates().values_list("source_id", flat=True))
     kept_ids = {cat.sources[i].pk for i in np.flatnonzero(cat.high)}
     cat_ra = np.array([s.ra_deg for s in cat.sources])
@@ -389,7 +390,7 @@ def prior_report(cat, prior_lists=None, radius_arcsec=DEFAULT_RADIUS_ARCSEC):
     match = [""] * len(cat.sources)
     lists = []
     for prior in prior_lists:
-        names, ra, dec = _positions(prior.lenses.order_by("pk"), "name", "ra_deg", "dec_deg")
+        pks, ra, dec = _positions(prior.lenses.order_by("pk"))
         i_prior, i_sample, _ = priors.crossmatch(ra, dec, sample_ra, sample_dec, radius_arcsec)
         hit = {int(p): int(sample_ids[s]) for p, s in zip(i_prior, i_sample, strict=True)}
         lists.append({
@@ -400,9 +401,10 @@ def prior_report(cat, prior_lists=None, radius_arcsec=DEFAULT_RADIUS_ARCSEC):
             "kept": sum(s in kept_ids for s in hit.values()),
         })  # fmt: skip
         i_cat, i_list, sep = priors.crossmatch(cat_ra, cat_dec, ra, dec, radius_arcsec)
+        names = dict(prior.lenses.filter(pk__in=pks[i_list].tolist()).values_list("pk", "name"))
         for c, p, s in zip(i_cat, i_list, sep, strict=True):
             if not s >= best_sep[c]:  # NaN (no match yet) or a closer one
-                best_sep[c], match[c] = s, f"{prior.name}:{names[p]}"
+                best_sep[c], match[c] = s, f"{prior.name}:{names[int(pks[p])]}"
     new = cat.high & np.isnan(best_sep)
     return PriorReport(radius_arcsec, lists, match, best_sep, new)
 
