@@ -333,6 +333,19 @@ def test_an_ungraded_campaign_has_an_empty_catalogue_not_an_error(
     assert len(Table.read(out)) == 0
 
 
+def test_a_run_missing_scores_is_named_not_half_catalogued(campaign, admin_client):
+    from inspection.models import Score
+
+    Score.objects.filter(run=campaign.run, source=campaign.items.first().source).delete()
+    with pytest.raises(catalogues.CatalogueError, match="no score for 1 candidate.*resume"):
+        catalogues.build(campaign)
+    page = admin_client.get(reverse("inspection:catalogue", args=[campaign.pk]), follow=True)
+    assert "finish or resume the run" in page.content.decode()
+    export = admin_client.get(reverse("inspection:catalogue_export",
+                                      args=[campaign.pk, "high", "fits"]))  # fmt: skip
+    assert export.status_code == 400
+
+
 def test_settings_change_the_catalogue_and_bad_values_are_refused(campaign, admin_client):
     url = reverse("inspection:catalogue_settings", args=[campaign.pk])
     admin_client.post(url, {"high_total": 5, "vote_total": 4, "lens_prior": 0.01})
