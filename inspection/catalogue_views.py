@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 
 from classifier.figures import to_div
 from core.roles import admin_required
-from inspection import catalogues, dashboards, grading
+from inspection import catalogues, grading
 from inspection.models import Campaign, PriorList
 
 EXPORT_SUFFIXES = {"csv": ".csv", "fits": ".fits", "ecsv": ".ecsv", "vot": ".vot"}
@@ -30,11 +30,10 @@ def _chosen_priors(request):
     return list(lists.filter(pk__in=ids) if ids else lists)
 
 
-def _report(request, cat):
-    return catalogues.prior_report(
-        cat, _chosen_priors(request),
-        request.GET.get("radius") or catalogues.DEFAULT_RADIUS_ARCSEC,
-    )  # fmt: skip
+def _report(request, cat, chosen=None):
+    radius = request.GET.get("radius") or catalogues.DEFAULT_RADIUS_ARCSEC
+    return catalogues.prior_report(cat, _chosen_priors(request) if chosen is None else chosen,
+                                   radius)  # fmt: skip
 
 
 @admin_required
@@ -60,55 +59,17 @@ def catalogue_detail(request, pk):
     campaign = get_object_or_404(
         Campaign.objects.select_related("run__survey", "run__network", "parent"), pk=pk
     )
+    chosen = _chosen_priors(request)
     try:
         cat = catalogues.build(campaign)
-        report = _report(request, cat)
+        report = _report(request, cat, chosen)
     except catalogues.CatalogueError as exc:
         messages.error(request, str(exc))
         return redirect("inspection:catalogues")
     agree = catalogues.agreement(cat)
-    run, survey = campaign.run, campaign.run.survey
     graded = int((cat.n_grades > 0).sum())
     high = cat.select("high")
-    known = [m != "" for m in report.match]
-    kind = ["known" if known[i] else ("new" if cat.high[i] else "candidate")
-            for i in range(len(cat.sources))]  # fmt: skip
-    prior_pos = [(p.ra_deg, p.dec_deg, p.name) for p in _nearby_priors(report, cat)]
-    figures = {
-        "funnel": dashboards.funnel_figure(
-            [
-                ("catalogue sources", survey.n_catalogue),
-                ("LRGs scored", run.n_sources),
-                ("candidates", run.candidates().count()),
-                ("graded", graded),
-                ("high probability", len(high)),
-            ]
-        ),  # fmt: skip
-        "totals": dashboards.total_score_figure(
-            consensus_counts(cat), campaign.high_total, campaign.vote_total
-        ),
-        "score": dashboards.score_vs_consensus_figure(
-            cat.scores.tolist(),
-            cat.totals.tolist(),
-            cat.posterior.tolist(),
-            [s.name for s in cat.sources],
-        ),  # fmt: skip
-        "sky": dashboards.sky_figure(
-            [s.ra_deg for s in cat.sources],
-            [s.dec_deg for s in cat.sources],
-            [s.name for s in cat.sources],
-            kind,
-            [p[0] for p in prior_pos],
-            [p[1] for p in prior_pos],
-            [p[2] for p in prior_pos],
-        ),  # fmt: skip
-        "agreement": dashboards.agreement_figure(
-            cat.codes,
-            [r["bias"] for r in agree["inspectors"]],
-            [r["scatter"] for r in agree["inspectors"]],
-            agree["pairwise"],
-        ),  # fmt: skip
-    }
+    figures = catalogues.dashboard_figures(cat, report, agree)
 
     def ranked(order):
         rows = cat.ordered("candidates", report, order)[:RANKED_SHOWN]
@@ -128,7 +89,7 @@ def catalogue_detail(request, pk):
         "by_posterior": ranked("posterior"),
         "figures": {k: to_div(f, div_id=f"fig-{k}") for k, f in figures.items()},
         "prior_lists": PriorList.objects.all(),
-        "chosen_priors": [p.pk for p in _chosen_priors(request)],
+        "chosen_priors": [p.pk for p in chosen],
         "radius": report.radius_arcsec,
         "query": f"?{query}" if query else "",
         "selections": catalogues.SELECTIONS,
@@ -140,28 +101,6 @@ def catalogue_detail(request, pk):
         ),
     }
     return render(request, "inspection/catalogue_detail.html", context)
-
-
-def consensus_counts(cat):
-    from inspection import consensus
-
-    return consensus.total_distribution(cat.totals, 2 * len(cat.inspector_ids))
-
-
-def _nearby_priors(report, cat):
-    """Prior-list entries matched to a candidate (the sky map shows those,
-    not a whole-sky list of 30,000 lenses)."""
-    from inspection.models import PriorLens
-
-    wanted = {}
-    for m in report.match:
-        if m:
-            list_name, name = m.split(":", 1)
-            wanted.setdefault(list_name, set()).add(name)
-    found = []
-    for list_name, names in wanted.items():
-        found += list(PriorLens.objects.filter(prior_list__name=list_name, name__in=names)[:500])
-    return found
 
 
 def _row(cat, report, i):

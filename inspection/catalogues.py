@@ -34,7 +34,7 @@ import numpy as np
 from django.db import transaction
 
 from classifier.metrics import prior_shift
-from inspection import consensus, gallery, previews, priors
+from inspection import consensus, dashboards, gallery, previews, priors
 from inspection.models import Campaign, Grade, PriorLens, PriorList, Score, Skill
 
 SELECTIONS = {
@@ -407,6 +407,63 @@ def prior_report(cat, prior_lists=None, radius_arcsec=DEFAULT_RADIUS_ARCSEC):
                 best_sep[c], match[c] = s, f"{prior.name}:{names[int(pks[p])]}"
     new = cat.high & np.isnan(best_sep)
     return PriorReport(radius_arcsec, lists, match, best_sep, new)
+
+
+def matched_prior_lenses(report, limit=500):
+    """The prior-list entries matched to a candidate (the sky map shows
+    those, not a whole-sky list of 30,000 lenses)."""
+    wanted = {}
+    for m in report.match:
+        if m:
+            list_name, name = m.split(":", 1)
+            wanted.setdefault(list_name, set()).add(name)
+    found = []
+    for list_name, names in wanted.items():
+        found += PriorLens.objects.filter(prior_list__name=list_name, name__in=names)[:limit]
+    return found
+
+
+def dashboard_figures(cat, report, agree):
+    """The Catalogues page's plotly figures (``inspection.dashboards``)."""
+    run, survey = cat.campaign.run, cat.campaign.run.survey
+    names = [s.name for s in cat.sources]
+    kind = ["known" if report.match[i] else ("new" if cat.high[i] else "candidate")
+            for i in range(len(cat.sources))]  # fmt: skip
+    prior = matched_prior_lenses(report)
+    return {
+        "funnel": dashboards.funnel_figure(
+            [
+                ("catalogue sources", survey.n_catalogue),
+                ("LRGs scored", run.n_sources),
+                ("candidates", run.candidates().count()),
+                ("graded", int((cat.n_grades > 0).sum())),
+                ("high probability", int(cat.high.sum())),
+            ]
+        ),  # fmt: skip
+        "totals": dashboards.total_score_figure(
+            consensus.total_distribution(cat.totals, 2 * len(cat.inspector_ids)),
+            cat.campaign.high_total,
+            cat.campaign.vote_total,
+        ),  # fmt: skip
+        "score": dashboards.score_vs_consensus_figure(
+            cat.scores.tolist(), cat.totals.tolist(), cat.posterior.tolist(), names
+        ),
+        "sky": dashboards.sky_figure(
+            [s.ra_deg for s in cat.sources],
+            [s.dec_deg for s in cat.sources],
+            names,
+            kind,
+            [p.ra_deg for p in prior],
+            [p.dec_deg for p in prior],
+            [p.name for p in prior],
+        ),  # fmt: skip
+        "agreement": dashboards.agreement_figure(
+            cat.codes,
+            [r["bias"] for r in agree["inspectors"]],
+            [r["scatter"] for r in agree["inspectors"]],
+            agree["pairwise"],
+        ),  # fmt: skip
+    }
 
 
 # --- Tables, exports, gallery ------------------------------------------------------
