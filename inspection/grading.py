@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Sum
 from django.utils import timezone
 
+from inspection import consensus
 from inspection.models import (
     Assignment,
     Campaign,
@@ -312,13 +313,20 @@ def totals_by_source(campaign):
 
 
 def disagreements(campaign):
-    """Candidate items whose grades differ by 2 or more (a 0 and a 2)."""
-    grades = {}
-    for item_id, value in Grade.objects.filter(
-        assignment__campaign=campaign, assignment__item__source__isnull=False
-    ).values_list("assignment__item_id", "grade"):
-        grades.setdefault(item_id, []).append(value)
-    return {i for i, g in grades.items() if max(g) - min(g) >= 2}
+    """Candidate items whose grades differ by 2 or more (a 0 and a 2), by
+    the rule of the catalogues (``consensus.disagreements``)."""
+    rows = list(
+        Grade.objects.filter(
+            assignment__campaign=campaign, assignment__item__source__isnull=False
+        ).values_list("assignment__item_id", "assignment__inspector_id", "grade")
+    )
+    items = {i: n for n, i in enumerate(sorted({r[0] for r in rows}))}
+    inspectors = {u: n for n, u in enumerate(sorted({r[1] for r in rows}))}
+    grades = np.full((len(items), len(inspectors)), np.nan)
+    for item_id, inspector_id, value in rows:
+        grades[items[item_id], inspectors[inspector_id]] = value
+    ids = list(items)
+    return {ids[n] for n in np.flatnonzero(consensus.disagreements(grades))}
 
 
 def known_set_from_images(name, paths, is_lens=True, pixscale_arcsec=None, folder=None,
