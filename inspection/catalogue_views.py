@@ -192,7 +192,8 @@ def catalogue_gallery(request, pk, which):
         raise Http404(f"Galleries: {', '.join(catalogues.SELECTIONS)}.")
     try:
         cat = catalogues.build(campaign)
-        report = _report(request, cat)
+        # Only the "new" selection needs the cross-match; labels do not.
+        report = _report(request, cat) if which == "new" else None
         png = catalogues.gallery_png(cat, which, report, request.GET.get("order", "total"))
     except catalogues.CatalogueError as exc:
         return HttpResponse(str(exc), status=400, content_type="text/plain")

@@ -362,6 +362,7 @@ class PriorReport:
     match: list  # per catalogue row: "list:name" of the nearest prior entry, or ""
     separation_arcsec: np.ndarray  # NaN where unmatched
     new: np.ndarray  # high-probability rows in no prior list
+    matched: dict = field(default_factory=dict)  # row -> (name, ra_deg, dec_deg) of its match
 
     @property
     def n_new(self):
@@ -388,6 +389,7 @@ def prior_report(cat, prior_lists=None, radius_arcsec=DEFAULT_RADIUS_ARCSEC):
     cat_dec = np.array([s.dec_deg for s in cat.sources])
     best_sep = np.full(len(cat.sources), np.nan)
     match = [""] * len(cat.sources)
+    matched = {}
     lists = []
     for prior in prior_lists:
         pks, ra, dec = _positions(prior.lenses.order_by("pk"))
@@ -404,23 +406,11 @@ def prior_report(cat, prior_lists=None, radius_arcsec=DEFAULT_RADIUS_ARCSEC):
         names = dict(prior.lenses.filter(pk__in=pks[i_list].tolist()).values_list("pk", "name"))
         for c, p, s in zip(i_cat, i_list, sep, strict=True):
             if not s >= best_sep[c]:  # NaN (no match yet) or a closer one
-                best_sep[c], match[c] = s, f"{prior.name}:{names[int(pks[p])]}"
+                name = names[int(pks[p])]
+                best_sep[c], match[c] = s, f"{prior.name}:{name}"
+                matched[int(c)] = (name, float(ra[p]), float(dec[p]))
     new = cat.high & np.isnan(best_sep)
-    return PriorReport(radius_arcsec, lists, match, best_sep, new)
-
-
-def matched_prior_lenses(report, limit=500):
-    """The prior-list entries matched to a candidate (the sky map shows
-    those, not a whole-sky list of 30,000 lenses)."""
-    wanted = {}
-    for m in report.match:
-        if m:
-            list_name, name = m.split(":", 1)
-            wanted.setdefault(list_name, set()).add(name)
-    found = []
-    for list_name, names in wanted.items():
-        found += PriorLens.objects.filter(prior_list__name=list_name, name__in=names)[:limit]
-    return found
+    return PriorReport(radius_arcsec, lists, match, best_sep, new, matched)
 
 
 def dashboard_figures(cat, report, agree):
@@ -429,7 +419,9 @@ def dashboard_figures(cat, report, agree):
     names = [s.name for s in cat.sources]
     kind = ["known" if report.match[i] else ("new" if cat.high[i] else "candidate")
             for i in range(len(cat.sources))]  # fmt: skip
-    prior = matched_prior_lenses(report)
+    # The sky map shows the prior entries matched to a candidate, not a
+    # whole-sky list of 30,000 lenses.
+    prior = list(report.matched.values())
     return {
         "funnel": dashboards.funnel_figure(
             [
@@ -453,9 +445,9 @@ def dashboard_figures(cat, report, agree):
             [s.dec_deg for s in cat.sources],
             names,
             kind,
-            [p.ra_deg for p in prior],
-            [p.dec_deg for p in prior],
-            [p.name for p in prior],
+            [ra for _, ra, _ in prior],
+            [dec for _, _, dec in prior],
+            [name for name, _, _ in prior],
         ),  # fmt: skip
         "agreement": dashboards.agreement_figure(
             cat.codes,

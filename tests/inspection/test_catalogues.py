@@ -201,6 +201,8 @@ def test_prior_lists_are_cross_matched_as_he_et_al_report_them(campaign, tmp_pat
         0.8, abs=0.01
     )
     assert report.match[1] == "earlier:L1" and report.separation_arcsec[1] < 0.01
+    assert sorted(report.matched) == [0, 1, 4] and report.matched[0][0] == "L0"
+    assert report.matched[1][1:] == pytest.approx((cat.sources[1].ra_deg, cat.sources[1].dec_deg))
     assert np.flatnonzero(report.new).tolist() == [7]  # the one high candidate in no list
     # A tighter radius loses the 0.8" and 1.2" matches, never silently all of them.
     tight = catalogues.prior_report(cat, [prior], radius_arcsec=0.5)
@@ -302,6 +304,8 @@ def test_the_catalogue_pages_show_consensus_agreement_and_dashboards(campaign, a
     markers += [f'id="fig-{k}"' for k in ("funnel", "totals", "score", "sky", "agreement")]
     for marker in markers:
         assert marker in page, marker
+    sky = page.split('id="fig-sky"')[1].split("</script>")[0]
+    assert '"L0"' in sky and '"far1"' not in sky  # matched prior entries only
     assert "insp0" not in page.split('id="bias"')[1].split("</table>")[0]
     export = admin_client.get(reverse("inspection:catalogue_export",
                                       args=[campaign.pk, "high", "ecsv"]))  # fmt: skip
