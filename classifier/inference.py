@@ -31,7 +31,7 @@ import warnings
 import numpy as np
 import torch
 
-from classifier.networks import lens_probability
+from classifier.networks import for_inference, lens_probability
 
 CHUNK = 1024
 VARIANTS = ("fp32", "bf16", "fp16")
@@ -108,7 +108,9 @@ class Scorer:
         if compile not in (True, False, "auto"):
             raise ValueError(f"compile must be True, False or 'auto', not {compile!r}.")
         self.device = torch.device(device or next(model.parameters()).device)
-        self.model = model.to(self.device, memory_format=torch.channels_last).eval()
+        # A copy with BatchNorms folded into their convolutions (the caller's
+        # network is left untouched, in whatever mode it was).
+        self.model = for_inference(model).to(self.device, memory_format=torch.channels_last)
         self.preprocessor = preprocessor
         self.batch_size = int(batch_size)
         self.requested_variant = variant

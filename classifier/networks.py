@@ -18,10 +18,12 @@ logits: ``(N, 2)`` from the two-output CNN, ``(N,)`` from one-logit heads.
 ``lens_probability`` turns either into P(lens).
 """
 
+import copy
 import numbers
 
 import torch
 from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 
 def conv1x1(in_channels, out_channels, stride=1, bias=False):
@@ -34,6 +36,25 @@ def conv3x3(in_channels, out_channels, stride=1):
     return nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False)
 
 
+class MaxPool2x2(nn.MaxPool2d):
+    """``nn.MaxPool2d(2)`` (floor mode) that, where no gradient is wanted,
+    takes the maximum of the four strided views of each 2x2 block instead:
+    the same values, 1.5-7x faster on a CPU than the pooling kernel for these
+    small maps (channels_last bf16 above all). Training keeps the kernel,
+    whose backward is the faster there."""
+
+    def __init__(self):
+        super().__init__(2)
+
+    def forward(self, x):
+        if torch.is_grad_enabled() and x.requires_grad:
+            return super().forward(x)
+        h, w = x.shape[-2] // 2 * 2, x.shape[-1] // 2 * 2
+        x = x[..., :h, :w]
+        rows = torch.maximum(x[..., 0::2, :], x[..., 1::2, :])
+        return torch.maximum(rows[..., 0::2], rows[..., 1::2])
+
+
 def _check_bands(in_bands):
     if isinstance(in_bands, bool) or not isinstance(in_bands, numbers.Integral) or in_bands < 1:
         raise ValueError(f"in_bands must be a positive integer, not {in_bands!r}.")
@@ -43,6 +64,9 @@ def _check_bands(in_bands):
 class He2020CNN(nn.Module):
     """He et al. 2020: conv 5x5 (20) + ReLU, max-pool 2; conv 5x5 (50) + ReLU,
     max-pool 2; FC 4050 -> 500 -> 100 -> ``num_outputs`` with ReLU between.
+
+    Each ReLU runs after its max-pool: ReLU is monotonic, so the two commute
+    exactly, and it then touches a quarter of the values.
 
     Parameters
     ----------
@@ -66,8 +90,8 @@ class He2020CNN(nn.Module):
         self.num_outputs = num_outputs
         # Unpadded convolutions: 49 -> 45 -> pool 22 -> 18 -> pool 9.
         self.features = nn.Sequential(
-            nn.Conv2d(in_bands, 20, 5), nn.ReLU(inplace=True), nn.MaxPool2d(2),
-            nn.Conv2d(20, 50, 5), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+            nn.Conv2d(in_bands, 20, 5), MaxPool2x2(), nn.ReLU(inplace=True),
+            nn.Conv2d(20, 50, 5), MaxPool2x2(), nn.ReLU(inplace=True),
         )  # fmt: skip
         self.classifier = nn.Sequential(
             nn.Flatten(),
@@ -109,12 +133,18 @@ class PreActBottleneck(nn.Module):
 
     def __init__(self, in_channels, bottleneck, out_channels, stride=1, first=False):
         super().__init__()
+        # In-place ELUs and sum: each acts on a tensor made just before it
+        # and not used again (a BatchNorm's output, whose backward needs only
+        # its input), and on a CPU these memory-bound passes cost about as
+        # much as the convolutions, half of it in writing fresh tensors.
         self.preact = (
-            nn.Identity() if first else nn.Sequential(nn.BatchNorm2d(in_channels), nn.ELU())
-        )
+            nn.Identity() if first
+            else nn.Sequential(nn.BatchNorm2d(in_channels), nn.ELU(inplace=True))
+        )  # fmt: skip
         self.branch = nn.Sequential(
-            conv1x1(in_channels, bottleneck, stride), nn.BatchNorm2d(bottleneck), nn.ELU(),
-            conv3x3(bottleneck, bottleneck), nn.BatchNorm2d(bottleneck), nn.ELU(),
+            conv1x1(in_channels, bottleneck, stride),
+            nn.BatchNorm2d(bottleneck), nn.ELU(inplace=True),
+            conv3x3(bottleneck, bottleneck), nn.BatchNorm2d(bottleneck), nn.ELU(inplace=True),
             conv1x1(bottleneck, out_channels, bias=True),
         )  # fmt: skip
         # The network's first unit maps the stem's 32 channels to 32 at stride
@@ -129,7 +159,9 @@ class PreActBottleneck(nn.Module):
     def forward(self, x):
         p = self.preact(x)
         shortcut = x if self.projection is None else self.projection(p)
-        return self.branch(p) + shortcut
+        out = self.branch(p)  # a fresh tensor (a convolution's output)
+        out += shortcut
+        return out
 
 
 class DeepLensResNet(nn.Module):
@@ -158,7 +190,7 @@ class DeepLensResNet(nn.Module):
         self.stem = nn.Sequential(
             nn.Conv2d(in_bands, self.stem_channels, 7, padding=3, bias=False),
             nn.BatchNorm2d(self.stem_channels),
-            nn.ELU(),
+            nn.ELU(inplace=True),
         )
         self.in_channels = self.stem_channels
         (g1, g2, g3, g4, g5) = self.groups
@@ -238,6 +270,26 @@ def build(name, in_bands=1):
     if name not in ARCHITECTURES:
         raise ValueError(f"Unknown architecture {name!r}: choose {' or '.join(ARCHITECTURES)}.")
     return ARCHITECTURES[name]["builder"](in_bands)
+
+
+def for_inference(model):
+    """An evaluation-mode copy of ``model`` with each BatchNorm that directly
+    follows a convolution in a ``nn.Sequential`` folded into it (its running
+    statistics and affine become the convolution's weights and bias): the
+    same function, to float rounding, with one pass over each feature map
+    fewer. The DeepLens stem and every bottleneck branch fold two or one;
+    the pre-activation BatchNorms, whose input is also the shortcut, stay.
+    ``model`` itself is left as it is (it may go on training)."""
+    model = copy.deepcopy(model).eval()
+    for seq in model.modules():
+        if not isinstance(seq, nn.Sequential):
+            continue
+        for i in range(len(seq) - 1):
+            conv, bn = seq[i], seq[i + 1]
+            if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
+                seq[i] = fuse_conv_bn_eval(conv, bn)
+                seq[i + 1] = nn.Identity()
+    return model
 
 
 def lens_probability(logits):

@@ -67,23 +67,37 @@ def _per_band(values, shape, device, name):
         ) from None
 
 
+def _sorted_mad(a, k):
+    """(MAD about the lower median, max |a - median| + |median|) of each row
+    of the float32 array ``a``, from one sort. The k+1 values nearest the median are
+    k+1 consecutive sorted values that include it, so the MAD (the
+    (k+1)-th smallest deviation) is the least, over the windows
+    ``s[lo : lo + k + 1]`` with ``lo <= k``, of the window's larger
+    deviation: the same float32 differences a second selection would rank."""
+    s = np.sort(a, axis=-1)
+    med = s[:, k : k + 1]
+    mad = np.maximum(med - s[:, : k + 1], s[:, k : 2 * k + 1] - med).min(axis=-1)
+    scale = np.maximum(med[:, 0] - s[:, 0], s[:, -1] - med[:, 0]) + np.abs(med[:, 0])
+    return mad, scale
+
+
 def _finite_robust_sigma(x):
     """``_robust_sigma`` where every value is finite: the same lower medians
-    (the element ``torch.nanmedian`` returns) found by selection, not sorting.
-    On the CPU numpy does it all, its introselect and single-threaded passes
-    being ~4x faster than torch's on these short rows, with the same results."""
+    (the element ``torch.nanmedian`` returns), found by selection or a sort.
+    On the CPU numpy sorts each row once (``_sorted_mad``): ~2x faster than
+    two numpy selections and ~8x faster than torch's on these short rows.
+    (Sharing the rows among threads gains nothing in a scoring run: torch's
+    OpenMP workers spin on the cores for a while after each operation.)"""
     k = (x.shape[-1] - 1) // 2
     if x.device.type == "cpu":
-        a = x.numpy()
-        med = np.partition(a, k, axis=-1)[..., k : k + 1]
-        dev = np.abs(a - med)
-        mad = torch.from_numpy(np.partition(dev, k, axis=-1)[..., k])
-        scale = torch.from_numpy(dev.max(axis=-1) + np.abs(med[..., 0]))
-    else:
-        med = torch.kthvalue(x, k + 1, dim=-1, keepdim=True).values
-        dev = (x - med).abs()
-        mad = torch.kthvalue(dev, k + 1, dim=-1).values
-        scale = dev.amax(dim=-1) + med[..., 0].abs()
+        mad, scale = _sorted_mad(x.reshape(-1, x.shape[-1]).numpy(), k)
+        shape = x.shape[:-1]
+        return (MAD_TO_SIGMA * torch.from_numpy(mad).reshape(shape),
+                torch.from_numpy(scale).reshape(shape))  # fmt: skip
+    med = torch.kthvalue(x, k + 1, dim=-1, keepdim=True).values
+    dev = (x - med).abs()
+    mad = torch.kthvalue(dev, k + 1, dim=-1).values
+    scale = dev.amax(dim=-1) + med[..., 0].abs()
     return MAD_TO_SIGMA * mad, scale
 
 

@@ -1,14 +1,18 @@
-"""The two networks: DESIGN.md's parameter counts, shapes, registry, errors."""
+"""The two networks: DESIGN.md's parameter counts, shapes, registry, errors,
+and the exact rewrites that make inference faster."""
 
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from classifier.networks import (
     ARCHITECTURES,
+    MaxPool2x2,
     build,
     count_parameters,
     deeplens_resnet,
+    for_inference,
     he2020_cnn,
     lens_probability,
 )
@@ -125,3 +129,67 @@ def test_lens_probability_reads_either_head():
     assert torch.allclose(lens_probability(one[:, None]), torch.sigmoid(one))
     with pytest.raises(ValueError, match=r"not \(3, 3\)"):
         lens_probability(torch.zeros(3, 3))
+
+
+@pytest.mark.parametrize("size", [44, 45, 18, 9])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_the_fast_2x2_max_pool_gives_the_kernel_values(size, dtype):
+    x = torch.randn(3, 5, size, size + 1).to(dtype)
+    for layout in (torch.contiguous_format, torch.channels_last):
+        x = x.contiguous(memory_format=layout)
+        with torch.no_grad():
+            assert torch.equal(MaxPool2x2()(x), F.max_pool2d(x, 2))
+
+
+def test_the_max_pool_trains_through_the_pooling_kernel():
+    x = torch.randn(2, 3, 9, 9, requires_grad=True)
+    MaxPool2x2()(x).sum().backward()
+    grad = x.grad.clone()
+    x.grad = None
+    F.max_pool2d(x, 2).sum().backward()
+    assert torch.equal(grad, x.grad)
+    assert MaxPool2x2()(x).grad_fn.name().startswith("MaxPool2DWithIndices")
+
+
+def test_the_cnn_pools_before_its_relus_with_the_papers_values():
+    torch.manual_seed(0)
+    model = build("he2020-cnn").eval()
+    conv1, conv2 = model.features[0], model.features[3]
+    x = torch.randn(8, 1, 49, 49)
+    with torch.no_grad():
+        # The paper's order: ReLU, then pool.
+        h = F.max_pool2d(F.relu(conv1(x)), 2)
+        h = F.max_pool2d(F.relu(conv2(h)), 2)
+        assert torch.equal(model(x), model.classifier(h))
+
+
+def _with_batchnorm_statistics(model, size):
+    model.train()
+    with torch.no_grad():
+        for _ in range(3):
+            model(3 * torch.randn(16, 1, size, size) + 1)
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.weight.uniform_(0.5, 2.0)
+                m.bias.uniform_(-0.5, 0.5)
+    return model
+
+
+def test_for_inference_folds_batchnorms_into_convolutions_and_keeps_the_function():
+    torch.manual_seed(0)
+    model = _with_batchnorm_statistics(build("deeplens-resnet"), 45)
+    folded = for_inference(model)
+    after_conv = [
+        m for seq in folded.modules() if isinstance(seq, torch.nn.Sequential)
+        for a, m in zip(seq[:-1], seq[1:], strict=True) if isinstance(a, torch.nn.Conv2d)
+    ]  # fmt: skip
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in after_conv)
+    n_bn = sum(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
+    n_left = sum(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    assert (n_bn, n_left) == (45, 14)  # stem + 2 per unit folded; 14 pre-activations stay
+    assert model.training and not folded.training  # the original is left as it was
+    x = torch.randn(8, 1, 45, 45)
+    model.eval()
+    with torch.no_grad():
+        expected = model(x)
+        assert torch.allclose(folded(x), expected, rtol=1e-4, atol=1e-4 * expected.abs().max())
