@@ -161,7 +161,10 @@ class Scorer:
         x = x.contiguous(memory_format=torch.channels_last)
         dtype = AUTOCAST.get(self.variant)
         with torch.autocast(self.device.type, dtype=dtype or torch.float32, enabled=bool(dtype)):
-            return lens_probability(net(x)).float()
+            logits = net(x)
+        # The probability in float32: bf16 spaces values near 1 by 2^-8, which
+        # would tie every confident lens at 1.0 and the ranking with them.
+        return lens_probability(logits.float())
 
     def score(self, stamps, pixscale_arcsec):
         """P(lens) for stamps ``(N, B, H, W)`` at ``pixscale_arcsec`` (arcsec/px)."""

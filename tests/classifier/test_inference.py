@@ -12,6 +12,7 @@ from django.core.management import call_command
 
 from classifier import metrics
 from classifier.inference import (
+    AUTOCAST,
     MAX_D_AUC,
     Scorer,
     pick_variant,
@@ -58,6 +59,18 @@ def test_every_variant_scores_like_fp32_eager(shipped_cnn, kids_stamps, variant)
     # A dAUC below 0.001 needs scores that agree to well within a percent.
     assert np.abs(scores - reference).max() < 0.01
     assert abs(metrics.auc(scores, labels) - metrics.auc(reference, labels)) < MAX_D_AUC
+
+
+@pytest.mark.parametrize("variant", [v for v in CPU_VARIANTS if v != "fp32"])
+def test_reduced_precision_scores_are_float32_probabilities(shipped_cnn, kids_stamps, variant):
+    """Only the network runs in bf16: its probabilities come from float32
+    softmax, not rounded to bf16's 8 bits (which would tie every score in
+    [0.996, 1] at 1.0 and lose the ranking of the best candidates)."""
+    model, pre = shipped_cnn
+    scores = Scorer(model, pre, "cpu", variant=variant).score(kids_stamps[0], 0.21)
+    rounded = torch.from_numpy(scores).to(AUTOCAST[variant]).double().numpy()
+    between = (scores > 0.01) & (scores < 0.99)
+    assert between.sum() > 5 and not np.any(rounded[between] == scores[between])
 
 
 @pytest.mark.parametrize("variant", CPU_VARIANTS)
