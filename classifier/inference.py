@@ -2,7 +2,9 @@
 
 A ``Scorer`` runs the full scoring path, preprocess (resample + normalise)
 then the network, in batches under ``torch.inference_mode`` with
-channels_last inputs (2x on the CNN, DESIGN.md), in one of these variants:
+channels_last inputs (2x on the CNN, DESIGN.md), on a copy of the network
+with its BatchNorms folded into the convolutions before them
+(``networks.for_inference``), in one of these variants:
 
 - ``fp32``: float32, the reference every evaluation is computed with;
 - ``bf16``: bfloat16 autocast, on a CPU with native bf16 instructions
@@ -15,9 +17,10 @@ AUC is within ``MAX_D_AUC`` of fp32's); a variant the machine cannot run
 falls back to fp32 (``resolve_variant``).
 
 ``torch.compile`` (inductor, weights frozen in) costs ~3 s for the CNN and
-~20 s for DeepLens here, and gains 1.4x on DeepLens in bf16 (its BatchNorm +
-ELU pairs fuse) and loses ~10% on the CNN, so it only pays on long runs and
-not for every network: ``compile="auto"`` compiles once a Scorer has spent
+~7-20 s for DeepLens, and gains 1.3-1.4x on DeepLens in bf16 (its
+BatchNorm + ELU pairs fuse, and its ELUs use inductor's faster exp) and
+loses ~20% on the CNN, so it only pays on long runs and not for every
+network: ``compile="auto"`` compiles once a Scorer has spent
 ``COMPILE_AFTER_S`` seconds scoring (a survey run, not an evaluation), then
 times the compiled graph against eager on the next batch and keeps the
 faster; batches are padded to ``batch_size`` so that the graph is compiled

@@ -133,18 +133,12 @@ class PreActBottleneck(nn.Module):
 
     def __init__(self, in_channels, bottleneck, out_channels, stride=1, first=False):
         super().__init__()
-        # In-place ELUs and sum: each acts on a tensor made just before it
-        # and not used again (a BatchNorm's output, whose backward needs only
-        # its input), and on a CPU these memory-bound passes cost about as
-        # much as the convolutions, half of it in writing fresh tensors.
         self.preact = (
-            nn.Identity() if first
-            else nn.Sequential(nn.BatchNorm2d(in_channels), nn.ELU(inplace=True))
-        )  # fmt: skip
+            nn.Identity() if first else nn.Sequential(nn.BatchNorm2d(in_channels), nn.ELU())
+        )
         self.branch = nn.Sequential(
-            conv1x1(in_channels, bottleneck, stride),
-            nn.BatchNorm2d(bottleneck), nn.ELU(inplace=True),
-            conv3x3(bottleneck, bottleneck), nn.BatchNorm2d(bottleneck), nn.ELU(inplace=True),
+            conv1x1(in_channels, bottleneck, stride), nn.BatchNorm2d(bottleneck), nn.ELU(),
+            conv3x3(bottleneck, bottleneck), nn.BatchNorm2d(bottleneck), nn.ELU(),
             conv1x1(bottleneck, out_channels, bias=True),
         )  # fmt: skip
         # The network's first unit maps the stem's 32 channels to 32 at stride
@@ -159,9 +153,7 @@ class PreActBottleneck(nn.Module):
     def forward(self, x):
         p = self.preact(x)
         shortcut = x if self.projection is None else self.projection(p)
-        out = self.branch(p)  # a fresh tensor (a convolution's output)
-        out += shortcut
-        return out
+        return self.branch(p) + shortcut
 
 
 class DeepLensResNet(nn.Module):
@@ -190,7 +182,7 @@ class DeepLensResNet(nn.Module):
         self.stem = nn.Sequential(
             nn.Conv2d(in_bands, self.stem_channels, 7, padding=3, bias=False),
             nn.BatchNorm2d(self.stem_channels),
-            nn.ELU(inplace=True),
+            nn.ELU(),
         )
         self.in_channels = self.stem_channels
         (g1, g2, g3, g4, g5) = self.groups
