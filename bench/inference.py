@@ -206,8 +206,9 @@ def main():
     for arch, ceiling in {arch: ceiling for arch, *_, ceiling in summary}.items():
         if ceiling < TARGETS[arch]:
             print(f"  {arch}: the target is {TARGETS[arch] / ceiling:.1f}x this machine's ceiling "
-                  f"({ceiling:,.0f} stamps/s, the network at the matmul peak after "
-                  "preprocessing): no implementation of the network meets it here")  # fmt: skip
+                  f"({ceiling:,.0f} stamps/s, the network's FLOPs at the matmul peak after "
+                  "preprocessing at its measured rate): computing those FLOPs, no variant "
+                  "meets it here")  # fmt: skip
 
 
 if __name__ == "__main__":
