@@ -69,9 +69,9 @@ def _per_band(values, shape, device, name):
 
 def _sorted_mad(a, k):
     """(MAD about the lower median, max |a - median| + |median|) of each row
-    of the float32 array ``a``, from one sort. The k+1 values nearest the median are
-    k+1 consecutive sorted values that include it, so the MAD (the
-    (k+1)-th smallest deviation) is the least, over the windows
+    of the float32 array ``a``, from one sort. The k+1 values nearest the
+    median are k+1 consecutive sorted values that include it, so the MAD
+    (the (k+1)-th smallest deviation) is the least, over the windows
     ``s[lo : lo + k + 1]`` with ``lo <= k``, of the window's larger
     deviation: the same float32 differences a second selection would rank."""
     s = np.sort(a, axis=-1)
@@ -84,8 +84,9 @@ def _sorted_mad(a, k):
 def _finite_robust_sigma(x):
     """``_robust_sigma`` where every value is finite: the same lower medians
     (the element ``torch.nanmedian`` returns), found by selection or a sort.
-    On the CPU numpy sorts each row once (``_sorted_mad``): ~2x faster than
-    two numpy selections and ~8x faster than torch's on these short rows.
+    On the CPU numpy sorts each row once (``_sorted_mad``): ~1.3x faster than
+    two numpy selections (``bench/rewrites.py``), which are ~4x faster than
+    torch's on these short rows.
     (Sharing the rows among threads gains nothing in a scoring run: torch's
     OpenMP workers spin on the cores for a while after each operation.)"""
     k = (x.shape[-1] - 1) // 2
