@@ -32,8 +32,8 @@ from torch import nn
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from classifier import preprocessing  # noqa: E402
 from classifier.networks import build, for_inference  # noqa: E402
+from core import imaging  # noqa: E402
 
 
 def race(pairs, n, rounds):
@@ -98,7 +98,7 @@ def two_selections(x):
     a = x.numpy()
     med = np.partition(a, k, axis=-1)[..., k : k + 1]
     mad = np.partition(np.abs(a - med), k, axis=-1)[..., k]
-    return torch.from_numpy(preprocessing.MAD_TO_SIGMA * mad)
+    return torch.from_numpy(imaging.MAD_TO_SIGMA * mad)
 
 
 def main():
@@ -140,9 +140,9 @@ def main():
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 2, n).astype(np.int16)
     stamps = render.simulate_batch(get_survey("kids-r"), labels, rng)[0]
-    frame = preprocessing._frame(torch.from_numpy(stamps), preprocessing.BORDER_PX)
+    frame = imaging._frame(torch.from_numpy(stamps), imaging.BORDER_PX)
     best, out = race({"two selections (np.partition x 2)": lambda: two_selections(frame),
-                      "one sort per row": lambda: preprocessing._finite_robust_sigma(frame)[0]},
+                      "one sort per row": lambda: imaging._finite_robust_sigma(frame)[0]},
                      n, rounds)  # fmt: skip
     report(f"noise sigma of {n} KiDS-like 97x97 stamps ({frame.shape[-1]}-pixel frames)",
            best, out)  # fmt: skip

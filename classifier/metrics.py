@@ -14,6 +14,8 @@ scores are always called alike.
 
 import numpy as np
 
+from core.stats import rank_auc
+
 
 class MetricsError(ValueError):
     """Scores and labels that the metric cannot be computed from."""
@@ -84,12 +86,7 @@ def auc(scores, labels):
         In [0, 1]; 1 for perfectly separated scores, 0 for reversed ones.
     """
     scores, pos = _check(scores, labels)
-    # Average 1-based ranks: a tie group spanning ranks a+1..b gets (a+b+1)/2.
-    values, inverse, counts = np.unique(scores, return_inverse=True, return_counts=True)
-    ends = np.cumsum(counts)
-    ranks = (ends - (counts - 1) / 2)[inverse]
-    n_pos, n_neg = pos.sum(), (~pos).sum()
-    return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    return rank_auc(scores, pos)
 
 
 def _threshold_admitting(scores, negative_scores, n_false_positives):

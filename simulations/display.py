@@ -54,39 +54,52 @@ def to_png_array(stamp, kind="asinh"):
     return (stretch(stamp, kind) * 255).astype(np.uint8)
 
 
-def contact_sheet(stamps, captions, path, columns=8, scale=2, kind="asinh"):
-    """Write a PNG grid of ``stamps`` (N, B, H, W) with a caption under each."""
-    stamps = np.asarray(stamps)
-    n, _, h, w = stamps.shape
-    rows = max(1, -(-n // columns))
-    cell_w, cell_h = w * scale, h * scale + 14
-    sheet = Image.new("RGB", (columns * cell_w, rows * cell_h), "black")
-    draw = ImageDraw.Draw(sheet)
-    for i in range(n):
-        arr = to_png_array(stamps[i] if stamps.shape[1] == 3 else stamps[i, 0], kind)
-        tile = Image.fromarray(arr).convert("RGB").resize((w * scale, h * scale), Image.NEAREST)
-        x0, y0 = (i % columns) * cell_w, (i // columns) * cell_h
-        sheet.paste(tile, (x0, y0))
-        draw.text((x0 + 2, y0 + h * scale + 1), str(captions[i])[:28], fill="white")
-    sheet.save(path)
-    return path
+def _caption(meta, i):
+    parts = []
+    if "theta_e" in meta.colnames and meta["theta_e"][i] > 0:
+        parts.append(f"tE={meta['theta_e'][i]:.1f}")
+    if "snr" in meta.colnames and meta["snr"][i] > 0:
+        parts.append(f"S/N={meta['snr'][i]:.0f}")
+    elif "feature_snr" in meta.colnames and meta["feature_snr"][i] > 0:
+        parts.append(f"S/N={meta['feature_snr'][i]:.0f}")
+    return " ".join(parts)
 
 
-def write_contact_sheet(stampset_path, png_path, n=48, columns=8):
-    """A contact sheet of the first ``n`` stamps of a stamp-set file, captioned
-    with kind, theta_E (arcsec) and arc S/N where known."""
+def write_contact_sheet(stampset_path, png_path, columns=8):
+    """A contact sheet of a stamp-set file with one row per kind and subkind
+    (META ``kind``/``subkind``), the first ``columns`` stamps of each, so that
+    a person sees at a glance what the set holds. Each row starts with its
+    kind and count; stamps are captioned with theta_E (arcsec) and arc S/N
+    where known. Sets without ``kind`` get rows of ``label``."""
     from simulations.stampset import read_stampset
 
     s = read_stampset(stampset_path)
-    idx = list(range(min(n, len(s))))
     meta = s.meta
-    captions = []
-    for i in idx:
-        parts = [str(meta["kind"][i]) if "kind" in meta.colnames else str(meta["id"][i])]
-        if "theta_e" in meta.colnames and meta["theta_e"][i] > 0:
-            parts.append(f"tE={meta['theta_e'][i]:.1f}")
-        if "snr" in meta.colnames and meta["snr"][i] > 0:
-            parts.append(f"S/N={meta['snr'][i]:.0f}")
-        captions.append(" ".join(parts))
-    scale = max(1, 96 // s.cube.shape[-1] + 1)
-    return contact_sheet(s.stamps(idx), captions, png_path, columns=columns, scale=scale)
+    if "kind" in meta.colnames:
+        kind = np.asarray(meta["kind"]).astype(str)
+        sub = np.asarray(meta["subkind"]).astype(str) if "subkind" in meta.colnames else None
+        groups = kind if sub is None else np.char.add(np.char.add(kind, " "), sub)
+    else:
+        groups = np.char.add("label ", s.labels.astype(str))
+    groups = np.char.strip(groups.astype(str))
+    rows = []
+    for group in sorted(set(groups), key=lambda g: (not g.startswith("lens"), g)):
+        members = np.flatnonzero(groups == group)
+        rows.append((f"{group} ({len(members)})", members[:columns]))
+    h, w = s.cube.shape[-2:]
+    scale = max(1, 96 // w + 1)
+    label_w, cell_w, cell_h = 150, w * scale, h * scale + 14
+    sheet = Image.new("RGB", (label_w + columns * cell_w, max(1, len(rows)) * cell_h), "black")
+    draw = ImageDraw.Draw(sheet)
+    for r, (title, members) in enumerate(rows):
+        y0 = r * cell_h
+        draw.text((4, y0 + cell_h // 2 - 6), title[:24], fill="white")
+        for c, i in enumerate(members):
+            stamp = s.stamps(int(i))
+            arr = to_png_array(stamp if stamp.shape[0] == 3 else stamp[0])
+            tile = Image.fromarray(arr).convert("RGB").resize((cell_w, h * scale), Image.NEAREST)
+            x0 = label_w + c * cell_w
+            sheet.paste(tile, (x0, y0))
+            draw.text((x0 + 2, y0 + h * scale + 1), _caption(meta, i)[:28], fill="white")
+    sheet.save(png_path)
+    return png_path

@@ -92,7 +92,13 @@ def sis_convergence(x, y, theta_E, center_x=0.0, center_y=0.0):
     return theta_E / (2 * torch.sqrt(dx * dx + dy * dy))
 
 
-def trace(x, y, lens, subhaloes=None):
+def shear_deflection(x, y, gamma1, gamma2):
+    """Deflection (alpha_x, alpha_y), arcsec, of an external shear about the
+    origin: ``alpha = (g1 x + g2 y, g2 x - g1 y)`` (lenstronomy's SHEAR)."""
+    return gamma1 * x + gamma2 * y, gamma2 * x - gamma1 * y
+
+
+def trace(x, y, lens, subhaloes=None, shear=None):
     """Source-plane positions (beta_x, beta_y) of image-plane rays (x, y).
 
     Parameters
@@ -105,6 +111,8 @@ def trace(x, y, lens, subhaloes=None):
     subhaloes : dict, optional
         ``theta_E``, ``center_x``, ``center_y`` tensors of shape ``(B, K, 1, 1)``
         (K subhaloes per lens; theta_E = 0 pads lenses with fewer).
+    shear : dict, optional
+        ``gamma1``, ``gamma2`` of an external shear about the origin.
     """
     ax, ay = sie_deflection(x, y, lens["theta_E"], lens["q"], lens["phi"],
                             lens["center_x"], lens["center_y"])  # fmt: skip
@@ -115,4 +123,7 @@ def trace(x, y, lens, subhaloes=None):
         )  # fmt: skip
         ax = ax + sx.sum(dim=-3)
         ay = ay + sy.sum(dim=-3)
+    if shear is not None:
+        gx, gy = shear_deflection(x, y, shear["gamma1"], shear["gamma2"])
+        ax, ay = ax + gx, ay + gy
     return x - ax, y - ay

@@ -1,4 +1,4 @@
-"""Observing a noiseless image: Gaussian PSF, noise, S/N (pure: no Django).
+"""Observing a noiseless image: PSF (Moffat or Gaussian), noise, S/N (pure: no Django).
 
 Batched on torch tensors of shape ``(B, nb, H, W)`` (stamps, bands, pixels).
 """
@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))  # 2.3548
+GAUSSIAN_ABOVE = 30.0  # counts
 
 
 def gaussian_psf_convolve(images, fwhm_arcsec, pixscale_arcsec):
@@ -28,11 +29,74 @@ def gaussian_psf_convolve(images, fwhm_arcsec, pixscale_arcsec):
     ph, pw = _fast_length(h + 2 * pad), _fast_length(w + 2 * pad)
     ky = torch.fft.fft(_wrapped_gaussian(ph, sigma_px), dim=-1)
     kx = torch.fft.rfft(_wrapped_gaussian(pw, sigma_px), dim=-1)
-    transfer = ky[..., :, None] * kx[..., None, :]
-    out = torch.fft.irfft2(torch.fft.rfft2(images, s=(ph, pw)) * transfer, s=(ph, pw))
+    return _apply_transfer(images, ky[..., :, None] * kx[..., None, :], (ph, pw))
+
+
+def _apply_transfer(images, transfer, padded):
+    h, w = images.shape[-2:]
+    out = torch.fft.irfft2(torch.fft.rfft2(images, s=padded) * transfer, s=padded)
     # The kernel is centred on the origin, so the image stays in place; the
     # tails that wrapped fall in the padding, which is dropped.
     return out[..., :h, :w]
+
+
+def moffat_alpha(fwhm, beta):
+    """Moffat core width alpha for a FWHM (same units): ``FWHM / (2 sqrt(2^(1/beta) - 1))``."""
+    return fwhm / (2 * torch.sqrt(torch.pow(2.0, 1.0 / beta) - 1))
+
+
+class PSF:
+    """Moffat PSFs, one per stamp and band, for images of one shape.
+
+    ``I(r) ~ (1 + (r / alpha)^2)^-beta`` sampled at pixel centres (a
+    discretised PSF, as the Gaussian above), truncated at ``4 FWHM`` and
+    normalised to a sum of 1; ``beta = inf`` gives the Gaussian of the same
+    FWHM. The transfer functions are computed once and applied to any
+    number of images of the batch (``convolve``), e.g. a whole scene and,
+    for its S/N, the lensed source alone.
+
+    Parameters
+    ----------
+    fwhm_arcsec, beta : array_like
+        ``(B, nb)``; beta > 1 or inf.
+    pixscale_arcsec : float
+    shape : (int, int)
+        Image height and width, pixels.
+    """
+
+    TRUNCATE_FWHM = 4.0
+
+    def __init__(self, fwhm_arcsec, beta, pixscale_arcsec, shape, device="cpu",
+                 dtype=torch.float32):  # fmt: skip
+        # float32 is ample for a kernel normalised to 1 (and twice as fast).
+        fwhm = torch.as_tensor(fwhm_arcsec, dtype=torch.float32, device=device) / pixscale_arcsec
+        beta = torch.as_tensor(beta, dtype=torch.float32, device=device)
+        fwhm, beta = torch.broadcast_tensors(fwhm, beta)
+        if bool((beta <= 1).any()):
+            raise ValueError("Moffat PSFs need beta > 1 (finite flux).")
+        h, w = shape
+        r = self.radius_px = int(math.ceil(self.TRUNCATE_FWHM * float(fwhm.max()))) + 1
+        self.padded = (_fast_length(h + 2 * r), _fast_length(w + 2 * r))
+        # The kernel is evaluated on its (2r+1)^2 support only, then wrapped
+        # into the padded grid centred on index 0.
+        d = torch.arange(-r, r + 1, dtype=torch.float32, device=device)
+        r2 = d[:, None] ** 2 + d[None, :] ** 2
+        gaussian = torch.isinf(beta)[..., None, None]
+        safe_beta = torch.where(torch.isinf(beta), 2.0, beta)[..., None, None]
+        alpha = moffat_alpha(fwhm[..., None, None], safe_beta)
+        moffat = torch.exp(-safe_beta * torch.log1p(r2 / alpha**2))
+        sigma = fwhm[..., None, None] / FWHM_PER_SIGMA
+        kernel = torch.where(gaussian, torch.exp(-0.5 * r2 / sigma**2), moffat)
+        kernel = kernel * (r2 <= (self.TRUNCATE_FWHM * fwhm[..., None, None]) ** 2)
+        kernel = kernel / kernel.sum(dim=(-2, -1), keepdim=True)
+        padded = torch.zeros(kernel.shape[:-2] + self.padded, dtype=dtype, device=device)
+        padded[..., : 2 * r + 1, : 2 * r + 1] = kernel
+        self.transfer = torch.fft.rfft2(padded.roll((-r, -r), (-2, -1)))
+
+    def convolve(self, images, bands=slice(None), stamps=slice(None)):
+        """``images`` (b, k, H, W) convolved with the PSFs of ``bands`` (k of
+        them) of the stamps ``stamps`` (b of them; all by default)."""
+        return _apply_transfer(images, self.transfer[stamps][:, bands], self.padded)
 
 
 def _wrapped_gaussian(length, sigma_px):
@@ -55,33 +119,59 @@ def _fast_length(n):
         n += 1
 
 
-def add_noise(signal, sigma_bg, generator):
+def add_noise(signal, sigma_bg, generator, shift_px=None):
     """``Poisson(signal) + N(0, sigma_bg^2)``; signal in counts (>= 0).
 
     ``sigma_bg`` (counts) broadcasts to ``(B, nb, 1, 1)``: the Gaussian sky
-    and read noise of the background.
+    and read noise of the background. With ``shift_px`` (B, 2), sub-pixel
+    offsets in [0, 1), the noise of each stamp is correlated as resampling
+    a frame onto a coadd grid by those offsets correlates it (``correlate``);
+    (0, 0) leaves a stamp's noise white.
     """
     signal = torch.clamp(signal, min=0)
-    shot = torch.poisson(signal, generator=generator)
-    background = torch.randn(signal.shape, generator=generator, dtype=signal.dtype)
-    return shot + background.to(signal.device) * sigma_bg
+    # Above GAUSSIAN_ABOVE expected counts a Poisson deviate is drawn as a
+    # Gaussian of the same variance (skewness < 0.2, beside a sky variance of
+    # thousands of counts^2): 2.5x faster on galaxy stamps, same moments.
+    gaussian = signal > GAUSSIAN_ABOVE
+    shot = torch.poisson(torch.where(gaussian, 0.0, signal), generator=generator)
+    z = torch.randn(signal.shape, generator=generator, dtype=signal.dtype).to(signal.device)
+    sigma_bg = torch.as_tensor(sigma_bg, dtype=signal.dtype, device=signal.device)
+    deviation = torch.where(
+        gaussian, torch.sqrt(signal + sigma_bg**2) * z, shot - signal + sigma_bg * z
+    )
+    if shift_px is not None:
+        deviation = correlate(deviation, shift_px)
+    return signal + deviation
 
 
-def kids_snr(mag, a=1.796e9, b=-0.8079, faint=15.0, faint_mag=23.0):
-    """He et al. 2020 eq. 17: S/N of a KiDS galaxy of r magnitude ``mag``."""
-    mag = np.asarray(mag, dtype=np.float64)
-    return np.where(mag < faint_mag, a * np.exp(b * mag), faint)
+def correlate(noise, shift_px):
+    """Noise ``(B, nb, H, W)`` resampled bilinearly by the sub-pixel offsets
+    ``shift_px`` (B, 2) = (dx, dy), rescaled so that every pixel keeps its
+    variance: neighbouring pixels become correlated (a coadd made with
+    SWarp-like resampling) while the rms per pixel, which the noise model
+    sets, stays the same. Periodic at the edges (noise is stationary)."""
+    shift = torch.as_tensor(shift_px, dtype=noise.dtype, device=noise.device)
+    dx, dy = shift[:, 0, None, None, None], shift[:, 1, None, None, None]
+    weights = ((1 - dx) * (1 - dy), dx * (1 - dy), (1 - dx) * dy, dx * dy)
+    norm = torch.sqrt(sum(w * w for w in weights))
+    shifted = (noise, noise.roll(1, -1), noise.roll(1, -2), noise.roll((1, 1), (-2, -1)))
+    return sum(w * s for w, s in zip(weights, shifted, strict=True)) / norm
 
 
-def background_sigma_for_snr(flux, snr, n_aperture_px):
-    """Background rms (counts) that gives a source of ``flux`` counts the S/N
-    ``snr`` over ``n_aperture_px`` pixels: ``snr = F / (sigma sqrt(N))``.
+def counts_per_second(mag, zero_point):
+    """Photo-electrons per second of a source of AB magnitude ``mag`` (or per
+    arcsec^2 for a surface brightness), for a zero point giving 1 e-/s."""
+    return 10 ** (-0.4 * (np.asarray(mag, np.float64) - zero_point))
 
-    The S/N counts background noise only, like eq. 10 of Lanusse et al.;
-    read this way, He et al.'s eq. 17 with the KiDS zero point implies a
-    nearly constant sky (~30-40 e- per pixel from r = 17 to 23), as it should.
-    """
-    return np.asarray(flux, np.float64) / (np.asarray(snr) * np.sqrt(n_aperture_px))
+
+def background_sigma(sky_mag_arcsec2, zero_point, exposure_s, n_exposures, read_noise_e,
+                     pixscale_arcsec):  # fmt: skip
+    """The background rms per pixel (e-) of a stack: sky photons over the
+    total exposure plus the read noise of each of ``n_exposures`` frames,
+    ``sqrt(sky + n RN^2)``. It depends on the survey and the night, never on
+    what the stamp holds."""
+    sky = counts_per_second(sky_mag_arcsec2, zero_point) * exposure_s * pixscale_arcsec**2
+    return np.sqrt(sky + n_exposures * read_noise_e**2)
 
 
 def arc_snr(source_image, sigma_bg):

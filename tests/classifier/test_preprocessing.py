@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from classifier import preprocessing
 from classifier.networks import ARCHITECTURES, build, lens_probability
 from classifier.preprocessing import Preprocessor, estimate_noise_sigma, normalise, resample
+from core import imaging
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
@@ -130,10 +130,10 @@ def test_the_sorted_mad_is_the_lower_median_of_the_deviations(n):
     rng = np.random.default_rng(n)
     for values in (rng.normal(3.0, 2.0, (130, 2, n)), rng.integers(-3, 4, (130, 2, n))):
         x = torch.from_numpy(values.astype(np.float32))
-        sigma, scale = preprocessing._finite_robust_sigma(x)
+        sigma, scale = imaging._finite_robust_sigma(x)
         med = torch.nanmedian(x, dim=-1, keepdim=True).values
         dev = (x - med).abs()
-        assert torch.equal(sigma, preprocessing.MAD_TO_SIGMA * torch.nanmedian(dev, dim=-1).values)
+        assert torch.equal(sigma, imaging.MAD_TO_SIGMA * torch.nanmedian(dev, dim=-1).values)
         assert torch.equal(scale, dev.amax(dim=-1) + med[..., 0].abs())
 
 

@@ -10,6 +10,7 @@ from lenstronomy.Util import param_util
 
 from simulations.lensing import (
     check_axis_ratio,
+    shear_deflection,
     sie_convergence,
     sie_deflection,
     sis_convergence,
@@ -103,6 +104,23 @@ def test_tracing_subhaloes_adds_their_deflections():
     ax, ay = sie_deflection(x, y, 1.2, t(0.8), t(0.2))
     sx, sy = sis_deflection(x, y, 0.1, 1.0, 1.0)
     assert torch.allclose(bx, x - ax - sx) and torch.allclose(by, y - ay - sy)
+
+
+def test_external_shear_agrees_with_lenstronomy_and_traces_with_the_sie():
+    kwargs = [{"gamma1": 0.04, "gamma2": -0.07, "ra_0": 0.0, "dec_0": 0.0}]
+    ax, ay = LensModel(["SHEAR"]).alpha(X, Y, kwargs)
+    ours_x, ours_y = shear_deflection(t(X), t(Y), 0.04, -0.07)
+    assert relative(ours_x, ax) < 1e-9 and relative(ours_y, ay) < 1e-9
+    # SIE + shear through trace() against lenstronomy's ray shooting.
+    e1, e2 = param_util.phi_q2_ellipticity(0.3, 0.75)
+    model = LensModel(["SIE", "SHEAR"])
+    bx, by = model.ray_shooting(
+        X, Y, [{"theta_E": 1.4, "e1": e1, "e2": e2, "center_x": 0.0, "center_y": 0.0}] + kwargs
+    )
+    lens = {"theta_E": t(1.4), "q": t(0.75), "phi": t(0.3), "center_x": 0.0, "center_y": 0.0}
+    ours_bx, ours_by = trace(t(X), t(Y), lens, shear={"gamma1": 0.04, "gamma2": -0.07})
+    assert np.max(np.abs(ours_bx.numpy() - bx)) < 1e-6
+    assert np.max(np.abs(ours_by.numpy() - by)) < 1e-6
 
 
 def test_it_refuses_axis_ratios_outside_zero_to_one():

@@ -8,9 +8,7 @@ from simulations.observe import (
     FWHM_PER_SIGMA,
     add_noise,
     arc_snr,
-    background_sigma_for_snr,
     gaussian_psf_convolve,
-    kids_snr,
 )
 
 
@@ -57,16 +55,6 @@ def test_poisson_noise_scales_with_the_signal():
     faint = add_noise(torch.full((1, 1, 200, 200), 4.0), torch.tensor(0.0), rng)
     assert faint.var().item() == pytest.approx(4.0, rel=0.05)
     assert torch.equal(faint, faint.round())  # counts are whole numbers
-
-
-def test_kids_snr_is_he2020_eq_17():
-    assert kids_snr(20.0) == pytest.approx(1.796e9 * np.exp(-0.8079 * 20))
-    assert kids_snr(23.5) == 15.0
-
-
-def test_background_sigma_gives_the_target_snr():
-    sigma = background_sigma_for_snr(1e5, 50.0, 400)
-    assert 1e5 / (sigma * np.sqrt(400)) == pytest.approx(50.0)
 
 
 def test_arc_snr_is_lanusse2018_eq_10():
