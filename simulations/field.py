@@ -12,9 +12,13 @@
   and pixel position;
 - ``field.json``: the manifest (seed, centre, counts, files).
 
-Luminous red galaxies get g-r ~ 1.4, r-i ~ 0.5 and r = 16.5-18.5, so that the
-colour cuts of He et al. (DESIGN.md) select them; blue galaxies, stars and
-faint red galaxies fail one cut or another. Some LRGs lie within a stamp's
+Luminous red galaxies, lensed or not, come from the central-galaxy population
+of the training sets (``simulations.populations``), kept to r = 16-18.4 and
+R_eff >= 1.15" so that He et al.'s cuts select them, with g-r ~ 1.4, r-i ~ 0.5;
+the lensed ones get their mass, shear and sources from the same recipe, their
+arcs raised to S/N >= 25 so that a demo shows them. Blue galaxies, stars and
+faint red galaxies fail one cut or another. PSFs are Moffat (beta 3.5) at the
+seeing of each band; the sky noise follows the kids-gri depth model. Some LRGs lie within a stamp's
 half-width of the tile edge. Two bright stars carry masks (FLAG_R = 4) that
 cover the objects within 15" of them.
 """
@@ -37,7 +41,7 @@ from simulations.surveys import get_survey
 
 BANDS = ("g", "r", "i")
 SEEING_ARCSEC = {"g": 0.85, "r": 0.65, "i": 0.8}
-SKY_SIGMA = {"g": 25.0, "r": 35.0, "i": 40.0}  # counts per pixel
+MOFFAT_BETA = 3.5
 STAMP_PX = 161  # wide enough for the wings of bright LRGs
 MASK_RADIUS_ARCSEC = 15.0
 U_LIMIT = 24.5  # fainter in u: a non-detection, MAG_GAAP_u = 99
@@ -74,96 +78,139 @@ def _positions(kinds, size_px, pix, rng):
     return x, y
 
 
-def _object_params(kinds, x, y, n_lenses, config, rng):
-    """Render parameters (as populations.sample) for every object, in stamps
-    of STAMP_PX centred on each object's nearest pixel."""
+# Field LRGs come from the training sets' central population, kept to what
+# the LRG selection passes: bright enough for the colour cut r < 14 + c_par/0.3
+# at these colours, and large enough for FLUX_RADIUS >= 5 px.
+LRG_MAG_R = (16.0, 18.4)
+LRG_MIN_R_EFF_ARCSEC = 1.15
+DEMO_SNR_MIN = 25.0  # demo arcs a person can see at a glance
+
+
+def _lrg_population(config, n, rng):
+    """Masses, magnitudes and central galaxies of ``n`` field LRGs, drawn
+    from the population the training sets use until they pass the cuts."""
+    parts = {k: [] for k in ("z_l", "z_s", "sigma", "theta_E", "mag")}
+    drawn = 0
+    while drawn < n:
+        z_l, z_s, sigma, theta_E, mag = populations.sample_masses_and_magnitudes(config, 4 * n, rng)
+        low = config["central"]["r_eff_per_theta_e"][1] * theta_E
+        ok = (mag >= LRG_MAG_R[0]) & (mag <= LRG_MAG_R[1]) & (low >= LRG_MIN_R_EFF_ARCSEC)
+        for key, value in zip(parts, (z_l, z_s, sigma, theta_E, mag), strict=True):
+            parts[key].append(value[ok])
+        drawn += int(ok.sum())
+    z_l, z_s, sigma, theta_E, mag = (np.concatenate(parts[k])[:n] for k in parts)
+    central = populations.central_galaxies(config, theta_E, mag, rng)
+    central["r_eff"] = np.maximum(central["r_eff"], LRG_MIN_R_EFF_ARCSEC)
+    return (z_l, z_s, sigma, theta_E), central
+
+
+def _object_scene(kinds, x, y, n_lenses, config, rng):
+    """The scene of every object, each in a stamp of STAMP_PX centred on its
+    nearest pixel: LRGs (the first ``n_lenses`` lensed) from the training
+    population, other galaxies and stars from simple recipes."""
     n = len(kinds)
+    pix = config["pixscale_arcsec"]
     labels = np.zeros(n, np.int16)
     lrg = np.flatnonzero(kinds == "lrg")
     lenses = lrg[:n_lenses]
     labels[lenses] = 1
-    params = populations.sample(config, labels, rng)
-    comp = params["components"]
-    pix = config["pixscale_arcsec"]
-    # One component per object, offset by its sub-pixel position.
-    comp["on"][:] = False
-    comp["on"][:, 0] = True
-    comp["colour"][:] = populations.RED
-    comp["x"][:, 0] = (x - np.round(x)) * pix
-    comp["y"][:, 0] = (y - np.round(y)) * pix
+    masses = [np.zeros(n) for _ in range(4)]
+    lrg_masses, lrg_central = _lrg_population(config, len(lrg), rng)
+    for full, part in zip(masses, lrg_masses, strict=True):
+        full[lrg] = part
+    central = {k: np.zeros((n, len(BANDS)) if k == "colour" else n) for k in lrg_central}
+    for key, value in lrg_central.items():
+        central[key][lrg] = value
     for kind, mags, r_eff, n_sersic, q in [
-        ("star", (16.0, 23.0), (0.005, 0.005), (1.0, 1.0), (1.0, 1.0)),
         ("galaxy", (19.0, 23.5), (0.3, 1.5), (0.8, 2.5), (0.3, 1.0)),
         ("faint-red", (20.3, 22.5), (0.3, 0.8), (2.0, 5.0), (0.6, 1.0)),
-        # R_eff >= 1.2" keeps FLUX_RADIUS (~0.9 R_eff in quadrature with the
-        # seeing) above the 5 px of He et al.'s size cut, as real KiDS LRGs are.
-        ("lrg", (16.5, 18.5), (1.2, 3.0), (3.0, 5.0), (0.6, 1.0)),
+        ("star", (16.0, 23.0), (0.1, 0.1), (1.0, 1.0), (1.0, 1.0)),
     ]:
         idx = np.flatnonzero(kinds == kind)
-        comp["mag"][idx, 0] = rng.uniform(*mags, len(idx))
-        comp["r_eff"][idx, 0] = rng.uniform(*r_eff, len(idx))
-        comp["n"][idx, 0] = rng.uniform(*n_sersic, len(idx))
-        comp["q"][idx, 0] = rng.uniform(*q, len(idx))
-        comp["phi"][idx, 0] = rng.uniform(0, np.pi, len(idx))
-        if kind in ("galaxy", "star"):
-            comp["colour"][idx, 0] = populations.BLUE
-    comp["mag"][np.flatnonzero(kinds == "star")[:2], 0] = 14.0  # the two masked bright stars
-    # Stars are points, drawn by _render_tiles, not Sersic profiles.
-    comp["on"][kinds == "star", 0] = False
-    # The lens's mass follows its light, as in the training sets.
-    params["lens"]["q"][lenses] = comp["q"][lenses, 0]
-    params["lens"]["phi"][lenses] = comp["phi"][lenses, 0]
-    params["source"]["x"][lenses] += comp["x"][lenses, 0]
-    params["source"]["y"][lenses] += comp["y"][lenses, 0]
-    return params, lenses
+        central["mag"][idx] = rng.uniform(*mags, len(idx))
+        central["r_eff"][idx] = rng.uniform(*r_eff, len(idx))
+        central["n"][idx] = rng.uniform(*n_sersic, len(idx))
+        central["q"][idx] = rng.uniform(*q, len(idx))
+        central["phi"][idx] = rng.uniform(0, np.pi, len(idx))
+    # Colours as the catalogue states them (offsets from r).
+    central["colour"] = np.array([[COLOURS[k][1], 0.0, -COLOURS[k][2]] for k in kinds])
+    central["mag"][np.flatnonzero(kinds == "star")[:2]] = 14.0  # the two masked bright stars
+    # Each object sits at its sub-pixel offset from the centre of its stamp.
+    central["x"], central["y"] = (x - np.round(x)) * pix, (y - np.round(y)) * pix
+    scene = populations.new_scene(config, labels, central, masses[3], rng)
+    populations.add_lenses(config, scene, lenses, masses, rng)
+    galaxies = np.flatnonzero(kinds != "star")
+    scene["sersic"].add(
+        galaxies,
+        **{k: central[k][galaxies] for k in ("mag", "colour", "r_eff", "n", "q", "phi", "x", "y")},
+        role="central",
+    )
+    stars = np.flatnonzero(kinds == "star")
+    scene["points"].add(
+        stars, **{k: central[k][stars] for k in ("mag", "colour", "x", "y")}, role="star"
+    )
+    return populations.finish(scene, config), lenses
 
 
 def _band_config(config):
-    """Colours per band for the renderer: red = LRG, blue = field galaxies."""
-    lrg, gal = COLOURS["lrg"], COLOURS["galaxy"]
-    config["lens"]["colour"] = {"g": lrg[1], "r": 0.0, "i": -lrg[2]}
-    config["source"]["colour"] = {"g": gal[1], "r": 0.0, "i": -gal[2]}
+    """The field's survey: KiDS-like g, r, i in stamps of STAMP_PX, arcs held
+    to the demo's S/N floor."""
+    config["size_px"] = STAMP_PX
+    config["source"]["snr_min"] = DEMO_SNR_MIN
     return config
 
 
-def _add_points(image, params, is_star, config):
-    """Stars: their flux split bilinearly over the 4 pixels around their
-    sub-pixel position, before the PSF."""
-    comp = params["components"]
-    pix = config["pixscale_arcsec"]
-    c = STAMP_PX // 2
-    for k in np.flatnonzero(is_star):
-        dx, dy = comp["x"][k, 0] / pix, comp["y"][k, 0] / pix
-        x0, y0 = int(np.floor(dx)), int(np.floor(dy))
-        fx, fy = dx - x0, dy - y0
-        for j, band in enumerate(config["bands"]):
-            mag = comp["mag"][k, 0] + render.colour_offsets(
-                config, comp["colour"][k : k + 1, 0], band
+def sky_sigma(config):
+    """Background rms (counts) of the field's tiles per band: the depth model
+    at the middle of the survey's sky-brightness range."""
+    depth = config["depth"]
+    return {
+        band: float(
+            observe.background_sigma(
+                np.mean(depth["sky_mag_arcsec2"][band]),
+                depth["zero_point"][band],
+                depth["exposure_s"][band],
+                depth["n_exposures"][band],
+                depth["read_noise_e"][band],
+                config["pixscale_arcsec"],
             )
-            flux = float(render.mag_to_counts(mag, config, band)[0])
-            for ox, oy, w in ((0, 0, (1 - fx) * (1 - fy)), (1, 0, fx * (1 - fy)),
-                              (0, 1, (1 - fx) * fy), (1, 1, fx * fy)):  # fmt: skip
-                image[k, j, c + y0 + oy, c + x0 + ox] += flux * w
+        )
+        for band in BANDS
+    }
 
 
-def _render_tiles(params, kinds, x, y, lenses, config, size_px):
-    """Noiseless g, r, i tiles: each object drawn in its own stamp and pasted."""
+def _render_tiles(scene, x, y, config, size_px):
+    """Noiseless g, r, i tiles: each object drawn in its own stamp and pasted;
+    lensed arcs at their drawn brightness, raised to the demo's S/N floor."""
     n = len(x)
     tiles = np.zeros((len(BANDS), size_px, size_px))
     half = STAMP_PX // 2
-    psf = np.tile([SEEING_ARCSEC[b] for b in BANDS], (n, 1))
+    sigma = sky_sigma(config)
+    ref = BANDS.index("r")
+    fwhm = np.tile([SEEING_ARCSEC[b] for b in BANDS], (n, 1))
+    snr = np.zeros(n)
     for start in range(0, n, 128):
         idx = np.arange(start, min(start + 128, n))
-        sub = _subset(params, idx)
+        sub = _subset(scene, idx)
         image = render.galaxy_images(sub, config)
-        _add_points(image, sub, kinds[idx] == "star", config)
-        li = np.flatnonzero(np.isin(idx, lenses))
-        if len(li):
-            sources, _ = render.lensed_source_images(sub, config, li)
-            image[li] += sources
-        image = observe.gaussian_psf_convolve(
-            image, torch.as_tensor(psf[idx], dtype=render.DTYPE), config["pixscale_arcsec"]
-        ).numpy()
+        psf = observe.PSF(fwhm[idx], MOFFAT_BETA, config["pixscale_arcsec"], image.shape[-2:])
+        lensed = np.flatnonzero(sub["feature"]["lensed"])
+        if len(lensed):
+            units, _ = render.feature_images(sub, config)
+            li = torch.as_tensor(lensed)
+            convolved = psf.convolve(units[li, ref : ref + 1], slice(ref, ref + 1), li)[:, 0]
+            drawn = render.band_counts(
+                sub["feature"]["mag"][lensed], sub["feature"]["colour"][lensed], config
+            )[:, ref]
+            flux, snr[idx[lensed]] = render.solve_feature_flux(
+                convolved,
+                np.full(len(lensed), sigma["r"]),
+                drawn,
+                config["source"]["snr_min"],
+                sub["feature"]["snr_boost"][lensed],
+            )
+            image[li] += units[li] * torch.as_tensor(flux, dtype=render.DTYPE)[:, None, None, None]
+        image = psf.convolve(image).numpy()
         for k, i in enumerate(idx):
             cx, cy = int(np.round(x[i])), int(np.round(y[i]))
             x0, y0 = cx - half, cy - half
@@ -171,15 +218,23 @@ def _render_tiles(params, kinds, x, y, lenses, config, size_px):
             tx1, ty1 = min(x0 + STAMP_PX, size_px), min(y0 + STAMP_PX, size_px)
             if tx0 < tx1 and ty0 < ty1:
                 tiles[:, ty0:ty1, tx0:tx1] += image[k, :, ty0 - y0 : ty1 - y0, tx0 - x0 : tx1 - x0]
-    return tiles
+    return tiles, snr
 
 
-def _subset(params, idx):
+def _subset(scene, idx):
+    """The objects ``idx`` of a scene, their table rows renumbered."""
+    n = len(scene["label"])
+    new_index = np.full(n, -1)
+    new_index[idx] = np.arange(len(idx))
     out = {}
-    for key, value in params.items():
-        if isinstance(value, dict):
+    for key, value in scene.items():
+        if key in populations.TABLES:
+            keep = np.isin(value["stamp"], idx)
+            out[key] = {k: v[keep] for k, v in value.items()}
+            out[key]["stamp"] = new_index[value["stamp"][keep]]
+        elif isinstance(value, dict):
             out[key] = {k: v[idx] for k, v in value.items()}
-        elif isinstance(value, np.ndarray) and value.shape[:1] == params["label"].shape:
+        elif isinstance(value, np.ndarray) and value.shape[:1] == (n,):
             out[key] = value[idx]
         else:
             out[key] = value
@@ -192,8 +247,17 @@ def kids_name(ra_deg, dec_deg):
     return iau_name(ra_deg, dec_deg, prefix="KIDS")
 
 
-def simulate_field(folder, seed=0, n_lenses=8, n_lrgs=40, n_galaxies=250, n_stars=60,
-                   n_faint_red=30, size_px=1500, center_deg=(35.0, -33.0)):  # fmt: skip
+def simulate_field(
+    folder,
+    seed=0,
+    n_lenses=8,
+    n_lrgs=40,
+    n_galaxies=250,
+    n_stars=60,
+    n_faint_red=30,
+    size_px=1500,
+    center_deg=(35.0, -33.0),
+):
     """Write a simulated field into ``folder`` (created; replaced if it holds a field)."""
     folder = Path(folder)
     if n_lenses > n_lrgs:
@@ -207,16 +271,16 @@ def simulate_field(folder, seed=0, n_lenses=8, n_lrgs=40, n_galaxies=250, n_star
 
     rng = np.random.default_rng(np.random.SeedSequence([seed, 7777]))
     config = _band_config(get_survey("kids-gri"))
-    config["size_px"] = STAMP_PX
     pix = config["pixscale_arcsec"]
     kinds = _kinds(n_stars, n_galaxies, n_faint_red, n_lrgs)
     x, y = _positions(kinds, size_px, pix, rng)
-    params, lenses = _object_params(kinds, x, y, n_lenses, config, rng)
-    signal = _render_tiles(params, kinds, x, y, lenses, config, size_px)
+    scene, lenses = _object_scene(kinds, x, y, n_lenses, config, rng)
+    signal, arc_snr = _render_tiles(scene, x, y, config, size_px)
     generator = torch.Generator().manual_seed(int(rng.integers(2**63 - 1)))
     tiles = torch.poisson(torch.as_tensor(np.clip(signal, 0, None)), generator=generator).numpy()
+    sigma = sky_sigma(config)
     for j, band in enumerate(BANDS):
-        tiles[j] += SKY_SIGMA[band] * rng.standard_normal((size_px, size_px))
+        tiles[j] += sigma[band] * rng.standard_normal((size_px, size_px))
 
     wcs = WCS(naxis=2)
     wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
@@ -225,7 +289,7 @@ def simulate_field(folder, seed=0, n_lenses=8, n_lrgs=40, n_galaxies=250, n_star
     wcs.wcs.cdelt = [-pix / 3600, pix / 3600]
     ra, dec = wcs.pixel_to_world_values(x, y)
 
-    r_true = params["components"]["mag"][:, 0]
+    r_true = scene["central"]["mag"]
     colours = np.array([COLOURS[k] for k in kinds])
     mags = {"r": r_true, "g": r_true + colours[:, 1], "i": r_true - colours[:, 2]}
     mags["u"] = mags["g"] + colours[:, 0]
@@ -260,7 +324,7 @@ def simulate_field(folder, seed=0, n_lenses=8, n_lrgs=40, n_galaxies=250, n_star
     )
     catalogue["CLASS_STAR"] = class_star.astype(np.float32)
     seeing_px = SEEING_ARCSEC["r"] / pix / 2
-    r_eff_px = params["components"]["r_eff"][:, 0] / pix
+    r_eff_px = np.where(kinds == "star", 0.0, scene["central"]["r_eff"]) / pix
     catalogue["FLUX_RADIUS"] = np.hypot(r_eff_px * 0.9, seeing_px).astype(np.float32)
     catalogue["FLUX_RADIUS"].unit = "pix"
     catalogue["FLAG_R"] = np.where(masked, 4, 0).astype(np.int16)
@@ -274,8 +338,9 @@ def simulate_field(folder, seed=0, n_lenses=8, n_lrgs=40, n_galaxies=250, n_star
     truth["RAJ2000"], truth["DECJ2000"] = ra, dec
     for band in ("u", "g", "r", "i"):
         truth[f"mag_{band}"] = mags[band]
-    truth["theta_e"] = np.where(truth["is_lens"], params["lens"]["theta_e"], 0.0)
-    truth["source_mag"] = np.where(truth["is_lens"], params["source"]["mag"], 0.0)
+    truth["theta_e"] = np.where(truth["is_lens"], scene["lens"]["theta_e"], 0.0)
+    truth["snr"] = np.where(truth["is_lens"], arc_snr, 0.0)
+    truth["lens_configuration"] = np.where(truth["is_lens"], scene["subkind"], "")
     truth["masked"] = masked
 
     tmp = folder.with_name(f".{folder.name}.partial-{os.getpid()}")
@@ -288,7 +353,10 @@ def simulate_field(folder, seed=0, n_lenses=8, n_lrgs=40, n_galaxies=250, n_star
             header["FILTER"] = band
             header["PIXSCALE"] = (pix, "arcsec per pixel")
             header["SEEING"] = (SEEING_ARCSEC[band], "PSF FWHM, arcsec")
-            header["MAGZERO"] = (config["zero_point"][band], "counts of a 0 mag source")
+            header["MAGZERO"] = (
+                float(2.5 * np.log10(render.counts_per_unit_flux(config, band))),
+                "magnitude of a source of 1 count",
+            )
             header["GAIN"] = (1.0, "photons per count")
             header["BUNIT"] = "counts"
             fits.PrimaryHDU(tiles[j].astype(np.float32), header=header).writeto(

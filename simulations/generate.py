@@ -9,13 +9,13 @@ from pathlib import Path
 
 import numpy as np
 
-from simulations import render
+from simulations import audit, render
 from simulations.errors import SimulationError
 from simulations.stampset import StampSetWriter
-from simulations.surveys import get_survey
+from simulations.surveys import get_survey, validate
 
 CHUNK = 256
-GENERATOR_VERSION = "lensfinder-sim-1"
+GENERATOR_VERSION = "lensfinder-sim-2"
 # Below this many stamps torch.compile's one-off cost (~30 s) outweighs its gain.
 COMPILE_FROM = 10_000
 
@@ -68,12 +68,13 @@ def check_counts(n_lenses, n_nonlenses):
 
 def write_labelled_set(out, n_lenses, n_nonlenses, seed, layout, id_prefix, make_chunk,
                        progress=None):  # fmt: skip
-    """Stream a labelled set to ``out`` chunk by chunk.
+    """Stream a labelled set to ``out`` chunk by chunk, with its shortcut audit.
 
     Labels are shuffled through the set; chunk ``k`` draws from its own
     stream, spawned from ``seed``, and ``make_chunk(labels, rng)`` returns
     its stamps and META columns. ``layout`` holds the writer's geometry and
-    header: bands, size, pixscale_arcsec, survey, units, header.
+    header: bands, size, pixscale_arcsec, survey, units, header. The audit
+    (``simulations.audit``) of the whole set goes into the header (``AUD_*``).
     """
     total = int(n_lenses) + int(n_nonlenses)
     order_seed, *chunk_seeds = np.random.SeedSequence(seed).spawn(1 + (total + CHUNK - 1) // CHUNK)
@@ -81,9 +82,13 @@ def write_labelled_set(out, n_lenses, n_nonlenses, seed, layout, id_prefix, make
         np.repeat(np.array([1, 0], np.int16), [n_lenses, n_nonlenses])
     )
     size = layout["size"]
+    checks = audit.Audit(layout["pixscale_arcsec"], audit.reference_band_index(layout["bands"]))
+    # Placeholders keep the header's size fixed: the audit is written in place.
+    reserved = {key: (-1.0, "shortcut audit (-1: not computed)") for key in audit.HEADER_KEYS}
+    reserved["AUD_PASS"] = (False, "shortcut audit passed")
     with StampSetWriter(
         out, total, layout["bands"], (size, size), layout["pixscale_arcsec"],
-        survey=layout["survey"], units=layout["units"], header=layout["header"],
+        survey=layout["survey"], units=layout["units"], header={**layout["header"], **reserved},
     ) as writer:  # fmt: skip
         for k, chunk_seed in enumerate(chunk_seeds):
             chunk_labels = labels[k * CHUNK : (k + 1) * CHUNK]
@@ -92,8 +97,10 @@ def write_labelled_set(out, n_lenses, n_nonlenses, seed, layout, id_prefix, make
                 f"{id_prefix}-{seed}-{k * CHUNK + i:07d}" for i in range(len(chunk_labels))
             ]
             writer.write(stamps, meta)
+            checks.add(stamps, chunk_labels, meta)
             if progress:
                 progress(min((k + 1) * CHUNK, total), total)
+        writer.set_header(audit.header_cards(checks.result()))
     return out
 
 
@@ -103,10 +110,12 @@ def simulate_stampset(survey, n_lenses, n_nonlenses, seed, out, psf_fwhm=None, p
 
     Parameters
     ----------
-    survey : str
-        A name from ``simulations.surveys.SURVEYS``.
+    survey : str or dict
+        A name from ``simulations.surveys.SURVEYS``, a JSON file holding a
+        configuration, or a configuration dict; checked before any stamp.
     psf_fwhm : (float, float), optional
-        Override of the survey's PSF FWHM range, arcsec, for every band.
+        Override of the survey's seeing: FWHM uniform in this range, arcsec,
+        for every band.
     progress : callable, optional
         Called as ``progress(done, total)`` after each chunk.
     compile : bool, optional
@@ -121,7 +130,8 @@ def simulate_stampset(survey, n_lenses, n_nonlenses, seed, out, psf_fwhm=None, p
     config = get_survey(survey)
     total = check_counts(n_lenses, n_nonlenses)
     if psf_fwhm is not None:
-        config["psf_fwhm_arcsec"] = {band: tuple(psf_fwhm) for band in config["bands"]}
+        config["seeing"] = {band: {"range_arcsec": tuple(psf_fwhm)} for band in config["bands"]}
+        validate(config)
     out = check_output(out)
     if compile is None:
         compile = total >= COMPILE_FROM
@@ -135,7 +145,7 @@ def simulate_stampset(survey, n_lenses, n_nonlenses, seed, out, psf_fwhm=None, p
         "header": {
             "SEED": seed,
             "GENERATR": GENERATOR_VERSION,
-            "SURVEYCF": survey,
+            "SURVEYCF": survey if isinstance(survey, str) and len(survey) <= 60 else "custom",
             "COMPILED": bool(compile),
         },  # fmt: skip
     }

@@ -66,8 +66,9 @@ class PSF:
 
     TRUNCATE_FWHM = 4.0
 
-    def __init__(self, fwhm_arcsec, beta, pixscale_arcsec, shape, device="cpu",
-                 dtype=torch.float32):  # fmt: skip
+    def __init__(
+        self, fwhm_arcsec, beta, pixscale_arcsec, shape, device="cpu", dtype=torch.float32
+    ):
         # float32 is ample for a kernel normalised to 1 (and twice as fast).
         fwhm = torch.as_tensor(fwhm_arcsec, dtype=torch.float32, device=device) / pixscale_arcsec
         beta = torch.as_tensor(beta, dtype=torch.float32, device=device)
@@ -164,8 +165,9 @@ def counts_per_second(mag, zero_point):
     return 10 ** (-0.4 * (np.asarray(mag, np.float64) - zero_point))
 
 
-def background_sigma(sky_mag_arcsec2, zero_point, exposure_s, n_exposures, read_noise_e,
-                     pixscale_arcsec):  # fmt: skip
+def background_sigma(
+    sky_mag_arcsec2, zero_point, exposure_s, n_exposures, read_noise_e, pixscale_arcsec
+):
     """The background rms per pixel (e-) of a stack: sky photons over the
     total exposure plus the read noise of each of ``n_exposures`` frames,
     ``sqrt(sky + n RN^2)``. It depends on the survey and the night, never on

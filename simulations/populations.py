@@ -127,7 +127,9 @@ class Table:
             pieces = []
             for part in self.parts:
                 if name in part:
-                    value = np.broadcast_to(part[name], (len(part["stamp"]),) + np.shape(part[name])[1:])
+                    value = np.broadcast_to(
+                        part[name], (len(part["stamp"]),) + np.shape(part[name])[1:]
+                    )
                 else:
                     default = self.defaults.get(name, 0.0)
                     shape = (len(part["stamp"]), nb) if name == "colour" else len(part["stamp"])
@@ -219,7 +221,12 @@ def sample_lens_masses(lens_cfg, n, rng):
         zs = np.full(len(todo), float(lens_cfg["z_source"]))
         t = cosmology.theta_E_from_sigma(s, zl, zs)
         ok = (t >= theta_range[0]) & (t <= theta_range[1])
-        z_l[todo[ok]], z_s[todo[ok]], sigma[todo[ok]], theta_E[todo[ok]] = zl[ok], zs[ok], s[ok], t[ok]
+        z_l[todo[ok]], z_s[todo[ok]], sigma[todo[ok]], theta_E[todo[ok]] = (
+            zl[ok],
+            zs[ok],
+            s[ok],
+            t[ok],
+        )
         todo = todo[~ok]
         if not len(todo):
             return z_l, z_s, sigma, theta_E
@@ -348,7 +355,9 @@ def _lens_only(config, li, theta_E, z_l, z_s, sigma, central, scene, rng):
     lens_cfg, src_cfg = config["lens"], config["source"]
     n = len(li)
     lens = scene["lens"]
-    q_mass = np.clip(central["q"][li] + uniform(rng, lens_cfg["q_offset"], n), lens_cfg["q_min"], 1.0)
+    q_mass = np.clip(
+        central["q"][li] + uniform(rng, lens_cfg["q_offset"], n), lens_cfg["q_min"], 1.0
+    )
     lens["q"][li], lens["phi"][li] = q_mass, central["phi"][li]
     gamma = uniform(rng, lens_cfg["shear"], n)
     angle = rng.uniform(0, np.pi, n)
@@ -368,14 +377,25 @@ def _lens_only(config, li, theta_E, z_l, z_s, sigma, central, scene, rng):
     two = rng.uniform(size=n) < src_cfg["two_clump_share"]
     share = np.where(two, uniform(rng, (0.55, 0.8), n), 1.0)
     clumps = scene["clumps"]
-    common = {"q": uniform(rng, src_cfg["q"], n), "phi": np.deg2rad(uniform(rng, src_cfg["phi_deg"], n)),
-              "n": uniform(rng, src_cfg["n_sersic"], n)}  # fmt: skip
+    common = {
+        "q": uniform(rng, src_cfg["q"], n),
+        "phi": np.deg2rad(uniform(rng, src_cfg["phi_deg"], n)),
+        "n": uniform(rng, src_cfg["n_sersic"], n),
+    }
     clumps.add(li, weight=share, r_eff=r_eff, x=sx, y=sy, main=True, **common)
     k = np.flatnonzero(two)
     ox, oy, _ = _polar(rng, uniform(rng, (0.1, 0.6), len(k)))
-    clumps.add(li[k], weight=1 - share[k], r_eff=r_eff[k] * uniform(rng, (0.4, 1.0), len(k)),
-               x=sx[k] + ox, y=sy[k] + oy, q=uniform(rng, src_cfg["q"], len(k)), main=False,
-               phi=rng.uniform(0, np.pi, len(k)), n=uniform(rng, (0.5, 2.0), len(k)))  # fmt: skip
+    clumps.add(
+        li[k],
+        weight=1 - share[k],
+        r_eff=r_eff[k] * uniform(rng, (0.4, 1.0), len(k)),
+        x=sx[k] + ox,
+        y=sy[k] + oy,
+        q=uniform(rng, src_cfg["q"], len(k)),
+        main=False,
+        phi=rng.uniform(0, np.pi, len(k)),
+        n=uniform(rng, (0.5, 2.0), len(k)),
+    )
     scene["n_clumps"][li] = 1 + two
     feature = scene["feature"]
     feature["on"][li] = True
@@ -399,13 +419,18 @@ def _companions(config, idx, count, radius_range, central, scene, rng, colour=No
     cx, cy, _ = _polar(rng, uniform(rng, radius_range, m))
     c = config["central"]
     scene["sersic"].add(
-        rep, mag=central["mag"][rep] + uniform(rng, (0.0, 2.0), m),
+        rep,
+        mag=central["mag"][rep] + uniform(rng, (0.0, 2.0), m),
         colour=central["colour"][rep] if colour is None else colour,
         r_eff=np.clip(central["r_eff"][rep] * uniform(rng, (0.3, 0.9), m), 0.2, None),
-        n=uniform(rng, c["n_sersic"], m), q=uniform(rng, c["q"], m),
-        phi=rng.uniform(0, np.pi, m), x=central["x"][rep] + cx, y=central["y"][rep] + cy,
-        fine=True, role="companion",
-    )  # fmt: skip
+        n=uniform(rng, c["n_sersic"], m),
+        q=uniform(rng, c["q"], m),
+        phi=rng.uniform(0, np.pi, m),
+        x=central["x"][rep] + cx,
+        y=central["y"][rep] + cy,
+        fine=True,
+        role="companion",
+    )
     return rep
 
 
@@ -427,56 +452,84 @@ def _lookalikes(config, kind, subkind, theta_E, central, scene, rng):
         central["n"][idx] = uniform(rng, (1.5, 4.0), k)
         central["q"][idx] = uniform(rng, (0.8, 1.0), k)
         sub = subkind[idx]
-        q_disk = np.where(sub == "face-on", uniform(rng, (0.7, 1.0), k),
-                          np.where(sub == "inclined", uniform(rng, (0.35, 0.7), k),
-                                   uniform(rng, (0.1, 0.3), k)))  # fmt: skip
+        q_disk = np.where(
+            sub == "face-on",
+            uniform(rng, (0.7, 1.0), k),
+            np.where(sub == "inclined", uniform(rng, (0.35, 0.7), k), uniform(rng, (0.1, 0.3), k)),
+        )
         disk_mag = total - 2.5 * np.log10(1 - bulge_share)
         disk_r_eff = uniform(rng, c["r_eff_arcsec"], k) * uniform(rng, (0.8, 1.3), k)
         phi = rng.uniform(0, np.pi, k)
         knots = uniform(rng, (0.05, 0.2), k)
         scene["spirals"].add(
-            idx, mag=disk_mag - 2.5 * np.log10(1 - knots),
-            colour=colours(rng, c["disk_colour"], bands, k), r_eff=disk_r_eff, q=q_disk,
-            phi=phi, x=central["x"][idx], y=central["y"][idx],
+            idx,
+            mag=disk_mag - 2.5 * np.log10(1 - knots),
+            colour=colours(rng, c["disk_colour"], bands, k),
+            r_eff=disk_r_eff,
+            q=q_disk,
+            phi=phi,
+            x=central["x"][idx],
+            y=central["y"][idx],
             arm_amp=uniform(rng, (0.3, 0.8), k) * (sub != "edge-on"),
-            arm_m=rng.choice([2.0, 2.0, 3.0], k), pitch=np.deg2rad(uniform(rng, (10, 30), k)),
-            arm_phase=rng.uniform(0, 2 * np.pi, k), dust=(sub == "edge-on") * uniform(rng, (0.3, 0.8), k),
-        )  # fmt: skip
+            arm_m=rng.choice([2.0, 2.0, 3.0], k),
+            pitch=np.deg2rad(uniform(rng, (10, 30), k)),
+            arm_phase=rng.uniform(0, 2 * np.pi, k),
+            dust=(sub == "edge-on") * uniform(rng, (0.3, 0.8), k),
+        )
         # Blue star-forming knots along the disk: unresolved, in its plane.
         count = rng.integers(5, 21, k)
         rep = np.repeat(np.arange(k), count)
         r = disk_r_eff[rep] * uniform(rng, (0.4, 2.0), len(rep))
         a = rng.uniform(0, 2 * np.pi, len(rep))
-        kx, ky = rotate(torch.as_tensor(r * np.cos(a)), torch.as_tensor(r * np.sin(a) * q_disk[rep]),
-                        -torch.as_tensor(phi[rep]))  # fmt: skip
+        kx, ky = rotate(
+            torch.as_tensor(r * np.cos(a)),
+            torch.as_tensor(r * np.sin(a) * q_disk[rep]),
+            -torch.as_tensor(phi[rep]),
+        )
         weight = rng.uniform(0.2, 1.0, len(rep))
         weight /= np.bincount(rep, weight, minlength=k)[rep]
         scene["points"].add(
-            idx[rep], mag=disk_mag[rep] - 2.5 * np.log10(knots[rep] * weight),
+            idx[rep],
+            mag=disk_mag[rep] - 2.5 * np.log10(knots[rep] * weight),
             colour=colours(rng, src["colour"], bands, len(rep)),
-            x=central["x"][idx[rep]] + kx.numpy(), y=central["y"][idx[rep]] + ky.numpy(),
+            x=central["x"][idx[rep]] + kx.numpy(),
+            y=central["y"][idx[rep]] + ky.numpy(),
             role="knot",
-        )  # fmt: skip
+        )
 
     idx = np.flatnonzero(kind == "ring")
     if len(idx):
         k = len(idx)
         sub = subkind[idx]
         tidal = sub == "tidal-arc"
-        extent = np.where(sub == "ring", 2 * np.pi,
-                          np.where(sub == "partial-ring", uniform(rng, (np.pi / 2, 1.5 * np.pi), k),
-                                   uniform(rng, (np.pi / 6, 2 * np.pi / 3), k)))  # fmt: skip
+        extent = np.where(
+            sub == "ring",
+            2 * np.pi,
+            np.where(
+                sub == "partial-ring",
+                uniform(rng, (np.pi / 2, 1.5 * np.pi), k),
+                uniform(rng, (np.pi / 6, 2 * np.pi / 3), k),
+            ),
+        )
         # Tidal arcs curve about a point off the galaxy: their centre of
         # curvature is not the lens light's centre, unlike an Einstein ring.
-        ox, oy, _ = _polar(rng, np.where(tidal, uniform(rng, (0.5, 2.5), k), uniform(rng, (0.0, 0.3), k)))
+        ox, oy, _ = _polar(
+            rng, np.where(tidal, uniform(rng, (0.5, 2.5), k), uniform(rng, (0.0, 0.3), k))
+        )
         scene["rings"].add(
-            idx, weight=1.0, radius=theta_E[idx] * uniform(rng, (0.7, 1.3), k),
+            idx,
+            weight=1.0,
+            radius=theta_E[idx] * uniform(rng, (0.7, 1.3), k),
             width=uniform(rng, (0.08, 0.35), k) * np.where(tidal, 1.5, 1.0),
-            q=uniform(rng, (0.6, 1.0), k), phi=rng.uniform(0, np.pi, k),
-            x=central["x"][idx] + ox, y=central["y"][idx] + oy,
-            theta0=rng.uniform(-np.pi, np.pi, k), extent=extent,
-            gradient=uniform(rng, (0.0, 0.8), k), knots=(sub != "tidal-arc") * uniform(rng, (0.0, 0.4), k),
-        )  # fmt: skip
+            q=uniform(rng, (0.6, 1.0), k),
+            phi=rng.uniform(0, np.pi, k),
+            x=central["x"][idx] + ox,
+            y=central["y"][idx] + oy,
+            theta0=rng.uniform(-np.pi, np.pi, k),
+            extent=extent,
+            gradient=uniform(rng, (0.0, 0.8), k),
+            knots=(sub != "tidal-arc") * uniform(rng, (0.0, 0.4), k),
+        )
         feature["on"][idx] = True
         feature["mag"][idx] = _feature_mags(config, k, rng)
 
@@ -492,13 +545,19 @@ def _lookalikes(config, kind, subkind, theta_E, central, scene, rng):
             # A tidal tail: a faint curved stream in the galaxies' own colour.
             k = len(rep)
             scene["rings"].add(
-                rep, weight=1.0, radius=theta_E[rep] * uniform(rng, (0.8, 1.6), k),
-                width=uniform(rng, (0.2, 0.6), k), q=uniform(rng, (0.3, 0.8), k),
-                phi=rng.uniform(0, np.pi, k), x=central["x"][rep] + uniform(rng, (-1.5, 1.5), k),
-                y=central["y"][rep] + uniform(rng, (-1.5, 1.5), k), theta0=rng.uniform(-np.pi, np.pi, k),
-                extent=uniform(rng, (np.pi / 4, np.pi), k), gradient=uniform(rng, (0.3, 1.0), k),
+                rep,
+                weight=1.0,
+                radius=theta_E[rep] * uniform(rng, (0.8, 1.6), k),
+                width=uniform(rng, (0.2, 0.6), k),
+                q=uniform(rng, (0.3, 0.8), k),
+                phi=rng.uniform(0, np.pi, k),
+                x=central["x"][rep] + uniform(rng, (-1.5, 1.5), k),
+                y=central["y"][rep] + uniform(rng, (-1.5, 1.5), k),
+                theta0=rng.uniform(-np.pi, np.pi, k),
+                extent=uniform(rng, (np.pi / 4, np.pi), k),
+                gradient=uniform(rng, (0.3, 1.0), k),
                 knots=0.0,
-            )  # fmt: skip
+            )
             feature["on"][rep] = True
             feature["mag"][rep] = central["mag"][rep] + uniform(rng, (1.5, 3.5), k)
             feature["colour"][rep] = central["colour"][rep]
@@ -519,11 +578,15 @@ def _lookalikes(config, kind, subkind, theta_E, central, scene, rng):
         tangential = np.isin(subkind[rep], ("tangential", "two-sided"))
         phi = np.where(tangential, angle + np.pi / 2, rng.uniform(0, np.pi, m))
         scene["feature_sersic"].add(
-            rep, weight=np.where(side == 1, uniform(rng, (0.2, 0.6), m), 1.0),
-            r_eff=uniform(rng, src["r_eff_arcsec"], m), n=uniform(rng, src["n_sersic"], m),
-            q=uniform(rng, (0.2, 0.7), m), phi=phi,
-            x=central["x"][rep] + radius * np.cos(angle), y=central["y"][rep] + radius * np.sin(angle),
-        )  # fmt: skip
+            rep,
+            weight=np.where(side == 1, uniform(rng, (0.2, 0.6), m), 1.0),
+            r_eff=uniform(rng, src["r_eff_arcsec"], m),
+            n=uniform(rng, src["n_sersic"], m),
+            q=uniform(rng, (0.2, 0.7), m),
+            phi=phi,
+            x=central["x"][rep] + radius * np.cos(angle),
+            y=central["y"][rep] + radius * np.sin(angle),
+        )
         feature["on"][idx] = True
         feature["mag"][idx] = _feature_mags(config, len(idx), rng)
 
@@ -534,17 +597,24 @@ def _lookalikes(config, kind, subkind, theta_E, central, scene, rng):
         sx, sy, _ = _polar(rng, uniform(rng, (0.5, min(4.0, half - 0.5)), len(star)))
         env = config["environment"]
         scene["points"].add(
-            star, mag=uniform(rng, (env["star_mag"][0] - 1.0, 19.0), len(star)),
+            star,
+            mag=uniform(rng, (env["star_mag"][0] - 1.0, 19.0), len(star)),
             colour=colours(rng, env["star_colour"], bands, len(star)),
-            x=central["x"][star] + sx, y=central["y"][star] + sy, role="star",
-        )  # fmt: skip
+            x=central["x"][star] + sx,
+            y=central["y"][star] + sy,
+            role="star",
+        )
         sources = idx[sub == "compact-sources"]
         count = rng.integers(1, 5, len(sources))
         rep = np.repeat(sources, count)
         radius = theta_E[rep] * uniform(rng, (0.7, 1.3), len(rep))
         px, py, _ = _polar(rng, radius)
-        scene["feature_points"].add(rep, weight=rng.uniform(0.3, 1.0, len(rep)),
-                                    x=central["x"][rep] + px, y=central["y"][rep] + py)  # fmt: skip
+        scene["feature_points"].add(
+            rep,
+            weight=rng.uniform(0.3, 1.0, len(rep)),
+            x=central["x"][rep] + px,
+            y=central["y"][rep] + py,
+        )
         feature["on"][sources] = True
         feature["mag"][sources] = _feature_mags(config, len(sources), rng)
 
@@ -563,24 +633,36 @@ def _environment(config, n, central, scene, rng):
     near = np.hypot(x - central["x"][rep], y - central["y"][rep]) < 1.0
     x[near] += np.sign(x[near] + 1e-9) * 1.0
     red = rng.uniform(size=m) < env["neighbour_red_share"]
-    colour = np.where(red[:, None], colours(rng, config["central"]["colour"], bands, m),
-                      colours(rng, config["source"]["colour"], bands, m))  # fmt: skip
+    colour = np.where(
+        red[:, None],
+        colours(rng, config["central"]["colour"], bands, m),
+        colours(rng, config["source"]["colour"], bands, m),
+    )
     scene["sersic"].add(
-        rep, mag=source_magnitudes(env["neighbour_mag"], m, rng), colour=colour,
+        rep,
+        mag=source_magnitudes(env["neighbour_mag"], m, rng),
+        colour=colour,
         r_eff=uniform(rng, env["neighbour_r_eff_arcsec"], m),
         n=np.where(red, uniform(rng, (2.0, 4.0), m), uniform(rng, (0.5, 1.5), m)),
-        q=uniform(rng, (0.2, 1.0), m), phi=rng.uniform(0, np.pi, m), x=x, y=y,
-        fine=False, role="neighbour",
-    )  # fmt: skip
+        q=uniform(rng, (0.2, 1.0), m),
+        phi=rng.uniform(0, np.pi, m),
+        x=x,
+        y=y,
+        fine=False,
+        role="neighbour",
+    )
     scene["n_neighbours"] = count.astype(np.int16)
     count = rng.poisson(env["stars_per_arcmin2"] * area_arcmin2, n)
     rep = np.repeat(np.arange(n), count)
     m = len(rep)
     scene["points"].add(
-        rep, mag=uniform(rng, env["star_mag"], m),
+        rep,
+        mag=uniform(rng, env["star_mag"], m),
         colour=colours(rng, env["star_colour"], bands, m),
-        x=uniform(rng, (-half, half), m), y=uniform(rng, (-half, half), m), role="star",
-    )  # fmt: skip
+        x=uniform(rng, (-half, half), m),
+        y=uniform(rng, (-half, half), m),
+        role="star",
+    )
     scene["n_stars"] = count.astype(np.int16)
     # Masked blocks (bright-star halos, satellite trails, bad columns) away
     # from the centre (the refined sample drops masked LRGs), and tile edges.
@@ -615,8 +697,9 @@ def _observing(config, n, rng):
         seeing = config["seeing"][band]
         low, high = seeing["range_arcsec"]
         if "median_arcsec" in seeing:
-            fwhm[:, j] = truncated_lognormal(rng, seeing["median_arcsec"], seeing["scatter_ln"],
-                                             low, high, n)  # fmt: skip
+            fwhm[:, j] = truncated_lognormal(
+                rng, seeing["median_arcsec"], seeing["scatter_ln"], low, high, n
+            )
         else:
             fwhm[:, j] = rng.uniform(low, high, n)
     psf = config["psf"]
@@ -629,40 +712,48 @@ def _observing(config, n, rng):
     return fwhm, np.repeat(beta[:, None], len(bands), axis=1), sky, shift
 
 
-def sample(config, labels, rng):
-    """The scene of a batch: ``labels`` (1 lens, 0 non-lens) in order."""
-    labels = np.asarray(labels).astype(np.int16)
-    n = len(labels)
-    bands = config["bands"]
-    pix = config["pixscale_arcsec"]
-    c = config["central"]
-    is_lens = labels == 1
-    li = np.flatnonzero(is_lens)
-
-    # Every stamp draws a lens mass: non-lenses keep it as a phantom.
-    z_l, z_s, sigma, theta_E, mag = sample_masses_and_magnitudes(config, n, rng)
-    offset = c["offset_px"] * pix
-    central = {
-        "mag": mag,
+def central_galaxies(config, theta_E, mag, rng):
+    """The central galaxy of each stamp from the one population: r magnitude
+    ``mag``, R_eff from (phantom) theta_E, Sersic n, q, position angle,
+    centring offset and colours."""
+    c, n = config["central"], len(theta_E)
+    offset = c["offset_px"] * config["pixscale_arcsec"]
+    return {
+        "mag": np.asarray(mag, np.float64),
         "r_eff": np.clip(theta_E * uniform(rng, c["r_eff_per_theta_e"], n), *c["r_eff_arcsec"]),
         "n": uniform(rng, c["n_sersic"], n),
         "q": uniform(rng, c["q"], n),
         "phi": np.deg2rad(uniform(rng, c["phi_deg"], n)),
         "x": uniform(rng, (-offset, offset), n),
         "y": uniform(rng, (-offset, offset), n),
-        "colour": colours(rng, c["colour"], bands, n),
+        "colour": colours(rng, c["colour"], config["bands"], n),
     }
+
+
+def new_scene(config, labels, central, theta_E, rng):
+    """A scene holding only its central galaxies (no component rows yet)."""
+    labels = np.asarray(labels).astype(np.int16)
+    n, bands = len(labels), config["bands"]
     scene = {
         "label": labels,
-        "kind": np.where(is_lens, "lens", "").astype("<U16"),
+        "kind": np.where(labels == 1, "lens", "").astype("<U16"),
         "subkind": np.full(n, "", "<U16"),
         "environment": np.full(n, "", "<U16"),
         "central": central,
-        "theta_e_drawn": theta_E,
-        "lens": {k: np.zeros(n) for k in ("theta_e", "q", "phi", "gamma1", "gamma2", "z_l", "z_s",
-                                          "sigma_v")},  # fmt: skip
+        # As drawn, before a spiral splits its light into bulge and disk: the
+        # central galaxy's magnitude and size that META records for every stamp.
+        "central_drawn": {k: v.copy() for k, v in central.items()},
+        "theta_e_drawn": np.asarray(theta_E, np.float64),
+        "lens": {
+            k: np.zeros(n)
+            for k in ("theta_e", "q", "phi", "gamma1", "gamma2", "z_l", "z_s", "sigma_v")
+        },
         "subhaloes": {k: np.zeros((n, MAX_SUBHALOES)) for k in ("theta_e", "x", "y")},
         "n_clumps": np.zeros(n, np.int16),
+        "n_neighbours": np.zeros(n, np.int16),
+        "n_stars": np.zeros(n, np.int16),
+        "mask_block": np.full((n, 4), -1, np.int64),
+        "tile_edge": np.zeros((n, 2), np.int64),
         "feature": {
             "on": np.zeros(n, bool),
             "lensed": np.zeros(n, bool),
@@ -679,8 +770,39 @@ def sample(config, labels, rng):
         "feature_points": Table("weight x y"),
     }
     scene["lens"]["q"][:] = 1.0
+    return scene
 
-    ni = np.flatnonzero(~is_lens)
+
+TABLES = ("sersic", "spirals", "points", "clumps", "rings", "feature_sersic", "feature_points")
+
+
+def finish(scene, config):
+    """Turn the scene's tables into arrays (after every row is added)."""
+    for key in TABLES:
+        scene[key] = scene[key].done(len(config["bands"]))
+    return scene
+
+
+def add_lenses(config, scene, li, masses, rng):
+    """Make the stamps ``li`` lenses: their mass (z_l, z_s, sigma, theta_E
+    arrays over the whole scene), shear, subhaloes and lensed source."""
+    z_l, z_s, sigma, theta_E = masses
+    _lens_only(config, np.asarray(li), theta_E, z_l, z_s, sigma, scene["central"], scene, rng)
+
+
+def sample(config, labels, rng):
+    """The scene of a batch: ``labels`` (1 lens, 0 non-lens) in order."""
+    labels = np.asarray(labels).astype(np.int16)
+    n = len(labels)
+    pix = config["pixscale_arcsec"]
+    li = np.flatnonzero(labels == 1)
+
+    # Every stamp draws a lens mass: non-lenses keep it as a phantom.
+    z_l, z_s, sigma, theta_E, mag = sample_masses_and_magnitudes(config, n, rng)
+    central = central_galaxies(config, theta_E, mag, rng)
+    scene = new_scene(config, labels, central, theta_E, rng)
+
+    ni = np.flatnonzero(labels != 1)
     kinds = pick(rng, config["nonlens_kinds"], len(ni))
     scene["kind"][ni] = kinds
     for kind in np.unique(kinds):
@@ -690,16 +812,16 @@ def sample(config, labels, rng):
             scene["subkind"][sel] = pick(rng, shares, len(sel))
     scene["environment"][scene["kind"] == "group"] = scene["subkind"][scene["kind"] == "group"]
 
-    # As drawn, before a spiral splits its light into bulge and disk: the
-    # central galaxy's magnitude and size that META records for every stamp.
-    scene["central_drawn"] = {"mag": central["mag"].copy(), "r_eff": central["r_eff"].copy()}
-    _lens_only(config, li, theta_E, z_l, z_s, sigma, central, scene, rng)
+    add_lenses(config, scene, li, (z_l, z_s, sigma, theta_E), rng)
     _lookalikes(config, scene["kind"], scene["subkind"], theta_E, central, scene, rng)
     # Lenses get the group environment at the rate the group kind has it.
     group = config["nonlens_kinds"].get("group", 0.0)
     sub = config.get("subkinds", {}).get("group", {})
-    env_shares = {"": 1.0 - group * (sub.get("pair", 0) + sub.get("group", 0)),
-                  "pair": group * sub.get("pair", 0), "group": group * sub.get("group", 0)}  # fmt: skip
+    env_shares = {
+        "": 1.0 - group * (sub.get("pair", 0) + sub.get("group", 0)),
+        "pair": group * sub.get("pair", 0),
+        "group": group * sub.get("group", 0),
+    }
     env = pick(rng, env_shares, len(li))
     scene["environment"][li] = env
     half = config["size_px"] * pix / 2
@@ -708,15 +830,29 @@ def sample(config, labels, rng):
     _environment(config, n, central, scene, rng)
 
     # The central galaxy (or a spiral's bulge) is the first Sersic row of its stamp.
-    scene["sersic"].parts.insert(0, {
-        "stamp": np.arange(n), "mag": central["mag"], "colour": central["colour"],
-        "r_eff": central["r_eff"], "n": central["n"], "q": central["q"], "phi": central["phi"],
-        "x": central["x"], "y": central["y"], "fine": np.ones(n, bool), "role": np.full(n, "central"),
-    })  # fmt: skip
-    nb = len(bands)
-    for key in ("sersic", "spirals", "points", "clumps", "rings", "feature_sersic", "feature_points"):
-        scene[key] = scene[key].done(nb)
+    scene["sersic"].parts.insert(
+        0,
+        {
+            "stamp": np.arange(n),
+            "mag": central["mag"],
+            "colour": central["colour"],
+            "r_eff": central["r_eff"],
+            "n": central["n"],
+            "q": central["q"],
+            "phi": central["phi"],
+            "x": central["x"],
+            "y": central["y"],
+            "fine": np.ones(n, bool),
+            "role": np.full(n, "central"),
+        },
+    )
+    finish(scene, config)
     fwhm, beta, sky, shift = _observing(config, n, rng)
-    scene.update(psf_fwhm=fwhm, psf_beta=beta, sky_mag=sky, noise_shift=shift,
-                 noise_seed=rng.integers(2**63 - 1))  # fmt: skip
+    scene.update(
+        psf_fwhm=fwhm,
+        psf_beta=beta,
+        sky_mag=sky,
+        noise_shift=shift,
+        noise_seed=rng.integers(2**63 - 1),
+    )
     return scene

@@ -26,7 +26,7 @@ import torch
 
 from simulations import observe
 from simulations.lensing import rotate, trace
-from simulations.light import b_n, elliptical_radius, sersic, sersic_amplitude
+from simulations.light import b_n, sersic, sersic_amplitude
 
 DTYPE = torch.float32
 COMPONENT_CHUNK = 192  # profiles evaluated at once: bounds the memory of a batch
@@ -60,12 +60,20 @@ def noise_sigma(scene, config):
     """Background rms (counts) of each stamp and band, shape (B, nb), from
     the depth model: sky drawn per stamp, exposure, read noise."""
     depth, pix = config["depth"], config["pixscale_arcsec"]
-    return np.stack([
-        observe.background_sigma(scene["sky_mag"][:, j], depth["zero_point"][b],
-                                 depth["exposure_s"][b], depth["n_exposures"][b],
-                                 depth["read_noise_e"][b], pix)
-        for j, b in enumerate(config["bands"])
-    ], axis=1)  # fmt: skip
+    return np.stack(
+        [
+            observe.background_sigma(
+                scene["sky_mag"][:, j],
+                depth["zero_point"][b],
+                depth["exposure_s"][b],
+                depth["n_exposures"][b],
+                depth["read_noise_e"][b],
+                pix,
+            )
+            for j, b in enumerate(config["bands"])
+        ],
+        axis=1,
+    )
 
 
 def grid(config, device, supersample, half_px=None):
@@ -109,8 +117,7 @@ def component_profile(x, y, r_eff, n_sersic, q, phi, center_x, center_y):
     return sersic(x, y, 1.0, r_eff, n_sersic, q, phi, center_x, center_y)
 
 
-def spiral_profile(x, y, r_eff, q, phi, center_x, center_y, arm_amp, arm_m, pitch, arm_phase,
-                   dust):  # fmt: skip
+def spiral_profile(x, y, r_eff, q, phi, center_x, center_y, arm_amp, arm_m, pitch, arm_phase, dust):
     """Unit-amplitude exponential disks with logarithmic arms and a dust lane.
 
     The arms modulate the disk by ``1 + A cos(m (theta - ln(r) / tan(pitch)) + phase)``
@@ -130,8 +137,27 @@ def spiral_profile(x, y, r_eff, q, phi, center_x, center_y, arm_amp, arm_m, pitc
     return disk * (1 + arm_amp * fade * spiral) * lane
 
 
-def lensed_profile(x, y, center_x, center_y, theta_E, q_lens, phi_lens, gamma1, gamma2,
-                   sub_theta_E, sub_x, sub_y, amp, r_eff, n_sersic, q, phi, src_x, src_y):  # fmt: skip
+def lensed_profile(
+    x,
+    y,
+    center_x,
+    center_y,
+    theta_E,
+    q_lens,
+    phi_lens,
+    gamma1,
+    gamma2,
+    sub_theta_E,
+    sub_x,
+    sub_y,
+    amp,
+    r_eff,
+    n_sersic,
+    q,
+    phi,
+    src_x,
+    src_y,
+):
     """Sources of C clumps (parameters (B, C, 1, 1), amplitudes ``amp``) seen
     through SIE + external shear + SIS subhaloes centred on the lens light."""
     xs, ys = x - center_x, y - center_y
@@ -142,8 +168,7 @@ def lensed_profile(x, y, center_x, center_y, theta_E, q_lens, phi_lens, gamma1, 
     return clumps.sum(dim=1)
 
 
-def ring_profile(x, y, radius, width, q, phi, center_x, center_y, theta0, extent, gradient,
-                 knots):  # fmt: skip
+def ring_profile(x, y, radius, width, q, phi, center_x, center_y, theta0, extent, gradient, knots):
     """Rings and arcs that are not lensed: a Gaussian ridge of ``width`` at the
     elliptical radius ``radius`` (arcsec), kept over ``extent`` (rad) of
     azimuth about ``theta0``, brighter towards one end (``gradient``) and
@@ -162,8 +187,12 @@ def ring_profile(x, y, radius, width, q, phi, center_x, center_y, theta0, extent
 
 
 _COMPILED = {}
-_KERNELS = {"sersic": component_profile, "spiral": spiral_profile, "lensed": lensed_profile,
-            "ring": ring_profile}  # fmt: skip
+_KERNELS = {
+    "sersic": component_profile,
+    "spiral": spiral_profile,
+    "lensed": lensed_profile,
+    "ring": ring_profile,
+}
 
 
 def kernel(name, compile):
@@ -209,9 +238,14 @@ def band_counts(mag_r, colour, config):
     """Counts (k, nb) in every band of sources of r magnitude ``mag_r`` (k,)
     with the magnitude offsets ``colour`` (k, nb): ``mag_band = mag_r + offset``."""
     mag_r = np.asarray(mag_r, np.float64)
-    colour = np.asarray(colour, np.float64).reshape(len(mag_r), -1)
-    return np.stack([mag_to_counts(mag_r + colour[:, j], config, band)
-                     for j, band in enumerate(config["bands"])], axis=1)  # fmt: skip
+    colour = np.asarray(colour, np.float64).reshape(len(mag_r), len(config["bands"]))
+    return np.stack(
+        [
+            mag_to_counts(mag_r + colour[:, j], config, band)
+            for j, band in enumerate(config["bands"])
+        ],
+        axis=1,
+    )
 
 
 def _ref_index(config):
@@ -264,8 +298,12 @@ def _deposit(image, stamp, x_arcsec, y_arcsec, flux, config):
     fx, fy = px - x0, py - y0
     nb = image.shape[1]
     flat = image.view(-1)
-    for ox, oy, w in ((0, 0, (1 - fx) * (1 - fy)), (1, 0, fx * (1 - fy)), (0, 1, (1 - fx) * fy),
-                      (1, 1, fx * fy)):  # fmt: skip
+    for ox, oy, w in (
+        (0, 0, (1 - fx) * (1 - fy)),
+        (1, 0, fx * (1 - fy)),
+        (0, 1, (1 - fx) * fy),
+        (1, 1, fx * fy),
+    ):
         xi, yi = x0 + ox, y0 + oy
         inside = (xi >= 0) & (xi < size) & (yi >= 0) & (yi < size)
         if not inside.any():
@@ -290,8 +328,11 @@ def galaxy_images(scene, config, device="cpu", compile=False):
             continue
         part = {k: rows[k][sel] for k in (*columns, "mag", "colour", "stamp")}
         fn = kernel("sersic", compile)
-        profiles = (_core_supersampled(fn, part, columns, config, device) if fine
-                    else _render_rows(fn, part, columns, config, device, 1))  # fmt: skip
+        profiles = (
+            _core_supersampled(fn, part, columns, config, device)
+            if fine
+            else _render_rows(fn, part, columns, config, device, 1)
+        )
         for sl, profile in profiles:
             counts = band_counts(part["mag"][sl], part["colour"][sl], config)
             amp = sersic_amplitude(counts, part["r_eff"][sl, None], part["n"][sl, None])
@@ -326,7 +367,7 @@ def feature_images(scene, config, device="cpu", compile=False):
     look-alike's (ring, unlensed galaxies, compact sources) to a unit
     observed flux within the stamp.
     """
-    n, bands, size = len(scene["label"]), config["bands"], config["size_px"]
+    n, size = len(scene["label"]), config["size_px"]
     s = config["supersample"]
     unit = torch.zeros((n, size, size), dtype=DTYPE, device=device)
     clumps = scene["clumps"]
@@ -334,25 +375,43 @@ def feature_images(scene, config, device="cpu", compile=False):
         _lensed(unit, scene, config, device, compile)
     rings = scene["rings"]
     # Each look-alike is rendered over the central box that holds its light.
-    extent = np.hypot(rings["x"], rings["y"]) + rings["radius"] / np.sqrt(rings["q"]) + 3 * rings["width"]
+    extent = (
+        np.hypot(rings["x"], rings["y"])
+        + rings["radius"] / np.sqrt(rings["q"])
+        + 3 * rings["width"]
+    )
     columns = ("radius", "width", "q", "phi", "x", "y", "theta0", "extent", "gradient", "knots")
     for half, part in _by_box(rings, extent + 0.5, config):
-        for sl, profile in _render_rows(kernel("ring", compile), part, columns, config, device, s, half):
+        for sl, profile in _render_rows(
+            kernel("ring", compile), part, columns, config, device, s, half
+        ):
             weight = _t(part["weight"][sl], device, 0) / profile.sum(dim=(-2, -1)).clamp(min=1e-30)
-            box(unit, half).index_add_(0, torch.as_tensor(part["stamp"][sl], device=device),
-                                       profile * weight[:, None, None])  # fmt: skip
+            box(unit, half).index_add_(
+                0,
+                torch.as_tensor(part["stamp"][sl], device=device),
+                profile * weight[:, None, None],
+            )
     galaxies = scene["feature_sersic"]
     extent = np.hypot(galaxies["x"], galaxies["y"]) + 4 * galaxies["r_eff"]
     columns = ("r_eff", "n", "q", "phi", "x", "y")
     for half, part in _by_box(galaxies, extent + 0.5, config):
-        for sl, profile in _render_rows(kernel("sersic", compile), part, columns, config, device, s, half):
+        for sl, profile in _render_rows(
+            kernel("sersic", compile), part, columns, config, device, s, half
+        ):
             amp = sersic_amplitude(part["weight"][sl], part["r_eff"][sl], part["n"][sl])
-            box(unit, half).index_add_(0, torch.as_tensor(part["stamp"][sl], device=device),
-                                       profile * _t(amp, device))  # fmt: skip
+            box(unit, half).index_add_(
+                0, torch.as_tensor(part["stamp"][sl], device=device), profile * _t(amp, device)
+            )
     points = scene["feature_points"]
     if len(points["stamp"]):
-        _deposit(unit[:, None], points["stamp"], points["x"], points["y"],
-                 points["weight"][:, None], config)  # fmt: skip
+        _deposit(
+            unit[:, None],
+            points["stamp"],
+            points["x"],
+            points["y"],
+            points["weight"][:, None],
+            config,
+        )
     # Look-alikes: unit flux as seen (what lies in the stamp).
     feature = scene["feature"]
     plain = torch.as_tensor(feature["on"] & ~feature["lensed"], device=device)
@@ -383,15 +442,21 @@ def _lensed(unit, scene, config, device, compile):
     the source's own extent (4 R_eff of its largest clump)."""
     pix2 = config["pixscale_arcsec"] ** 2
     s = config["supersample"]
-    clumps, lens, subs, central = scene["clumps"], scene["lens"], scene["subhaloes"], scene["central"]
+    clumps, lens, subs, central = (
+        scene["clumps"],
+        scene["lens"],
+        scene["subhaloes"],
+        scene["central"],
+    )
     fn = kernel("lensed", compile)
     lenses = np.unique(clumps["stamp"])
     n_subs = (subs["theta_e"] > 0).sum(axis=1)
     largest = np.zeros(len(scene["label"]))
     np.maximum.at(largest, clumps["stamp"], clumps["r_eff"])
     halves = np.zeros(len(scene["label"]), np.int64)
-    halves[lenses] = [box_half_px(1.9 * lens["theta_e"][i] + 4 * largest[i] + 0.5, config)
-                      for i in lenses]  # fmt: skip
+    halves[lenses] = [
+        box_half_px(1.9 * lens["theta_e"][i] + 4 * largest[i] + 0.5, config) for i in lenses
+    ]
     # Every lens gets MAX_CLUMPS clump slots (zero flux pads) and the
     # subhalo slots of the most-subhaloed lens of its call, with or without
     # subhaloes apart: few distinct shapes, so few compiled graphs (sizes
@@ -411,15 +476,32 @@ def _lensed(unit, scene, config, device, compile):
         for start in range(0, len(group), step):
             li = group[start : start + step]
             padded = np.resize(li, max(2, len(li)))  # a lone lens is repeated, then dropped
-            amp = sersic_amplitude(slots["weight"][padded], slots["r_eff"][padded], slots["n"][padded])
+            amp = sersic_amplitude(
+                slots["weight"][padded], slots["r_eff"][padded], slots["n"][padded]
+            )
             k_sub = max(2, int(n_subs[padded].max())) if has_subs else 0
-            sub = [torch.as_tensor(subs[key][padded, :k_sub], dtype=DTYPE, device=device)[..., None, None]
-                   for key in ("theta_e", "x", "y")]  # fmt: skip
-            per_lens = [_t(v[padded], device) for v in (central["x"], central["y"], lens["theta_e"],
-                                                        lens["q"], lens["phi"], lens["gamma1"],
-                                                        lens["gamma2"])]  # fmt: skip
-            per_clump = [_t(v, device) for v in (amp, *(slots[k][padded] for k in
-                                                       ("r_eff", "n", "q", "phi", "x", "y")))]  # fmt: skip
+            sub = [
+                torch.as_tensor(subs[key][padded, :k_sub], dtype=DTYPE, device=device)[
+                    ..., None, None
+                ]
+                for key in ("theta_e", "x", "y")
+            ]
+            per_lens = [
+                _t(v[padded], device)
+                for v in (
+                    central["x"],
+                    central["y"],
+                    lens["theta_e"],
+                    lens["q"],
+                    lens["phi"],
+                    lens["gamma1"],
+                    lens["gamma2"],
+                )
+            ]
+            per_clump = [
+                _t(v, device)
+                for v in (amp, *(slots[k][padded] for k in ("r_eff", "n", "q", "phi", "x", "y")))
+            ]
             binned = bin_pixels(fn(x, y, *per_lens, *sub, *per_clump), s)[: len(li)] * pix2
             box(unit, half).index_add_(0, torch.as_tensor(li, device=device), binned)
 
@@ -477,8 +559,12 @@ def apply_artefacts(stamps, scene):
         stamps[i, :, y0:y1, x0:x1] = np.nan
     for i in np.flatnonzero(scene["tile_edge"][:, 0] > 0):
         side, depth = scene["tile_edge"][i]
-        sl = {1: np.s_[:, :, :depth], 2: np.s_[:, :, size - depth :],
-              3: np.s_[:, :depth, :], 4: np.s_[:, size - depth :, :]}[int(side)]  # fmt: skip
+        sl = {
+            1: np.s_[:, :, :depth],
+            2: np.s_[:, :, size - depth :],
+            3: np.s_[:, :depth, :],
+            4: np.s_[:, size - depth :, :],
+        }[int(side)]
         stamps[i][sl] = np.nan
     return stamps
 
@@ -490,8 +576,9 @@ def render(scene, config, device="cpu", compile=False):
     n = len(scene["label"])
     image = galaxy_images(scene, config, device, compile)
     sigma = noise_sigma(scene, config)
-    psf = observe.PSF(scene["psf_fwhm"], scene["psf_beta"], config["pixscale_arcsec"],
-                      image.shape[-2:], device)  # fmt: skip
+    psf = observe.PSF(
+        scene["psf_fwhm"], scene["psf_beta"], config["pixscale_arcsec"], image.shape[-2:], device
+    )
     feature = scene["feature"]
     flux, snr = np.zeros(n), np.zeros(n)
     magnification = np.zeros(n)
@@ -508,9 +595,11 @@ def render(scene, config, device="cpu", compile=False):
     observed = psf.convolve(image)
     generator = torch.Generator(device="cpu").manual_seed(int(scene["noise_seed"]))
     noisy = observe.add_noise(
-        observed.cpu(), torch.as_tensor(sigma, dtype=DTYPE)[..., None, None], generator,
+        observed.cpu(),
+        torch.as_tensor(sigma, dtype=DTYPE)[..., None, None],
+        generator,
         torch.as_tensor(scene["noise_shift"]) if scene["noise_shift"].any() else None,
-    )  # fmt: skip
+    )
     stamps = apply_artefacts(noisy.numpy(), scene)
     return stamps, {"noise_sigma": sigma, "snr": snr, "flux": flux, "magnification": magnification}
 
@@ -559,12 +648,12 @@ def metadata(scene, measured, config):
         z_lens=lens["z_l"],
         z_source=lens["z_s"],
         sigma_v=lens["sigma_v"],
-        lens_q=np.where(is_lens, lens["q"], central["q"]),
+        lens_q=np.where(is_lens, lens["q"], scene["central_drawn"]["q"]),
         lens_phi_deg=np.rad2deg(np.where(is_lens, lens["phi"], central["phi"])),
         shear=np.hypot(lens["gamma1"], lens["gamma2"]),
         lens_mag=scene["central_drawn"]["mag"],
         lens_r_eff=scene["central_drawn"]["r_eff"],
-        lens_n_sersic=central["n"],
+        lens_n_sersic=scene["central_drawn"]["n"],
         n_companions=companions.astype(np.int16),
         n_neighbours=scene["n_neighbours"],
         n_stars=scene["n_stars"],

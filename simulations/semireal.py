@@ -20,7 +20,8 @@ Choices (also in the README):
 import numpy as np
 import torch
 
-from simulations import populations, render
+from core.imaging import estimate_noise_sigma
+from simulations import observe, populations, render
 from simulations.errors import SimulationError
 from simulations.generate import check_counts, check_output, write_labelled_set
 from simulations.stampset import StampSetError, read_stampset
@@ -33,7 +34,7 @@ LRG_APERTURE_ARCSEC = 3.0
 
 def survey_for_bands(bands):
     for name, config in SURVEYS.items():
-        if config["bands"] == list(bands) and config["lens"].get("mass_weighting") == "he2020":
+        if config["bands"] == list(bands) and config["label"] == "KiDS-like":
             return name
     raise SimulationError(
         f"No KiDS-like configuration has the bands {','.join(bands)}: semi-real sets "
@@ -52,13 +53,8 @@ def lrg_flux(stamps, pixscale_arcsec, band):
 
 
 def background_sigma(stamps):
-    """Robust rms of each stamp and band, from its outer 5-pixel frame."""
-    frame = np.concatenate(
-        [stamps[..., :5, :].reshape(*stamps.shape[:2], -1),
-         stamps[..., -5:, :].reshape(*stamps.shape[:2], -1)], axis=-1,
-    )  # fmt: skip
-    med = np.nanmedian(frame, axis=-1, keepdims=True)
-    return 1.4826 * np.nanmedian(np.abs(frame - med), axis=-1)
+    """Noise sigma of each stamp and band (the networks' estimate, ``core.imaging``)."""
+    return estimate_noise_sigma(stamps).numpy()
 
 
 def rotate_and_crop(stamps, angle_deg, crop_px, rng):
@@ -153,16 +149,16 @@ def _chunk(lrgs, config, labels, rng, psf_range, gain, ref):
     base[order] = lrgs.stamps(pick[order])
     sigma = background_sigma(base)
     psf = psf_columns(lrgs, config["bands"], psf_range, n, rng, pick)
-    params = populations.sample(config, np.ones(n, np.int16), rng)
     is_lens = labels == 1
     li = np.flatnonzero(is_lens)
+    params = populations.sample(config, np.ones(len(li), np.int16), rng)
     stamps = base.copy()
     theta_e, snr, ratio = np.zeros(n), np.zeros(n), np.zeros(n)
     angle, crop = np.zeros(n), np.zeros(n, np.int16)
     if len(li):
-        sources, _ = render.lensed_source_images(params, config, li)
+        sources, _ = render.lensed_sources(params, config)
         psf_t = torch.as_tensor(psf[li], dtype=render.DTYPE)
-        arcs = render.observe.gaussian_psf_convolve(sources, psf_t, config["pixscale_arcsec"])
+        arcs = observe.gaussian_psf_convolve(sources, psf_t, config["pixscale_arcsec"])
         # Scale each arc to its drawn share of the LRG's flux (reference band;
         # the other bands keep the source's colours).
         ratio[li] = rng.uniform(*BRIGHTNESS_RATIO, len(li))
@@ -173,8 +169,8 @@ def _chunk(lrgs, config, labels, rng, psf_range, gain, ref):
         generator = torch.Generator().manual_seed(int(rng.integers(2**63 - 1)))
         photons = torch.poisson(torch.clamp(arcs * gain, min=0), generator=generator)
         stamps[li] += (photons / gain).numpy()
-        theta_e[li] = params["lens"]["theta_e"][li]
-        snr[li] = render.observe.arc_snr(arcs[:, ref], torch.as_tensor(sigma[li, ref])).numpy()
+        theta_e[li] = params["lens"]["theta_e"]
+        snr[li] = observe.arc_snr(arcs[:, ref], torch.as_tensor(sigma[li, ref])).numpy()
     ni = np.flatnonzero(~is_lens)
     if len(ni):
         angle[ni] = rng.uniform(0, 360, len(ni))

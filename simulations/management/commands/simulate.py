@@ -1,12 +1,13 @@
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from simulations import audit
 from simulations.display import write_contact_sheet
 from simulations.errors import SimulationError
 from simulations.field import simulate_field
 from simulations.generate import parse_psf_range, simulate_stampset
 from simulations.semireal import semireal_stampset
-from simulations.stampset import StampSetError
+from simulations.stampset import StampSetError, read_stampset
 from simulations.surveys import SURVEYS
 
 
@@ -17,7 +18,11 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--survey", default="kids-r", help=f"one of {', '.join(SURVEYS)}")
+        parser.add_argument(
+            "--survey",
+            default="kids-r",
+            help=f"one of {', '.join(SURVEYS)}, or a JSON file with a survey configuration",
+        )
         parser.add_argument("--lenses", type=int, default=0, help="number of lenses")
         parser.add_argument("--nonlenses", type=int, default=0, help="number of non-lenses")
         parser.add_argument("--seed", type=int, default=0)
@@ -44,7 +49,9 @@ class Command(BaseCommand):
             "--device", help="torch device, e.g. cpu or cuda (default: cuda if present)"
         )
         parser.add_argument(
-            "--contact-sheet", metavar="PNG", help="also write a PNG of the first stamps"
+            "--contact-sheet",
+            metavar="PNG",
+            help="also write a PNG with a row of stamps per kind and subkind",
         )
 
     def handle(self, survey, lenses, nonlenses, seed, psf_fwhm, out, **options):
@@ -80,6 +87,14 @@ class Command(BaseCommand):
         except (SimulationError, StampSetError) as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"Wrote {lenses} lenses and {nonlenses} non-lenses to {path}")
+        result = audit.from_header(read_stampset(path).header)
+        if result:
+            self.stdout.write("Shortcut audit (AUC of single summaries, lens vs non-lens):")
+            self.stdout.write("\n".join(audit.report_lines(result)))
+            for problem in audit.problems(result):
+                self.stderr.write(f"Warning: {problem}")
+        else:
+            self.stdout.write("No shortcut audit: it needs both lenses and non-lenses.")
         if options["contact_sheet"]:
             sheet = write_contact_sheet(path, options["contact_sheet"])
             self.stdout.write(f"Wrote a contact sheet to {sheet}")
