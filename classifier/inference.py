@@ -2,7 +2,7 @@
 
 A ``Scorer`` runs the full scoring path, preprocess (resample + normalise)
 then the network, in batches under ``torch.inference_mode`` with
-channels_last inputs (2x on the CNN, DESIGN.md), on a copy of the network
+channels_last inputs (2x on the CNN, docs/design.md), on a copy of the network
 with its BatchNorms folded into the convolutions before them
 (``networks.for_inference``), in one of these variants:
 
@@ -34,12 +34,13 @@ import warnings
 import numpy as np
 import torch
 
-from classifier.networks import for_inference, lens_probability
+from classifier.networks import for_inference, lens_log_odds, lens_probability
 
 CHUNK = 1024
 VARIANTS = ("fp32", "bf16", "fp16")
 AUTOCAST = {"bf16": torch.bfloat16, "fp16": torch.float16}
 MAX_D_AUC = 0.001  # the largest |AUC - AUC(fp32)| a faster variant may cost
+OUTPUTS = {"probability": lens_probability, "log-odds": lens_log_odds}
 COMPILE_AFTER_S = 60.0
 
 
@@ -104,12 +105,18 @@ class Scorer:
     compile : bool or "auto"
         ``torch.compile`` the network now (True), never (False), or once
         ``COMPILE_AFTER_S`` seconds have been spent scoring ("auto").
+    output : str
+        ``"probability"`` (P(lens)) or ``"log-odds"`` (log P/(1-P), which
+        keeps its order where probabilities round to 1).
     """
 
     def __init__(self, model, preprocessor, device=None, batch_size=256, variant="fp32",
-                 compile=False):  # fmt: skip
+                 compile=False, output="probability"):  # fmt: skip
         if compile not in (True, False, "auto"):
             raise ValueError(f"compile must be True, False or 'auto', not {compile!r}.")
+        if output not in OUTPUTS:
+            raise ValueError(f"output must be one of {', '.join(OUTPUTS)}, not {output!r}.")
+        self.output = output
         self.device = torch.device(device or next(model.parameters()).device)
         # A copy with BatchNorms folded into their convolutions (the caller's
         # network is left untouched, in whatever mode it was).
@@ -167,7 +174,7 @@ class Scorer:
             logits = net(x)
         # The probability in float32: bf16 spaces values near 1 by 2^-8, which
         # would tie every confident lens at 1.0 and the ranking with them.
-        return lens_probability(logits.float())
+        return OUTPUTS[self.output](logits.float())
 
     def score(self, stamps, pixscale_arcsec):
         """P(lens) for stamps ``(N, B, H, W)`` at ``pixscale_arcsec`` (arcsec/px)."""
@@ -214,10 +221,12 @@ class Scorer:
         return np.concatenate(scores) if scores else np.zeros(0)
 
 
-def score_array(model, preprocessor, stamps, pixscale_arcsec, device=None, batch_size=256):
-    """P(lens) for stamps (N, B, H, W) as a float64 numpy array, in fp32
-    eager (the reference)."""
-    return Scorer(model, preprocessor, device, batch_size).score(stamps, pixscale_arcsec)
+def score_array(model, preprocessor, stamps, pixscale_arcsec, device=None, batch_size=256,
+                output="probability"):  # fmt: skip
+    """P(lens) (or its log-odds) for stamps (N, B, H, W) as a float64 numpy
+    array, in fp32 eager (the reference)."""
+    scorer = Scorer(model, preprocessor, device, batch_size, output=output)
+    return scorer.score(stamps, pixscale_arcsec)
 
 
 def score_stampset(model, preprocessor, stampset, device=None, progress=None):

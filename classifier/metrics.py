@@ -1,4 +1,4 @@
-"""Classifier metrics, one definition each (DESIGN.md "Metrics"). Pure numpy.
+"""Classifier metrics, one definition each (docs/design.md "Metrics"). Pure numpy.
 
 Scores are P(lens) (any monotonic score works); labels are 1 (lens) or 0
 (non-lens). A stamp is called a lens when ``score >= threshold``, so tied

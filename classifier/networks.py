@@ -144,7 +144,7 @@ class PreActBottleneck(nn.Module):
         # The network's first unit maps the stem's 32 channels to 32 at stride
         # 1, so it gets no projection: its shortcut is the identity, as in the
         # DeepLens code; a projection there would add 1,056 parameters to the
-        # 3,508,545 that DESIGN.md and the code give.
+        # 3,508,545 that docs/design.md and the code give.
         reshapes = stride != 1 or in_channels != out_channels
         self.projection = (
             conv1x1(in_channels, out_channels, stride, bias=True) if reshapes else None
@@ -282,6 +282,26 @@ def for_inference(model):
                 seq[i] = fuse_conv_bn_eval(conv, bn)
                 seq[i + 1] = nn.Identity()
     return model
+
+
+def lens_log_odds(logits):
+    """log(P(lens) / P(non-lens)) from either head: ``l1 - l0`` for two-class
+    logits, the logit itself for one. Unlike the probability it does not
+    saturate: scores that would all round to 1.0 keep their order.
+
+    Parameters
+    ----------
+    logits : torch.Tensor
+        ``(N, 2)`` two-class logits or ``(N,)`` / ``(N, 1)`` lens logits.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(N,)`` log-odds.
+    """
+    if logits.ndim == 2 and logits.shape[1] == 2:
+        return logits[:, 1] - logits[:, 0]
+    return logits.reshape(-1)
 
 
 def lens_probability(logits):

@@ -19,6 +19,7 @@ from classifier.networks import build
 from classifier.preprocessing import Preprocessor
 from classifier.training import TrainingError, TrainSettings, train
 from core.files import sha256_of
+from simulations import audit
 from simulations.stampset import StampSetError, read_stampset
 
 
@@ -231,6 +232,11 @@ def evaluate(network, path, save=False, device=None, progress=None):
         report = evaluation_report(scores, labels, theta_e, snr)
     except (ValueError, metrics.MetricsError) as exc:
         raise NetworkError(str(exc)) from exc
+    # What single no-learning summaries achieve on the same set: the network
+    # must beat the best of them by far, or it learned a shortcut.
+    summaries = audit.audit_stampset(stampset)
+    report["shortcut_audit"] = summaries
+    report["best_single_summary"] = audit.best_summary(summaries)
     report["seconds"] = time.monotonic() - started
     report["file"] = str(path)
     report["file_sha256"] = sha256_of(path)

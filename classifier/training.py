@@ -43,6 +43,9 @@ class TrainSettings:
     lr_step_epochs: int | None = None  # divide the rate by 10 every this many epochs
     seed: int = 0
     augment: bool = True
+    # Early stopping: stop after this many epochs without a better validation
+    # AUC and keep the best epoch's weights (None: run every epoch, keep the last).
+    patience: int | None = None
 
     def __post_init__(self):
         if self.architecture not in ARCHITECTURES:
@@ -51,6 +54,8 @@ class TrainSettings:
             )
         if self.epochs < 1 or self.batch_size < 1 or not self.lr > 0:
             raise TrainingError("epochs and batch size must be >= 1 and the learning rate > 0.")
+        if self.patience is not None and self.patience < 1:
+            raise TrainingError("patience must be >= 1 epoch (or None: no early stopping).")
 
     def key(self):
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
@@ -110,6 +115,7 @@ def train(train_path, settings, workdir, val_path=None, device="cpu", progress=N
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=step, gamma=0.1)
     generator = torch.Generator().manual_seed(settings.seed)
     history, start_epoch = [], 0
+    best = {"auc": -1.0, "epoch": 0, "model": None}
     checkpoint = workdir / "checkpoint.pt"
     train_sha256 = sha256_of(train_path)
     if checkpoint.exists():
@@ -120,10 +126,13 @@ def train(train_path, settings, workdir, val_path=None, device="cpu", progress=N
             scheduler.load_state_dict(state["scheduler"])
             generator.set_state(state["generator"])
             history, start_epoch = state["history"], state["epoch"]
+            best = state["best"]
 
     started = time.monotonic()
     n = len(y)
     for epoch in range(start_epoch, settings.epochs):
+        if settings.patience and val is not None and epoch - best["epoch"] >= settings.patience:
+            break
         model.train()
         order = torch.randperm(n, generator=generator)
         total, seen = 0.0, 0
@@ -142,10 +151,15 @@ def train(train_path, settings, workdir, val_path=None, device="cpu", progress=N
         scheduler.step()
         record = {"epoch": epoch + 1, "loss": total / seen, "lr": optimizer.param_groups[0]["lr"]}
         if val is not None:
+            # Log-odds: probabilities of confident stamps tie at 1.0 in float32.
             scores = score_array(
-                model, _Identity(preprocessor), val[0].float(), preprocessor.pixscale_arcsec, device
-            )
+                model, _Identity(preprocessor), val[0].float(), preprocessor.pixscale_arcsec,
+                device, output="log-odds",
+            )  # fmt: skip
             record["val_auc"] = metrics.auc(scores, val[1].numpy())
+            if record["val_auc"] > best["auc"]:
+                weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                best = {"auc": record["val_auc"], "epoch": epoch + 1, "model": weights}
         history.append(record)
         state = {
             "key": settings.key(),
@@ -156,10 +170,13 @@ def train(train_path, settings, workdir, val_path=None, device="cpu", progress=N
             "scheduler": scheduler.state_dict(),
             "generator": generator.get_state(),
             "history": history,
+            "best": best,
         }
         _save_atomic(state, checkpoint)
         if progress:
             progress(epoch + 1, settings.epochs, record["loss"], record.get("val_auc"))
+    if settings.patience and best["model"] is not None:
+        model.load_state_dict(best["model"])
     info = {
         "train_file": str(train_path),
         "train_sha256": train_sha256,
@@ -168,6 +185,8 @@ def train(train_path, settings, workdir, val_path=None, device="cpu", progress=N
         "train_prior": float(y.float().mean()),
         "settings": asdict(settings),
         "epochs": settings.epochs,
+        "epochs_run": len(history),
+        "best_epoch": best["epoch"] if settings.patience else None,
         "duration_s": time.monotonic() - started,
         "history": history,
         "survey": train_set.survey,

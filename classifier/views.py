@@ -30,7 +30,7 @@ def network_detail(request, name):
                   {"network": network, "ev": ev, "roc": roc, "loss": loss})  # fmt: skip
 
 
-# Names only: the web process does not import torch (DESIGN.md).
+# Names only: the web process does not import torch (docs/design.md).
 ARCHITECTURES = [name for name, _ in Network.ARCHITECTURES]
 
 

@@ -19,7 +19,7 @@ import redis
 
 JEMALLOC_CONF = "dirty_decay_ms:-1,muzzy_decay_ms:-1,thp:always,metadata_thp:auto"
 # rq's default worker forks per job, and torch hangs in a child forked from a
-# parent that has used torch (DESIGN.md): run jobs in the worker process.
+# parent that has used torch (docs/design.md): run jobs in the worker process.
 WORKER_CLASS = "rq.worker.SimpleWorker"
 QUEUES = ("default", "scoring")
 STOP_GRACE_S = 10.0
@@ -30,7 +30,7 @@ class StackError(RuntimeError):
 
 
 def jemalloc_path():
-    """Debian's jemalloc, which speeds up torch inference here (DESIGN.md)."""
+    """Debian's jemalloc, which speeds up torch inference here (docs/design.md)."""
     found = sorted(
         glob.glob("/usr/lib/*/libjemalloc.so.2") + glob.glob("/usr/lib/libjemalloc.so.2")
     )

@@ -1,6 +1,6 @@
 """Stamps from survey image tiles, RGB composites and PNG previews (pure: no Django).
 
-Cutting is vectorised where it matters (DESIGN.md, "Stamps and previews"):
+Cutting is vectorised where it matters (docs/design.md, "Stamps and previews"):
 one ``world_to_pixel_values`` call for all the sources of a tile, then plain
 numpy slicing per source (~35 us per 97x97 stamp, against 170-930 us for
 ``Cutout2D``). Previews are PNGs written with ``compress_level=1``; render
@@ -373,7 +373,7 @@ def render_png(image, stretch="asinh", scale=3):
     Returns
     -------
     bytes
-        The PNG, compressed with ``compress_level=1`` (fast; DESIGN.md).
+        The PNG, compressed with ``compress_level=1`` (fast; docs/design.md).
     """
     if stretch not in STRETCHES:
         raise ValueError(f"Unknown stretch {stretch!r}: choose one of {', '.join(STRETCHES)}.")

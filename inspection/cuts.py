@@ -71,7 +71,7 @@ class LRGCuts:
         Keep ``r < c_par_offset + c_par / c_par_scale`` (mag). The paper
         prints ``r < c_par/0.3``, which selects nothing (c_par ~ 1.4 for an
         LRG); 14 is the constant of Petrillo et al. 2017 and Eisenstein et
-        al. 2001 (DESIGN.md).
+        al. 2001 (docs/design.md).
     refined_flag_r : int
         The refined sample keeps LRGs with ``FLAG_R == refined_flag_r``.
     r_magnitude : str

@@ -1,7 +1,7 @@
 """The state of a search: surveys, their tiles and LRGs, scoring runs and scores.
 
 Pixels never live in the database: a survey's stamps are one stamp-set file
-(STAMPSET.md) and each ``Source`` points at its row there (``stamp_index``).
+(docs/stampset.md) and each ``Source`` points at its row there (``stamp_index``).
 """
 
 from pathlib import Path

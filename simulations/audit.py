@@ -162,6 +162,17 @@ def problems(result):
     ]
 
 
+def best_summary(result):
+    """The summary furthest from 0.5 (either way) as ``{"name", "auc",
+    "separation"}``, separation being the AUC it gives when turned the
+    right way up; None without a result."""
+    names = [k for k in SUMMARIES if k in result]
+    if not names:
+        return None
+    name = max(names, key=lambda k: abs(result[k] - 0.5))
+    return {"name": name, "auc": result[name], "separation": 0.5 + abs(result[name] - 0.5)}
+
+
 def header_cards(result):
     """FITS header cards (key -> (value, comment)) of an audit result."""
     cards = {

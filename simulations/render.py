@@ -605,7 +605,7 @@ def render(scene, config, device="cpu", compile=False):
 
 
 def metadata(scene, measured, config):
-    """The META columns of a batch (STAMPSET.md plus what was drawn)."""
+    """The META columns of a batch (docs/stampset.md plus what was drawn)."""
     bands = config["bands"]
     ref = bands.index(reference_band(config))
     lens, central, feature = scene["lens"], scene["central"], scene["feature"]

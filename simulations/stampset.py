@@ -1,4 +1,4 @@
-"""Stamp-set files: one FITS file per labelled set of image stamps (STAMPSET.md).
+"""Stamp-set files: one FITS file per labelled set of image stamps (docs/stampset.md).
 
 HDU 0 PRIMARY (header keys PIXSCALE, BANDS, SURVEY, UNITS), HDU 1 STAMPS
 (float32 cube, numpy shape (N, B, H, W)), HDU 2 META (one row per stamp;
@@ -20,7 +20,7 @@ from astropy.io import fits
 from astropy.table import Table
 
 REQUIRED_COLUMNS = ("id", "label")
-# Types of the standard columns (STAMPSET.md); other columns keep their own.
+# Types of the standard columns (docs/stampset.md); other columns keep their own.
 COLUMN_DTYPES = {
     "label": np.int16,
     "ra": np.float64,
@@ -33,7 +33,7 @@ COLUMN_DTYPES = {
 
 
 class StampSetError(ValueError):
-    """A stamp-set file or its contents are not as STAMPSET.md describes."""
+    """A stamp-set file or its contents are not as docs/stampset.md describes."""
 
 
 def _as_column(name, values):
@@ -228,7 +228,7 @@ def read_stampset(path):
         if needed not in names:
             raise StampSetError(
                 f"{path} has no {needed} HDU (it has {', '.join(names)}); "
-                "a stamp set has PRIMARY, STAMPS and META HDUs (STAMPSET.md)."
+                "a stamp set has PRIMARY, STAMPS and META HDUs (docs/stampset.md)."
             )
     primary = hdul[0].header
     missing = [k for k in ("PIXSCALE", "BANDS") if k not in primary]

@@ -1,4 +1,4 @@
-"""The direction of dependencies (DESIGN.md): pure modules import no Django,
+"""The direction of dependencies (docs/design.md): pure modules import no Django,
 and the web process never imports torch."""
 
 import subprocess

@@ -73,6 +73,19 @@ def test_reduced_precision_scores_are_float32_probabilities(shipped_cnn, kids_st
     assert between.sum() > 5 and not np.any(rounded[between] == scores[between])
 
 
+def test_log_odds_are_the_probabilities_before_the_sigmoid_and_do_not_tie(shipped_cnn, kids_stamps):
+    model, pre = shipped_cnn
+    stamps = kids_stamps[0]
+    p = Scorer(model, pre, "cpu").score(stamps, 0.21)
+    log_odds = Scorer(model, pre, "cpu", output="log-odds").score(stamps, 0.21)
+    assert np.allclose(1 / (1 + np.exp(-log_odds)), p, atol=1e-6)
+    # Where probabilities round to the same float32 (e.g. 1.0), log-odds keep their order.
+    p32 = p.astype(np.float32)
+    assert len(np.unique(log_odds)) == len(log_odds) >= len(np.unique(p32))
+    with pytest.raises(ValueError, match="output must be one of probability, log-odds"):
+        Scorer(model, pre, "cpu", output="logit")
+
+
 @pytest.mark.parametrize("variant", CPU_VARIANTS)
 def test_scaling_a_stamp_by_a_constant_leaves_the_scorers_score_unchanged(
     shipped_cnn, kids_stamps, variant

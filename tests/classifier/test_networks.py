@@ -1,4 +1,4 @@
-"""The two networks: DESIGN.md's parameter counts, shapes, registry, errors,
+"""The two networks: docs/design.md's parameter counts, shapes, registry, errors,
 and the exact rewrites that make inference faster."""
 
 import numpy as np

@@ -107,6 +107,12 @@ def test_evaluate_network_writes_the_documented_json(data_dir, sets, tmp_path):
     assert set(report["threshold_at_fpr"]) == set(report["tpr_at_fpr"]) == {"0.01", "0.001"}
     assert len(report["completeness_grid"]) == 16
     assert {"theta_e_min", "snr_min", "n", "completeness"} == set(report["completeness_grid"][0])
+    # The shortcut audit of the same set, beside the network's AUC.
+    assert set(report["shortcut_audit"]) >= {"flux_0.5", "concentration", "noise_sigma"}
+    best = report["best_single_summary"]
+    assert best["separation"] == pytest.approx(
+        0.5 + abs(report["shortcut_audit"][best["name"]] - 0.5)
+    )
 
 
 def test_score_stamps_writes_one_score_per_stamp(data_dir, sets, tmp_path):
@@ -161,3 +167,24 @@ def test_tampered_weights_are_refused(data_dir, sets):
         from classifier.services import load_model
 
         load_model(network)
+
+
+def test_early_stopping_keeps_the_best_epoch_and_stops_after_its_patience(sets, tmp_path):
+    from classifier import metrics
+    from classifier.inference import score_array
+    from classifier.training import TrainSettings
+    from classifier.training import train as train_network
+    from simulations.stampset import read_stampset
+
+    settings = TrainSettings("he2020-cnn", epochs=8, lr=3e-3, seed=2, patience=1)
+    model, pre, history, info = train_network(sets["train"], settings, tmp_path, sets["val"])
+    aucs = [h["val_auc"] for h in history]
+    best = int(np.argmax(aucs)) + 1
+    assert info["best_epoch"] == best < 8  # this seed peaks early: stopping is exercised
+    assert info["epochs_run"] == len(history) == best + 1
+    # The weights returned are the best epoch's, not the last one's.
+    val = read_stampset(sets["val"])
+    scores = score_array(model, pre, val.stamps(), val.pixscale_arcsec, output="log-odds")
+    # (Training scored float16 copies of the inputs: agreement to ~1e-3.)
+    assert metrics.auc(scores, val.labels) == pytest.approx(aucs[best - 1], abs=2e-3)
+    assert aucs[-1] < aucs[best - 1] - 4e-3

@@ -31,5 +31,11 @@ class Command(BaseCommand):
         if o["json"]:
             Path(o["json"]).write_text(text)
             self.stdout.write(f"Wrote {o['json']}")
+            best = report["best_single_summary"]
+            if best:
+                self.stdout.write(
+                    f"AUC {report['auc']:.4f}; the best single no-learning summary "
+                    f"({best['name']}) separates the classes to {best['separation']:.3f}"
+                )
         else:
             self.stdout.write(text)

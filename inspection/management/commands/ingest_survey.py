@@ -35,7 +35,7 @@ class Command(BaseCommand):
             "--columns", help="catalogue columns, e.g. ra=ALPHA_J2000,dec=DELTA_J2000"
         )
         parser.add_argument("--stamp-size", type=int, default=DEFAULT_STAMP_PX, help="pixels")
-        cuts = parser.add_argument_group("LRG cuts (defaults: DESIGN.md, He et al. 2020)")
+        cuts = parser.add_argument_group("LRG cuts (defaults: docs/design.md, He et al. 2020)")
         defaults = LRGCuts()
         for f in CUT_FIELDS:
             flag = "--" + f.name.replace("_", "-")

@@ -1,0 +1,1 @@
+"""Independent routes for checking the project's own simulator and networks."""
