@@ -55,8 +55,9 @@ format: $(VENV)/.dev
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-# Rebuild the shipped networks in classifier/shipped/ (about 30 min on 2 CPU cores).
-networks: $(VENV)/.runtime
+# Rebuild the shipped networks in classifier/shipped/ (hours on 2 CPU cores; see the README).
+# Needs the dev set: the cross-check test sets are rendered with lenstronomy.
+networks: $(VENV)/.dev
 	PY=$(PY) scripts/build-default-networks
 
 clean:

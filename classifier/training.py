@@ -46,6 +46,11 @@ class TrainSettings:
     # Early stopping: stop after this many epochs without a better validation
     # AUC and keep the best epoch's weights (None: run every epoch, keep the last).
     patience: int | None = None
+    # The inputs' stretch (``Preprocessor.stretch``): "linear" or "asinh".
+    stretch: str = "linear"
+    # The network's input pixel scale, arcsec (None: the architecture's; the
+    # He et al. CNN bins KiDS stamps 2x2 to 0.42"/px, 0.21 crops them instead).
+    pixscale_arcsec: float | None = None
 
     def __post_init__(self):
         if self.architecture not in ARCHITECTURES:
@@ -100,9 +105,13 @@ def train(train_path, settings, workdir, val_path=None, device="cpu", progress=N
     workdir.mkdir(parents=True, exist_ok=True)
     spec = ARCHITECTURES[settings.architecture]
     bands = read_stampset(train_path).bands
-    preprocessor = Preprocessor(
-        bands=bands, pixscale_arcsec=spec["pixscale_arcsec"], size_px=spec["size_px"]
-    )
+    try:
+        preprocessor = Preprocessor(
+            bands=bands, pixscale_arcsec=settings.pixscale_arcsec or spec["pixscale_arcsec"],
+            size_px=spec["size_px"], stretch=settings.stretch,
+        )  # fmt: skip
+    except ValueError as exc:
+        raise TrainingError(str(exc)) from exc
     x, y, train_set = load_set(train_path, preprocessor)
     val = load_set(val_path, preprocessor) if val_path else None
 

@@ -87,6 +87,14 @@ def source_magnitudes(bounds, n, rng):
     return low + np.log10(1 + rng.uniform(size=n) * span) / 0.3
 
 
+def draw_source_mags(source_cfg, n, rng):
+    """Source magnitudes: uniform over ``mag`` (He et al.'s flat draws) or
+    from galaxy number counts (``mag_distribution: "counts"``)."""
+    if source_cfg.get("mag_distribution", "uniform") == "counts":
+        return source_magnitudes(source_cfg["mag"], n, rng)
+    return uniform(rng, source_cfg["mag"], n)
+
+
 def pick(rng, shares, n):
     """``n`` names drawn with the given shares (a dict name -> share)."""
     names = list(shares)
@@ -400,14 +408,14 @@ def _lens_only(config, li, theta_E, z_l, z_s, sigma, central, scene, rng):
     feature = scene["feature"]
     feature["on"][li] = True
     feature["lensed"][li] = True
-    feature["mag"][li] = source_magnitudes(src_cfg["mag"], n, rng)
+    feature["mag"][li] = draw_source_mags(src_cfg, n, rng)
 
 
 def _feature_mags(config, n, rng):
     """Observed magnitudes of look-alike features: a source from the counts,
     as bright as a lensed one of log-uniform magnification."""
     mu = np.exp(uniform(rng, np.log(FEATURE_MAGNIFICATION), n))
-    return source_magnitudes(config["source"]["mag"], n, rng) - 2.5 * np.log10(mu)
+    return draw_source_mags(config["source"], n, rng) - 2.5 * np.log10(mu)
 
 
 def _companions(config, idx, count, radius_range, central, scene, rng, colour=None):
@@ -516,19 +524,42 @@ def _lookalikes(config, kind, subkind, theta_E, central, scene, rng):
         ox, oy, _ = _polar(
             rng, np.where(tidal, uniform(rng, (0.5, 2.5), k), uniform(rng, (0.0, 0.3), k))
         )
+        # Star-forming rings are beaded: a share of their light in unresolved
+        # knots along the ridge (none for tidal arcs, which are smooth streams).
+        knotted = np.where(tidal, 0.0, uniform(rng, (0.2, 0.9), k))
+        radius = theta_E[idx] * uniform(rng, (0.7, 1.3), k)
+        q, phi, theta0 = (
+            uniform(rng, (0.6, 1.0), k),
+            rng.uniform(0, np.pi, k),
+            rng.uniform(-np.pi, np.pi, k),
+        )
         scene["rings"].add(
             idx,
-            weight=1.0,
-            radius=theta_E[idx] * uniform(rng, (0.7, 1.3), k),
+            weight=1.0 - knotted,
+            radius=radius,
             width=uniform(rng, (0.08, 0.35), k) * np.where(tidal, 1.5, 1.0),
-            q=uniform(rng, (0.6, 1.0), k),
-            phi=rng.uniform(0, np.pi, k),
+            q=q,
+            phi=phi,
             x=central["x"][idx] + ox,
             y=central["y"][idx] + oy,
-            theta0=rng.uniform(-np.pi, np.pi, k),
+            theta0=theta0,
             extent=extent,
             gradient=uniform(rng, (0.0, 0.8), k),
             knots=(sub != "tidal-arc") * uniform(rng, (0.0, 0.4), k),
+        )
+        count = np.where(tidal, 0, rng.integers(6, 31, k))
+        rep = np.repeat(np.arange(k), count)
+        t = theta0[rep] + extent[rep] * rng.uniform(-0.5, 0.5, len(rep))
+        kx = radius[rep] * np.cos(t) / np.sqrt(q[rep])
+        ky = radius[rep] * np.sin(t) * np.sqrt(q[rep])
+        kx, ky = rotate(torch.as_tensor(kx), torch.as_tensor(ky), -torch.as_tensor(phi[rep]))
+        weight = rng.uniform(0.2, 1.0, len(rep))
+        weight *= (knotted / np.maximum(np.bincount(rep, weight, minlength=k), 1e-12))[rep]
+        scene["feature_points"].add(
+            idx[rep],
+            weight=weight,
+            x=central["x"][idx[rep]] + ox[rep] + kx.numpy(),
+            y=central["y"][idx[rep]] + oy[rep] + ky.numpy(),
         )
         feature["on"][idx] = True
         feature["mag"][idx] = _feature_mags(config, k, rng)

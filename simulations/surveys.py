@@ -139,7 +139,10 @@ KIDS_R = {
         "phi_deg": (0.0, 180.0),
         "r_eff_arcsec": (0.15, 0.7),
         "n_sersic": (0.5, 4.0),
-        "mag": (18.0, 25.5),
+        "mag": (20.5, 25.5),
+        # Flat, as He et al. draw theirs: number counts (``"counts"``) put 60%
+        # of the arcs at the S/N floor, where the label is hardly visible.
+        "mag_distribution": "uniform",
         "two_clump_share": 0.35,
         "colour": {"r": 0.0},
         # Lenses and look-alike features fainter than this arc S/N (Lanusse
@@ -232,7 +235,8 @@ LSST_G = {
         "phi_deg": (0.0, 180.0),
         "r_eff_arcsec": (0.1, 0.5),
         "n_sersic": (0.5, 2.0),
-        "mag": (22.0, 26.5),
+        "mag": (22.0, 27.0),
+        "mag_distribution": "uniform",
         "two_clump_share": 0.35,
         "colour": {"g": (-0.1, 0.6)},
         "snr_min": 10.0,
@@ -426,6 +430,8 @@ def validate(config):
         # Sizes and axis ratios must be positive; a shear of 0 is fine.
         positive = key.endswith((".q", "r_eff_arcsec", "theta_e_arcsec", "r_eff_per_theta_e"))
         _range(config, key, lo, hi, open_low=positive)
+    if config["source"].get("mag_distribution", "uniform") not in ("uniform", "counts"):
+        raise SimulationError("source.mag_distribution must be 'uniform' or 'counts'.")
     weighting = _get(config, "lens.mass_weighting")
     if weighting in ("theta-e", "he2020"):
         pairs = _get(config, "lens.redshift_pairs")

@@ -16,7 +16,7 @@ from simulations.surveys import get_survey
 SHIPPED = {"kids-r-cnn": ("he2020-cnn", "kids-r"), "lsst-g-deeplens": ("deeplens-resnet", "lsst-g")}
 EVALUATION_KEYS = {"n_lenses", "n_nonlenses", "auc", "tpr0", "tpr10", "accuracy_at_0.5",
                    "completeness_at_0.5", "threshold_at_fpr", "tpr_at_fpr", "completeness_grid",
-                   "seconds"}  # fmt: skip
+                   "seconds", "shortcut_audit", "best_single_summary"}  # fmt: skip
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -31,23 +31,29 @@ def test_the_shipped_weights_match_their_manifest(name):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("name", SHIPPED)
-def test_shipped_networks_are_registered_and_score_fresh_stamps(name):
+def test_shipped_networks_are_registered_and_score_fresh_stamps_as_their_manifest_says(name):
+    """On fresh stamps of the simulator they were trained on, the networks
+    reach the AUC their manifest records for the unseen test set (to the
+    statistical error of 300 + 300 stamps)."""
     network = Network.objects.get(name=name)  # registered by migrate
     assert network.weights_path == f"shipped:{name}.pt"
     model, preprocessor = load_model(network, "cpu")
     config = get_survey(SHIPPED[name][1])
-    labels = np.repeat(np.array([1, 0], np.int16), 100)
+    labels = np.repeat(np.array([1, 0], np.int16), 300)
     stamps, _ = render.simulate_batch(config, labels, np.random.default_rng(12345))
-    scores = score_array(model, preprocessor, stamps, config["pixscale_arcsec"])
-    assert metrics.auc(scores, labels) > 0.95
+    scores = score_array(model, preprocessor, stamps, config["pixscale_arcsec"], output="log-odds")
+    recorded = network.evaluation["auc"]
+    assert metrics.auc(scores, labels) == pytest.approx(recorded, abs=0.05)
+    assert recorded > 0.75  # far above the best single summary (~0.52)
 
 
-def test_the_shipped_networks_meet_the_papers_on_their_test_sets():
-    cnn = json.loads((SHIPPED_DIR / "kids-r-cnn.json").read_text())["evaluation"]
-    # He et al. 2020: completeness 0.969 and accuracy 0.984 at a score of 0.5.
-    assert cnn["completeness_at_0.5"] >= 0.969 and cnn["accuracy_at_0.5"] >= 0.984
-    deeplens = json.loads((SHIPPED_DIR / "lsst-g-deeplens.json").read_text())["evaluation"]
-    # Lanusse et al. 2018: >= 90% completeness at 1% FPR for theta_E > 1.4", S/N > 20.
-    cell = next(g for g in deeplens["completeness_grid"]
-                if g["theta_e_min"] == 1.4 and g["snr_min"] == 20.0)  # fmt: skip
-    assert cell["n"] > 500 and cell["completeness"] >= 0.9
+@pytest.mark.parametrize("name", SHIPPED)
+def test_the_manifests_carry_the_cross_simulator_evaluation(name):
+    """Each shipped network is also evaluated on a lenstronomy set (crosscheck/),
+    with the shortcut audit of both sets beside it."""
+    manifest = json.loads((SHIPPED_DIR / f"{name}.json").read_text())
+    own, cross = manifest["evaluation"], manifest["evaluation_cross_simulator"]
+    assert set(cross) >= EVALUATION_KEYS and cross["file_sha256"] != own["file_sha256"]
+    for evaluation in (own, cross):
+        best = evaluation["best_single_summary"]
+        assert evaluation["auc"] > best["separation"] + 0.1

@@ -14,14 +14,31 @@ from simulations.stampset import StampSetWriter
 pytestmark = pytest.mark.django_db
 
 
+def easy_survey(folder):
+    """KiDS-r with bright arcs and plain ellipticals only: a set that a few
+    epochs on 300 stamps learn, so that these tests check the machinery
+    (the shipped defaults' look-alikes take far more training)."""
+    from simulations.surveys import get_survey
+
+    config = get_survey("kids-r")
+    config["nonlens_kinds"] = {"elliptical": 1.0}
+    config["source"].update(mag=(19.5, 21.5), snr_min=40.0)
+    config["environment"].update(neighbours_per_arcmin2=0.0, stars_per_arcmin2=0.0)
+    path = folder / "easy-kids-r.json"
+    path.write_text(json.dumps(config))
+    return path
+
+
 @pytest.fixture(scope="module")
 def sets(tmp_path_factory):
     folder = tmp_path_factory.mktemp("sets")
+    survey = easy_survey(folder)
     paths = {}
     for name, lenses, nonlenses, seed in [("train", 150, 150, 1), ("val", 60, 60, 2)]:
         paths[name] = folder / f"{name}.fits"
-        call_command("simulate", "--lenses", str(lenses), "--nonlenses", str(nonlenses),
-                     "--seed", str(seed), "--out", str(paths[name]), verbosity=0)  # fmt: skip
+        call_command("simulate", "--survey", str(survey), "--lenses", str(lenses),
+                     "--nonlenses", str(nonlenses), "--seed", str(seed), "--out",
+                     str(paths[name]), verbosity=0)  # fmt: skip
     paths["gri"] = folder / "gri.fits"
     call_command("simulate", "--survey", "kids-gri", "--lenses", "4", "--nonlenses", "4",
                  "--out", str(paths["gri"]), verbosity=0)  # fmt: skip

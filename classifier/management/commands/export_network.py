@@ -12,10 +12,14 @@ class Command(BaseCommand):
         parser.add_argument(
             "--test", required=True, help="labelled stamp set the network never saw"
         )
+        parser.add_argument(
+            "--cross-test",
+            help="a labelled set from another simulator (python -m crosscheck), also evaluated",
+        )
 
     def handle(self, name, folder, test, **options):
         try:
-            weights = export(get_network(name), folder, test)
+            weights = export(get_network(name), folder, test, options["cross_test"])
         except NetworkError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"Wrote {weights} and {weights.with_suffix('.json')}")

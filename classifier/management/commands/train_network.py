@@ -25,6 +25,17 @@ class Command(BaseCommand):
         parser.add_argument(
             "--lr-step-epochs", type=int, help="divide the rate by 10 every N epochs"
         )
+        parser.add_argument(
+            "--patience",
+            type=int,
+            help="stop after N epochs without a better validation AUC; keep the best epoch",
+        )
+        parser.add_argument(
+            "--stretch", choices=["linear", "asinh"], help="input stretch (default: asinh)"
+        )
+        parser.add_argument(
+            "--pixscale", type=float, help="network input pixel scale, arcsec (default: its own)"
+        )
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--no-augment", action="store_true")
         parser.add_argument("--device", help="cpu or cuda (default: cuda if present)")
@@ -34,6 +45,7 @@ class Command(BaseCommand):
             train_settings = settings_for(
                 o["architecture"], epochs=o["epochs"], batch_size=o["batch_size"], lr=o["lr"],
                 lr_step_epochs=o["lr_step_epochs"], seed=o["seed"], augment=not o["no_augment"],
+                patience=o["patience"], stretch=o["stretch"], pixscale_arcsec=o["pixscale"],
             )  # fmt: skip
             with tqdm(
                 total=train_settings.epochs, unit="epoch", disable=o["verbosity"] == 0
