@@ -48,34 +48,26 @@ def fingerprint(survey):
     return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
-def ours(survey, n, seed, folder):
-    path = folder / f"ours-{survey}-{fingerprint(survey)}-{n}-{seed}.fits"
+def cached(make, name, survey, n, seed, folder):
+    """``folder/name-n-seed.fits``, made with ``make(survey, lenses, nonlenses,
+    seed, path, progress=...)`` (half lenses) unless it is there already."""
+    path = folder / f"{name}-{n}-{seed}.fits"
     if not path.exists():
-        with tqdm(total=n, desc=f"project {survey} x{n}", unit="stamp") as bar:
-            simulate_stampset(
-                survey,
-                n // 2,
-                n - n // 2,
-                seed,
-                path,
-                progress=lambda done, _: bar.update(done - bar.n),
-            )
+        with tqdm(total=n, desc=f"{name} x{n}", unit="stamp") as bar:
+            make(survey, n // 2, n - n // 2, seed, path,
+                 progress=lambda done, _: bar.update(done - bar.n))  # fmt: skip
     return path
+
+
+def ours(survey, n, seed, folder):
+    return cached(
+        simulate_stampset, f"ours-{survey}-{fingerprint(survey)}", survey, n, seed, folder
+    )
 
 
 def theirs(survey, n, seed, folder):
-    path = folder / f"lenstronomy-{survey}-{GENERATOR.rsplit('-', 1)[-1]}-{n}-{seed}.fits"
-    if not path.exists():
-        with tqdm(total=n, desc=f"lenstronomy {survey} x{n}", unit="stamp") as bar:
-            make_set(
-                survey,
-                n // 2,
-                n - n // 2,
-                seed,
-                path,
-                progress=lambda done, _: bar.update(done - bar.n),
-            )
-    return path
+    tag = GENERATOR.rsplit("-", 1)[-1]
+    return cached(make_set, f"lenstronomy-{survey}-{tag}", survey, n, seed, folder)
 
 
 def evaluate(model, preprocessor, path):

@@ -98,19 +98,6 @@ SURVEYS = {
         "source_mag": (21.0, 24.0),
         "theta_e": (1.0, 3.5),
     },
-    "kids-gri": {
-        "label": "KiDS-like (lenstronomy)",
-        "bands": ["g", "r", "i"],
-        "pixel_scale": 0.21,
-        "num_pix": 97,
-        "num_exposures": 5,
-        "read_noise": 5.0,
-        "bands_obs": KIDS_BAND,
-        "lens_mag": (17.0, 20.0),
-        "lens_r": (0.6, 2.5),
-        "source_mag": (21.0, 24.0),
-        "theta_e": (1.0, 3.5),
-    },
     "lsst-g": {
         "label": "LSST-like (lenstronomy)",
         "bands": ["g"],
@@ -136,6 +123,7 @@ SURVEYS = {
         "z_source": 2.0,
     },
 }
+SURVEYS["kids-gri"] = {**SURVEYS["kids-r"], "bands": ["g", "r", "i"]}
 COSMO = FlatLambdaCDM(H0=70.0, Om0=0.3)
 
 

@@ -136,3 +136,28 @@ def test_it_refuses_an_unwritable_output_and_leaves_nothing(tmp_path):
     with pytest.raises(CommandError, match="is a directory"):
         call_command("simulate", "--lenses", "1", "--out", str(tmp_path))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_it_prints_the_shortcut_audit_and_warns_of_a_shortcut(tmp_path):
+    import io
+    import json
+
+    from simulations.surveys import get_survey
+
+    out, err = io.StringIO(), io.StringIO()
+    call_command("simulate", "--lenses", "60", "--nonlenses", "60", "--seed", "2", "--out",
+                 str(tmp_path / "fair.fits"), stdout=out, stderr=err)  # fmt: skip
+    text = out.getvalue()
+    assert "Shortcut audit" in text and "concentration" in text and "noise_sigma" in text
+    assert "Warning" not in err.getvalue()
+    # Glaring arcs on plain ellipticals: the lenses' fluxes give the label away.
+    config = get_survey("kids-r")
+    config["source"].update(snr_min=3000.0)
+    config["nonlens_kinds"] = {"elliptical": 1.0}
+    survey = tmp_path / "glaring.json"
+    survey.write_text(json.dumps(config))
+    out, err = io.StringIO(), io.StringIO()
+    call_command("simulate", "--survey", str(survey), "--lenses", "60", "--nonlenses", "60",
+                 "--out", str(tmp_path / "shortcut.fits"), stdout=out, stderr=err)  # fmt: skip
+    assert "<-- shortcut" in out.getvalue()
+    assert "Warning: total_flux" in err.getvalue() or "Warning: flux_1" in err.getvalue()

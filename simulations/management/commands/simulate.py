@@ -88,13 +88,14 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"Wrote {lenses} lenses and {nonlenses} non-lenses to {path}")
         result = audit.from_header(read_stampset(path).header)
-        if result:
+        quiet = options["verbosity"] == 0
+        if result and not quiet:
             self.stdout.write("Shortcut audit (AUC of single summaries, lens vs non-lens):")
             self.stdout.write("\n".join(audit.report_lines(result)))
-            for problem in audit.problems(result):
-                self.stderr.write(f"Warning: {problem}")
-        else:
+        elif not quiet:
             self.stdout.write("No shortcut audit: it needs both lenses and non-lenses.")
+        for problem in audit.problems(result) if result else []:
+            self.stderr.write(f"Warning: {problem}")
         if options["contact_sheet"]:
             sheet = write_contact_sheet(path, options["contact_sheet"])
             self.stdout.write(f"Wrote a contact sheet to {sheet}")
