@@ -47,6 +47,7 @@ def setup(tmp, n_lrgs, n_candidates, n_inspectors):
     call_command("migrate", verbosity=0)
     from classifier.models import Network
     from classifier.services import register_shipped
+    from core.logodds import logit
     from inspection import grading
     from inspection.accounts import create_inspector
     from inspection.models import Assignment, CampaignItem, Grade, Score, ScoringRun
@@ -65,12 +66,14 @@ def setup(tmp, n_lrgs, n_candidates, n_inspectors):
     survey = ingest_survey("bench", stamps=path)
     network = Network.objects.get(name="kids-r-cnn")
     run = ScoringRun.objects.create(survey=survey, network=network, threshold=0.5,
-                                    chunk_size=2000, n_sources=n_lrgs)  # fmt: skip
+                                    threshold_logit=0.0, chunk_size=2000,
+                                    n_sources=n_lrgs)  # fmt: skip
     # Scores as a run would leave them (the scoring itself is bench/scoring.py's).
     sources = list(survey.sources.order_by("stamp_index").values_list("pk", flat=True))
     scores = rng.uniform(0, 0.5, n_lrgs)
     scores[rng.choice(n_lrgs, n_candidates, replace=False)] = rng.uniform(0.5, 1, n_candidates)
-    rows = (Score(run=run, source_id=s, score=v) for s, v in zip(sources, scores, strict=True))
+    rows = (Score(run=run, source_id=s, score=v, logit=logit(v))
+            for s, v in zip(sources, scores, strict=True))  # fmt: skip
     Score.objects.bulk_create(rows, batch_size=5000)
     users = [create_inspector(f"bench{k}", password="bench-password-1")[0]
              for k in range(n_inspectors)]  # fmt: skip

@@ -15,6 +15,27 @@ def roc_figure(curves):
     return fig
 
 
+def reliability_figure(curves):
+    """Reliability diagram: the fraction of lenses against the mean predicted
+    P(lens) in each bin. ``curves`` maps a label to a bins dict
+    (``classifier.calibration.reliability``); marker areas follow the
+    number of stamps in each bin. The diagonal is perfect calibration."""
+    fig = go.Figure(layout=LAYOUT)
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="calibrated",
+                             line={"dash": "dot", "color": "grey"}))  # fmt: skip
+    for label, bins in curves.items():
+        n = bins["n"]
+        size = [6 + 14 * (k / max(n)) ** 0.5 for k in n] if n else []
+        fig.add_trace(go.Scatter(
+            x=bins["mean_probability"], y=bins["fraction_lenses"], mode="lines+markers",
+            name=label, marker={"size": size}, customdata=n,
+            hovertemplate="mean P %{x:.3f}<br>lenses %{y:.3f}<br>%{customdata} stamps",
+        ))  # fmt: skip
+    fig.update_xaxes(title="mean predicted P(lens) in the bin", range=[0, 1])
+    fig.update_yaxes(title="fraction of lenses", range=[0, 1.02])
+    return fig
+
+
 def loss_figure(history):
     """Training loss and validation AUC by epoch."""
     epochs = [h["epoch"] for h in history]

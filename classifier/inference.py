@@ -26,6 +26,14 @@ times the compiled graph against eager on the next batch and keeps the
 faster; batches are padded to ``batch_size`` so that the graph is compiled
 once. A failed compile (no C++ compiler) falls back to eager with a warning.
 Threads: torch's default, one per core (the workers run one job at a time).
+
+The log-odds are divided by the network's temperature (``temperature``,
+fitted on its validation set, ``classifier.calibration``) before the
+sigmoid, so scores are calibrated probabilities. ``tta=True`` averages the
+log-odds of the 8 rotations and flips of each input (the dihedral group D4,
+the symmetries the networks are trained with, ``augment.py``): 8x the work
+for a score that no rotation or flip of the stamp changes. A ``Committee``
+scores with several networks and averages their calibrated log-odds.
 """
 
 import time
@@ -34,13 +42,13 @@ import warnings
 import numpy as np
 import torch
 
-from classifier.networks import for_inference, lens_log_odds, lens_probability
+from classifier.networks import for_inference, lens_log_odds
 
 CHUNK = 1024
 VARIANTS = ("fp32", "bf16", "fp16")
 AUTOCAST = {"bf16": torch.bfloat16, "fp16": torch.float16}
 MAX_D_AUC = 0.001  # the largest |AUC - AUC(fp32)| a faster variant may cost
-OUTPUTS = {"probability": lens_probability, "log-odds": lens_log_odds}
+OUTPUTS = ("probability", "log-odds")
 COMPILE_AFTER_S = 60.0
 
 
@@ -82,7 +90,48 @@ def resolve_variant(variant, device, **checks):
     return variant if variant in supported_variants(device, **checks) else "fp32"
 
 
-class Scorer:
+def dihedral(x):
+    """The 8 images of each of ``x`` (N, B, S, S) under the dihedral group D4
+    (rotations by 0, 90, 180, 270 degrees, each also mirrored), as one
+    (8N, B, S, S) batch, transform-major: row ``k N + i`` is transform ``k``
+    of image ``i``."""
+    rotations = [torch.rot90(x, k, dims=(-2, -1)) for k in range(4)]
+    return torch.cat(rotations + [r.flip(-1) for r in rotations])
+
+
+def check_temperature(temperature):
+    if not (np.isfinite(temperature) and temperature > 0):
+        raise ValueError(f"The temperature must be a positive number, not {temperature!r}.")
+    return float(temperature)
+
+
+class _Scoring:
+    """What a ``Scorer`` and a ``Committee`` share: ``score(stamps,
+    pixscale_arcsec)`` on arrays, and this reading of stamp-set files."""
+
+    def score_stampset(self, stampset, progress=None):
+        """P(lens) for every stamp of a ``StampSet``, read chunk by chunk."""
+        bad = [b for b in self.bands if b not in stampset.bands]
+        if stampset.bands != self.bands:
+            raise ValueError(
+                f"The network takes bands {','.join(self.bands)}; {stampset.path} has "
+                f"{','.join(stampset.bands)}" + (f" (missing {','.join(bad)})" if bad else "") + "."
+            )
+        scores = []
+        n = len(stampset)
+        for start in range(0, n, CHUNK):
+            chunk = stampset.stamps(slice(start, start + CHUNK))
+            if np.all(np.isnan(chunk)):
+                raise ValueError(
+                    f"{stampset.path}: stamps {start}-{start + len(chunk) - 1} are all NaN."
+                )
+            scores.append(self.score(chunk, stampset.pixscale_arcsec))
+            if progress:
+                progress(min(start + CHUNK, n), n)
+        return np.concatenate(scores) if scores else np.zeros(0)
+
+
+class Scorer(_Scoring):
     """A loaded network ready to score arrays of stamps: the one object the
     scoring jobs of a survey run and the commands use.
 
@@ -108,15 +157,22 @@ class Scorer:
     output : str
         ``"probability"`` (P(lens)) or ``"log-odds"`` (log P/(1-P), which
         keeps its order where probabilities round to 1).
+    temperature : float
+        The log-odds are divided by it before the sigmoid (and in the
+        log-odds output): the network's fitted temperature, 1 for none.
+    tta : bool
+        Average the log-odds over the 8 rotations and flips of each input.
     """
 
     def __init__(self, model, preprocessor, device=None, batch_size=256, variant="fp32",
-                 compile=False, output="probability"):  # fmt: skip
+                 compile=False, output="probability", temperature=1.0, tta=False):  # fmt: skip
         if compile not in (True, False, "auto"):
             raise ValueError(f"compile must be True, False or 'auto', not {compile!r}.")
         if output not in OUTPUTS:
             raise ValueError(f"output must be one of {', '.join(OUTPUTS)}, not {output!r}.")
         self.output = output
+        self.temperature = check_temperature(temperature)
+        self.tta = bool(tta)
         self.device = torch.device(device or next(model.parameters()).device)
         # A copy with BatchNorms folded into their convolutions (the caller's
         # network is left untouched, in whatever mode it was).
@@ -168,13 +224,25 @@ class Scorer:
         return self._net if best[self._net] < best[self.model] else self.model
 
     def _run(self, net, x):
+        n = len(x)
+        if self.tta:
+            x = dihedral(x)
         x = x.contiguous(memory_format=torch.channels_last)
         dtype = AUTOCAST.get(self.variant)
         with torch.autocast(self.device.type, dtype=dtype or torch.float32, enabled=bool(dtype)):
             logits = net(x)
-        # The probability in float32: bf16 spaces values near 1 by 2^-8, which
-        # would tie every confident lens at 1.0 and the ranking with them.
-        return OUTPUTS[self.output](logits.float())
+        # The log-odds and probability in float32: bf16 spaces values near 1
+        # by 2^-8, which would tie every confident lens at 1.0 and the ranking
+        # with them.
+        z = lens_log_odds(logits.float())
+        if self.tta:
+            # Sorted before the mean so that the sum runs in the same order
+            # whichever of its 8 images a stamp arrives as: a stamp and its
+            # rotations get the same score, not one an ulp away.
+            z = z.view(8, n).sort(dim=0).values.mean(dim=0)
+        if self.temperature != 1.0:
+            z = z / self.temperature
+        return z if self.output == "log-odds" else torch.sigmoid(z)
 
     def score(self, stamps, pixscale_arcsec):
         """P(lens) for stamps ``(N, B, H, W)`` at ``pixscale_arcsec`` (arcsec/px)."""
@@ -199,26 +267,79 @@ class Scorer:
         self.seconds += time.perf_counter() - started
         return scores
 
-    def score_stampset(self, stampset, progress=None):
-        """P(lens) for every stamp of a ``StampSet``, read chunk by chunk."""
-        bad = [b for b in self.bands if b not in stampset.bands]
-        if stampset.bands != self.bands:
+
+class Committee(_Scoring):
+    """Several networks scored as one: the mean of their log-odds, each
+    already divided by its own network's temperature, divided by the
+    committee's own ``temperature`` (1 unless one was fitted to it).
+
+    Averaging log-odds (a geometric mean of the odds) rather than
+    probabilities keeps a confident member's evidence where its probability
+    has rounded to 1, and keeps the result a log-odds that a temperature and
+    Lanusse et al.'s prior shift apply to.
+
+    Parameters
+    ----------
+    members : sequence of Scorer
+        Scorers with ``output="log-odds"`` taking the same bands; each runs
+        its own preprocessing (members may stretch their inputs differently).
+    temperature : float
+    output : str
+        As for ``Scorer``.
+    """
+
+    def __init__(self, members, temperature=1.0, output="probability"):
+        members = list(members)
+        if len(members) < 2:
+            raise ValueError(f"A committee needs at least 2 members, not {len(members)}.")
+        if any(m.output != "log-odds" for m in members):
+            raise ValueError("A committee's member scorers must output log-odds.")
+        if any(m.bands != members[0].bands for m in members):
             raise ValueError(
-                f"The network takes bands {','.join(self.bands)}; {stampset.path} has "
-                f"{','.join(stampset.bands)}" + (f" (missing {','.join(bad)})" if bad else "") + "."
-            )
-        scores = []
-        n = len(stampset)
-        for start in range(0, n, CHUNK):
-            chunk = stampset.stamps(slice(start, start + CHUNK))
-            if np.all(np.isnan(chunk)):
-                raise ValueError(
-                    f"{stampset.path}: stamps {start}-{start + len(chunk) - 1} are all NaN."
-                )
-            scores.append(self.score(chunk, stampset.pixscale_arcsec))
-            if progress:
-                progress(min(start + CHUNK, n), n)
-        return np.concatenate(scores) if scores else np.zeros(0)
+                "A committee's members must take the same bands, not "
+                + " and ".join(",".join(m.bands) for m in members) + "."
+            )  # fmt: skip
+        if output not in OUTPUTS:
+            raise ValueError(f"output must be one of {', '.join(OUTPUTS)}, not {output!r}.")
+        self.members = members
+        self.temperature = check_temperature(temperature)
+        self.output = output
+        self.n_scored = 0
+        self.seconds = 0.0
+
+    # What runs and evaluations read off a scorer: the first member's (the
+    # members are made alike, from one call).
+    @property
+    def bands(self):
+        return self.members[0].bands
+
+    @property
+    def variant(self):
+        return self.members[0].variant
+
+    @property
+    def device(self):
+        return self.members[0].device
+
+    @property
+    def batch_size(self):
+        return self.members[0].batch_size
+
+    @property
+    def tta(self):
+        return self.members[0].tta
+
+    def score(self, stamps, pixscale_arcsec):
+        """P(lens) (or log-odds) for stamps ``(N, B, H, W)`` at ``pixscale_arcsec``."""
+        started = time.perf_counter()
+        z = np.mean([m.score(stamps, pixscale_arcsec) for m in self.members], axis=0)
+        if self.temperature != 1.0:
+            z = z / self.temperature
+        self.n_scored += len(stamps)
+        self.seconds += time.perf_counter() - started
+        if self.output == "log-odds":
+            return z
+        return torch.sigmoid(torch.from_numpy(np.asarray(z, np.float64))).numpy()
 
 
 def score_array(model, preprocessor, stamps, pixscale_arcsec, device=None, batch_size=256,
@@ -253,9 +374,16 @@ def choose_variant(model, preprocessor, stampset, auc, device=None, batch_size=2
     |dAUC|.
     """
     device = torch.device(device or next(model.parameters()).device)
-    scorers = [
-        Scorer(model, preprocessor, device, batch_size, v) for v in supported_variants(device)
-    ]
+    return compare_variants(
+        [Scorer(model, preprocessor, device, batch_size, v) for v in supported_variants(device)],
+        stampset, auc,
+    )  # fmt: skip
+
+
+def compare_variants(scorers, stampset, auc):
+    """``choose_variant``'s record for ready scorers, one per variant (fp32
+    among them): ``Scorer``s or ``Committee``s alike."""
+    device, batch_size = scorers[0].device, scorers[0].batch_size
     scores = {s.variant: [] for s in scorers}
     for start in range(0, len(stampset), CHUNK):
         chunk = stampset.stamps(slice(start, start + CHUNK))

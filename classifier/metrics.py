@@ -9,7 +9,9 @@ scores are always called alike.
 - Operating point by FPR (Lanusse et al. 2018): ``tpr_at_fpr``.
 - Lens Finding Challenge (Metcalf et al. 2019): ``tpr0``, ``tpr10``.
 - Completeness by Einstein radius and arc S/N (Lanusse et al. Fig. 6).
-- Class-prior mapping (Lanusse et al. eq. 5, Saerens et al. 2002).
+
+Calibration (NLL, ECE, temperature) and the class-prior mapping of Lanusse
+et al. eq. 5 are in ``classifier.calibration``.
 """
 
 import numpy as np
@@ -201,33 +203,3 @@ def completeness_grid(
             value = float(found[chosen].mean()) if n else None
             grid.append({"theta_e_min": t, "snr_min": s, "n": n, "completeness": value})
     return grid
-
-
-def prior_shift(p, train_prior, new_prior):
-    """Scores converted to another lens fraction (Lanusse et al. 2018 eq. 5;
-    Saerens, Latinne & Decaestecker 2002).
-
-    ``p' = lambda p / (lambda p + mu (1 - p))`` with ``lambda = new/train``
-    and ``mu = (1 - new)/(1 - train)``. Monotonic, so rankings, ROC curves
-    and FPR thresholds do not change; only the probabilities do.
-
-    Parameters
-    ----------
-    p : float or array_like
-        P(lens) from a network trained with lens fraction ``train_prior``.
-    train_prior, new_prior : float
-        Lens fractions of the training set and of the set scored, in (0, 1).
-
-    Returns
-    -------
-    float or ndarray
-        P(lens) under ``new_prior``, shaped like ``p``.
-    """
-    for name, prior in (("train_prior", train_prior), ("new_prior", new_prior)):
-        if not 0 < prior < 1:
-            raise ValueError(f"{name} must lie strictly between 0 and 1, not {prior}.")
-    p = np.asarray(p, np.float64)
-    lens = new_prior / train_prior * p
-    other = (1 - new_prior) / (1 - train_prior) * (1 - p)
-    out = lens / (lens + other)
-    return out if out.ndim else float(out)

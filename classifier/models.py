@@ -2,14 +2,20 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from core.logodds import logit
+
 
 class Network(models.Model):
     """A trained network in the registry: what it expects, where its weights
     are, how it was trained and how well it did."""
 
+    COMMITTEE = "committee"
     ARCHITECTURES = [
         ("he2020-cnn", "He et al. 2020 CNN"),
         ("deeplens-resnet", "CMU DeepLens ResNet"),
+        # Several registered networks scored as one (mean of their calibrated
+        # log-odds): no weights of its own, its members in ``training["members"]``.
+        (COMMITTEE, "Committee of networks"),
     ]
 
     name = models.SlugField(max_length=80, unique=True)
@@ -41,6 +47,35 @@ class Network(models.Model):
         return self.bands.split(",")
 
     @property
+    def threshold_logit_fpr_1pct(self):
+        """The 1% FPR threshold in log-odds, as evaluated
+        (``evaluation["threshold_logit_at_fpr"]["0.01"]``, exact where
+        probabilities tie at 1); for a network evaluated before log-odds were
+        recorded, the log-odds of ``threshold_fpr_1pct``; None if neither."""
+        recorded = ((self.evaluation or {}).get("threshold_logit_at_fpr") or {}).get("0.01")
+        if recorded is not None:
+            return float(recorded)
+        # A probability threshold can sit just above 1 (the float after a 1.0): logit clips it.
+        return None if self.threshold_fpr_1pct is None else logit(self.threshold_fpr_1pct)
+
+    @property
     def train_prior(self):
         """Lens fraction of the training set (for Lanusse et al. eq. 5)."""
         return self.training.get("train_prior")
+
+    @property
+    def is_committee(self):
+        return self.architecture == self.COMMITTEE
+
+    @property
+    def calibration(self):
+        """The temperature fitted on a validation set with its NLL and ECE
+        before and after (``classifier.calibration.summary`` plus the file),
+        or None: ``training["calibration"]`` is the one record of it."""
+        return self.training.get("calibration")
+
+    @property
+    def temperature(self):
+        """What the scorer divides this network's log-odds by: the fitted
+        temperature, or 1 (the scores as trained) where none was fitted."""
+        return ((self.calibration or {}).get("temperature")) or 1.0

@@ -1,8 +1,10 @@
 """The evaluation report as a self-contained HTML page (plotly.js inlined once).
 
-ROC curves per lens subset (Lanusse et al. 2018 Fig. 6), score histograms by
-class and by kind of non-lens, and the stamps of the most confident false
-positives and the most missed lenses (their Fig. 8). Pure: no Django.
+ROC curves per lens subset (Lanusse et al. 2018 Fig. 6), the reliability
+diagram before and after the network's temperature with its ECE (Guo et al.
+2017), score histograms by class and by kind of non-lens, and the stamps of
+the most confident false positives and the most missed lenses (their
+Fig. 8). Pure: no Django.
 """
 
 import base64
@@ -14,7 +16,7 @@ import plotly.graph_objects as go
 from PIL import Image
 
 from classifier import metrics
-from classifier.figures import LAYOUT, roc_figure
+from classifier.figures import LAYOUT, reliability_figure, roc_figure
 from simulations.display import to_png_array
 
 CUTS = [("all lenses", 0.0, 0.0), ("θE > 1.4″", 1.4, 0.0), ("S/N > 20", 0.0, 20.0),
@@ -44,6 +46,32 @@ def _gallery(title, indices, stampset, scores):
             + f"<figcaption>{caption}</figcaption></figure>"
         )
     return f"<h2>{title}</h2><div class='gallery'>{''.join(cells) or '<p>none</p>'}</div>"
+
+
+def _reliability(calibration):
+    """The reliability section from an evaluation's ``calibration`` block."""
+    if not calibration:
+        return ""
+    t, before, after = (calibration[k] for k in ("temperature", "uncalibrated", "calibrated"))
+    curves = {f"as trained (ECE {before['ece']:.3f})": before["reliability"]}
+    if t != 1.0:
+        curves[f"T = {t:.3g} (ECE {after['ece']:.3f})"] = after["reliability"]
+        fitted_on = calibration.get("fitted_on")
+        where = f" (fitted on {html.escape(str(fitted_on))})" if fitted_on else ""
+        text = (
+            f"Temperature T = {t:.4g}{where}: ECE {before['ece']:.4f} → {after['ece']:.4f}, "
+            f"NLL {before['nll']:.4f} → {after['nll']:.4f} nats per stamp"
+        )
+    else:
+        text = (
+            f"No temperature fitted (T = 1): ECE {before['ece']:.4f}, NLL "
+            f"{before['nll']:.4f} nats per stamp"
+        )
+    fig_html = reliability_figure(curves).to_html(include_plotlyjs=False, full_html=False)
+    return (
+        f"<h2>Reliability</h2><p>{text}; {calibration['n_bins']} equal-width bins of "
+        f"P(lens).</p>{fig_html}"
+    )
 
 
 def evaluation_html(network_name, report, scores, stampset):
@@ -78,7 +106,7 @@ def evaluation_html(network_name, report, scores, stampset):
     missed = np.flatnonzero(labels == 1)[np.argsort(scores[labels == 1])][:N_STAMPS]
     rows = "".join(
         f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
-        for k, v in report.items() if k not in ("completeness_grid", "roc")
+        for k, v in report.items() if k not in ("completeness_grid", "roc", "calibration")
     )  # fmt: skip
     grid = ""
     for g in report.get("completeness_grid", []):
@@ -96,6 +124,7 @@ td,th{{padding:.2rem .6rem;border-bottom:1px solid #ddd;text-align:left}}
 <h1>{html.escape(network_name)} on {html.escape(str(stampset.path.name))}</h1>
 <table>{rows}</table>
 <h2>ROC by lens subset</h2>{roc_html}
+{_reliability(report.get("calibration"))}
 <h2>Completeness at 1% FPR</h2>
 <table><tr><th>θE &gt;</th><th>S/N &gt;</th><th>n</th><th>completeness</th></tr>{grid}</table>
 <h2>Scores by class and kind</h2>{hist_html}

@@ -1,6 +1,7 @@
 """Training, registering, loading and evaluating networks: one code path for
 the commands and the background jobs."""
 
+import hashlib
 import json
 import os
 import shutil
@@ -10,15 +11,24 @@ from pathlib import Path
 import numpy as np
 import torch
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_slug
 from django.db import transaction
 
-from classifier import metrics
-from classifier.inference import Scorer, choose_variant, default_device
+from classifier import calibration, metrics
+from classifier.inference import (
+    Committee,
+    Scorer,
+    compare_variants,
+    default_device,
+    supported_variants,
+)
 from classifier.models import Network
 from classifier.networks import build
 from classifier.preprocessing import Preprocessor
 from classifier.training import TrainingError, TrainSettings, train
 from core.files import sha256_of
+from core.logodds import sigmoid
 from simulations import audit
 from simulations.stampset import StampSetError, read_stampset
 
@@ -51,13 +61,20 @@ def weights_file(network):
     return path if path.is_absolute() else Path(settings.DATA_DIR) / path
 
 
-def export(network, folder, test_path, cross_test_path=None):
+def export(network, folder, test_path, cross_test_path=None, val_path=None):
     """Half-precision weights and a manifest (with the evaluation on the unseen
     ``test_path`` and, when given, on ``cross_test_path``, a set from another
-    simulator) written to ``folder``, as shipped networks are."""
+    simulator) written to ``folder``, as shipped networks are. A network
+    without a temperature gets one fitted on ``val_path`` when given (it
+    travels in the manifest's ``training``)."""
+    if network.is_committee:
+        raise NetworkError(
+            f"{network.name} is a committee: it has no weights to export. Export its members "
+            f"({', '.join(m['name'] for m in network.training['members'])}) instead."
+        )
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    report, _, _ = evaluate(network, test_path, save=True)
+    report, _, _ = evaluate(network, test_path, save=True, val_path=val_path)
     cross = evaluate(network, cross_test_path)[0] if cross_test_path else None
     model, _ = load_model(network, "cpu")
     weights = folder / f"{network.name}.pt"
@@ -106,13 +123,21 @@ def register_shipped(folder=None):
     return names
 
 
-def load_model(network, device=None):
-    """The network's model (eval mode) and preprocessor; checks the weights' sha256."""
+def check_weights(network):
+    """The network's weights file, there and matching its sha256."""
     path = weights_file(network)
     if not path.is_file():
         raise NetworkError(f"The weights of {network.name} are missing: {path}.")
     if sha256_of(path) != network.weights_sha256:
         raise NetworkError(f"The weights of {network.name} ({path}) do not match their sha256.")
+    return path
+
+
+def load_model(network, device=None):
+    """The network's model (eval mode) and preprocessor; checks the weights' sha256."""
+    if network.is_committee:
+        raise NetworkError(f"{network.name} is a committee: load it with load_scorer.")
+    path = check_weights(network)
     device = device or default_device()
     model = build(network.architecture, len(network.band_list))
     state = torch.load(path, map_location="cpu", weights_only=True)
@@ -127,13 +152,137 @@ def inference_variant(network):
 
 
 def load_scorer(network, device=None, variant=None, compile="auto", batch_size=256,
-                output="probability"):  # fmt: skip
+                output="probability", temperature=None, tta=False):  # fmt: skip
     """A ``Scorer`` for the network (weights checked), on ``device`` or the
     default, in its recorded inference variant unless ``variant`` is given;
-    compiled once a long run has scored enough stamps (``compile="auto"``)."""
+    compiled once a long run has scored enough stamps (``compile="auto"``);
+    its log-odds divided by the network's temperature unless ``temperature``
+    is given; ``tta``: averaged over the 8 rotations and flips of each stamp.
+    A committee gets a ``Committee`` of its members' scorers."""
+    temperature = network.temperature if temperature is None else temperature
+    if network.is_committee:
+        # The committee's recorded variant for all, else each member's own.
+        variant = variant or ((network.evaluation or {}).get("inference") or {}).get("variant")
+        members = [
+            load_scorer(member, device, variant, compile, batch_size, "log-odds", tta=tta)
+            for member in committee_networks(network)
+        ]
+        return Committee(members, temperature, output)
     model, preprocessor = load_model(network, device)
     return Scorer(model, preprocessor, batch_size=batch_size, output=output,
-                  variant=variant or inference_variant(network), compile=compile)  # fmt: skip
+                  variant=variant or inference_variant(network), compile=compile,
+                  temperature=temperature, tta=tta)  # fmt: skip
+
+
+# --- Committees --------------------------------------------------------------
+
+
+def _member_record(network):
+    # What a committee pins of each member: its scores change with either.
+    return {
+        "name": network.name,
+        "architecture": network.architecture,
+        "weights_sha256": network.weights_sha256,
+        "temperature": network.temperature,
+    }
+
+
+def committee_candidates(names):
+    """The registered networks ``names`` (a list, or one comma-separated
+    string), checked to make a committee: at least 2 distinct trained
+    networks, all taking the same bands, pixel scale and stamp size, their
+    weights present. Raises ``NetworkError`` naming the problem."""
+    if isinstance(names, str):
+        names = names.split(",")
+    names = [n.strip() for n in names if n.strip()]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise NetworkError(f"Committee members listed twice: {', '.join(twice)}.")
+    if len(names) < 2:
+        raise NetworkError(
+            f"A committee needs at least 2 members; got {len(names)}"
+            + (f" ({names[0]})" if names else "") + "."
+        )  # fmt: skip
+    found = {n.name: n for n in Network.objects.filter(name__in=names)}
+    unknown = [n for n in names if n not in found]
+    if unknown:
+        known = ", ".join(Network.objects.values_list("name", flat=True)) or "none yet"
+        raise NetworkError(
+            f"No network named {', '.join(map(repr, unknown))} (registered: {known})."
+        )
+    members = [found[n] for n in names]
+    nested = [m for m in members if m.is_committee]
+    if nested:
+        inside = [r["name"] for m in nested for r in m.training["members"]]
+        raise NetworkError(
+            f"{', '.join(m.name for m in nested)} is a committee itself: list trained networks "
+            f"(its members: {', '.join(inside)})."
+        )
+    for label, value in (("bands", lambda m: m.bands),
+                         ("pixel scales", lambda m: m.pixscale_arcsec),
+                         ("stamp sizes", lambda m: m.stamp_size)):  # fmt: skip
+        if len({value(m) for m in members}) > 1:
+            each = ", ".join(f"{m.name} {value(m)}" for m in members)
+            raise NetworkError(
+                f"Committee members must take the same stamps; their {label} differ ({each})."
+            )
+    for m in members:
+        check_weights(m)
+    return members
+
+
+def make_committee(name, member_names, user=None):
+    """Register ``name``, a committee of the networks ``member_names``: its
+    score is the mean of their calibrated log-odds (``inference.Committee``).
+    Nothing is registered if anything is wrong (``committee_candidates``)."""
+    try:
+        validate_slug(name)
+    except ValidationError:
+        raise NetworkError(
+            f"{name!r} is not a valid name: use letters, digits, - and _ (e.g. kids-r-committee)."
+        ) from None
+    if Network.objects.filter(name=name).exists():
+        raise NetworkError(f"A network named {name!r} exists already: choose another name.")
+    members = committee_candidates(member_names)
+    records = [_member_record(m) for m in members]
+    first = members[0]
+    return Network.objects.create(
+        name=name, architecture=Network.COMMITTEE, bands=first.bands,
+        pixscale_arcsec=first.pixscale_arcsec, stamp_size=first.stamp_size,
+        # Each member preprocesses for itself (their stretches may differ).
+        preprocessing={}, weights_path="",
+        # A fingerprint of what the committee computes, as the weights' sha256
+        # is for a network (the scoring workers key their cache on it).
+        weights_sha256=sha256_of_json(records),
+        training={"members": records,
+                  "train_prior": calibration.combined_prior(
+                      [m.train_prior or 0.5 for m in members])},
+        created_by=user if user is not None and user.is_authenticated else None,
+    )  # fmt: skip
+
+
+def sha256_of_json(value):
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
+
+
+def committee_networks(committee):
+    """A committee's member networks, as they were when it was made."""
+    members = []
+    for record in committee.training["members"]:
+        try:
+            member = Network.objects.get(name=record["name"])
+        except Network.DoesNotExist:
+            raise NetworkError(
+                f"Committee {committee.name}: its member {record['name']!r} is no longer "
+                "registered; make the committee again from registered networks."
+            ) from None
+        if _member_record(member) != record:
+            raise NetworkError(
+                f"Committee {committee.name}: its member {member.name} has changed since the "
+                "committee was made (weights or temperature); make the committee again."
+            )
+        members.append(member)
+    return members
 
 
 def open_stampset(path):
@@ -177,6 +326,16 @@ def train_and_register(name, train_path, settings_, val_path=None, user=None, pr
                 created_by=user if user is not None and user.is_authenticated else None,
             )
         if val_path:
+            # The temperature first: the evaluation's thresholds depend on it.
+            try:
+                record = fit_calibration(network, val_path, device)
+            except NetworkError as exc:
+                # Trained all the same: a validation set that fixes no
+                # temperature (one the network separates perfectly) leaves
+                # the scores as trained, and the record says why.
+                record = {"temperature": None, "error": str(exc), "file": str(val_path)}
+            network.training = {**network.training, "calibration": record}
+            network.save(update_fields=["training"])
             evaluate(network, val_path, save=True)
     except BaseException:
         Network.objects.filter(name=name).delete()
@@ -189,8 +348,13 @@ def train_and_register(name, train_path, settings_, val_path=None, user=None, pr
 FPR_POINTS = ("0.01", "0.001")
 
 
-def evaluation_report(scores, labels, theta_e=None, snr=None):
-    """The evaluation JSON (keys fixed by the classifier issue)."""
+def evaluation_report(scores, labels, theta_e=None, snr=None, logits=None):
+    """The evaluation JSON (keys fixed by the classifier issue).
+
+    With the network's log-odds ``logits`` (``scores`` = P(lens) from them),
+    the operating points by FPR are found on the log-odds, which keep their
+    order where the probabilities tie at 1.0, and the thresholds are also
+    recorded as log-odds (``threshold_logit_at_fpr``): the ones runs compare."""
     roc_fpr, roc_tpr, _ = metrics.roc_curve(scores, labels)
     keep = np.unique(np.linspace(0, len(roc_fpr) - 1, min(len(roc_fpr), 400)).astype(int))
     out = {
@@ -208,34 +372,91 @@ def evaluation_report(scores, labels, theta_e=None, snr=None):
         threshold, tpr = metrics.tpr_at_fpr(scores, labels, float(point))
         out["threshold_at_fpr"][point] = threshold
         out["tpr_at_fpr"][point] = tpr
+    if logits is not None:
+        out["threshold_logit_at_fpr"] = {}
+        for point in FPR_POINTS:
+            threshold, tpr = metrics.tpr_at_fpr(logits, labels, float(point))
+            out["threshold_logit_at_fpr"][point] = threshold
+            out["tpr_at_fpr"][point] = tpr  # what a run at this threshold finds
     out["roc"] = {"fpr": roc_fpr[keep].tolist(), "tpr": roc_tpr[keep].tolist()}
     if theta_e is not None and snr is not None:
+        # On the log-odds where known: the operating point runs use.
+        ranked = scores if logits is None else logits
+        key = "threshold_at_fpr" if logits is None else "threshold_logit_at_fpr"
         out["completeness_grid"] = metrics.completeness_grid(
-            scores, labels, theta_e, snr, out["threshold_at_fpr"]["0.01"]
+            ranked, labels, theta_e, snr, out[key]["0.01"]
         )
     return out
 
 
-def evaluate(network, path, save=False, device=None, progress=None):
+def has_temperature(network):
+    return bool((network.calibration or {}).get("temperature"))
+
+
+def fit_calibration(network, val_path, device=None, progress=None):
+    """The temperature of ``network`` fitted on the labelled ``val_path``
+    (``calibration.fit_temperature`` on its uncalibrated log-odds, fp32), with
+    the set's NLL and ECE before and after (``calibration.summary``): the
+    record kept as ``training["calibration"]``. Not stored here."""
+    stampset = open_stampset(val_path)
+    labels = stampset.labels
+    scorer = load_scorer(network, device, variant="fp32", compile=False, output="log-odds",
+                         temperature=1.0)  # fmt: skip
+    try:
+        log_odds = scorer.score_stampset(stampset, progress)
+        temperature = calibration.fit_temperature(log_odds, labels)
+        record = calibration.summary(log_odds, labels, temperature)
+    except ValueError as exc:  # CalibrationError among them
+        raise NetworkError(f"Cannot calibrate {network.name} on {val_path}: {exc}") from exc
+    return {**record, "file": str(val_path), "file_sha256": sha256_of(val_path)}
+
+
+def evaluate(network, path, save=False, device=None, progress=None, val_path=None):
     """Score a labelled stamp set in fp32 eager (the reference) and report;
     ``save`` stores the report on the network, with the inference variant
-    chosen on this set (``report["inference"]``, see ``choose_variant``)."""
+    chosen on this set (``report["inference"]``, see ``choose_variant``).
+
+    Scores are calibrated with the network's temperature; one without a
+    temperature gets one fitted on ``val_path`` when given (stored with
+    ``save``, with the report whose thresholds depend on it).
+    ``report["calibration"]`` has this set's NLL, ECE and reliability bins
+    before and after."""
     started = time.monotonic()
     stampset = open_stampset(path)
     labels = stampset.labels
     if np.any(labels < 0):
         raise NetworkError(f"{path} has unlabelled stamps (label -1): evaluation needs labels.")
-    scorer = load_scorer(network, device, variant="fp32", compile=False, output="log-odds")
+    fitted = None
+    if val_path is not None and not has_temperature(network):
+        n_runs = network.runs.count() if save and network.pk else 0
+        if n_runs:
+            # Its new scores and thresholds would not compare with those runs'
+            # (a resumed run would even mix them).
+            raise NetworkError(
+                f"{network.name} has scored {n_runs} run(s) without a temperature: fitting one "
+                "now would change its scores under them. Evaluate without --save to see the "
+                "calibrated report, or train a new network with a validation set."
+            )
+        fitted = fit_calibration(network, val_path, device)
+    temperature = fitted["temperature"] if fitted else network.temperature
+    scorer = load_scorer(network, device, variant="fp32", compile=False, output="log-odds",
+                         temperature=temperature)  # fmt: skip
     try:
         # P(lens) in float64 from the log-odds: float32 probabilities of
         # confident stamps tie at 1.0, which would blur the AUC and thresholds.
-        scores = 1.0 / (1.0 + np.exp(-scorer.score_stampset(stampset, progress)))
+        logits = scorer.score_stampset(stampset, progress)
+        scores = sigmoid(logits)
         meta = stampset.meta
         theta_e = (
             np.asarray(meta["theta_e"]) if "theta_e" in meta.colnames else np.zeros(len(labels))
         )
         snr = np.asarray(meta["snr"]) if "snr" in meta.colnames else np.zeros(len(labels))
-        report = evaluation_report(scores, labels, theta_e, snr)
+        report = evaluation_report(scores, labels, theta_e, snr, logits)
+        # The scores are ``logits``, already divided by the temperature.
+        report["calibration"] = {
+            **calibration.summary(logits * temperature, labels, temperature),
+            "fitted_on": (fitted or network.calibration or {}).get("file"),
+        }
     except (ValueError, metrics.MetricsError) as exc:
         raise NetworkError(str(exc)) from exc
     # What single no-learning summaries achieve on the same set: the network
@@ -247,13 +468,19 @@ def evaluate(network, path, save=False, device=None, progress=None):
     report["file"] = str(path)
     report["file_sha256"] = sha256_of(path)
     if save:
-        report["inference"] = choose_variant(
-            scorer.model, scorer.preprocessor, stampset, lambda s: metrics.auc(s, labels),
-            scorer.device, scorer.batch_size
+        # One scorer per variant the device runs (a committee's members all in it).
+        report["inference"] = compare_variants(
+            [load_scorer(network, scorer.device, v, False, scorer.batch_size,
+                         temperature=temperature) for v in supported_variants(scorer.device)],
+            stampset, lambda s: metrics.auc(s, labels),
         )  # fmt: skip
         network.evaluation = report
         network.threshold_fpr_1pct = report["threshold_at_fpr"]["0.01"]
-        network.save(update_fields=["evaluation", "threshold_fpr_1pct"])
+        fields = ["evaluation", "threshold_fpr_1pct"]
+        if fitted:  # saved with the thresholds computed with it
+            network.training = {**network.training, "calibration": fitted}
+            fields.append("training")
+        network.save(update_fields=fields)
     return report, scores, stampset
 
 

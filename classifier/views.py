@@ -30,8 +30,9 @@ def network_detail(request, name):
                   {"network": network, "ev": ev, "roc": roc, "loss": loss})  # fmt: skip
 
 
-# Names only: the web process does not import torch (docs/design.md).
-ARCHITECTURES = [name for name, _ in Network.ARCHITECTURES]
+# Names only: the web process does not import torch (docs/design.md). A
+# committee is made from trained networks (make_committee), not trained.
+ARCHITECTURES = [name for name, _ in Network.ARCHITECTURES if name != Network.COMMITTEE]
 
 
 def _train_form(request, errors=None, status=200):

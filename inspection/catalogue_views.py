@@ -110,6 +110,7 @@ def _row(cat, report, i):
         "item_pk": cat.item_ids[i],
         "source": source,
         "score": cat.scores[i],
+        "logit": cat.logits[i],
         "posterior": cat.posterior[i],
         "total": int(cat.totals[i]),
         "grades": ["–" if g != g else int(g) for g in cat.grades[i]],

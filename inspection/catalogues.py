@@ -14,8 +14,10 @@ Choices (where the paper is silent):
   ``parent`` is this campaign) decides the candidates it holds: they are high
   probability when their second-round total reaches its own ``high_total``.
 - Skill-weighted posterior (Space Warps, Marshall et al. 2016): it starts at
-  the network score mapped from the training set's lens fraction to the
-  survey's ``lens_prior`` (Lanusse et al. 2018 eq. 5), then takes Bayes' rule
+  the network score (calibrated: the scorer applies the network's
+  temperature, ``classifier.calibration``) mapped from the training set's
+  lens fraction to the survey's ``lens_prior`` (Lanusse et al. 2018 eq. 5,
+  ``classifier.calibration.prior_shift``), then takes Bayes' rule
   with every grade of both rounds, a 1 or a 2 saying "lens" (as the skills
   count them), with each inspector's current skill. Scores are clipped to
   [1e-3, 1 - 1e-3] first: a network's probability is not calibrated beyond
@@ -33,7 +35,8 @@ from functools import cached_property
 import numpy as np
 from django.db import transaction
 
-from classifier.metrics import prior_shift
+from classifier.calibration import prior_shift
+from core.logodds import format_p_lens
 from inspection import consensus, dashboards, gallery, previews, priors
 from inspection.models import Campaign, Grade, PriorLens, PriorList, Score, Skill
 
@@ -96,6 +99,7 @@ class Catalogue:
     inspector_ids: list
     grades: np.ndarray  # first round, [candidates, inspectors], NaN = not graded
     scores: np.ndarray
+    logits: np.ndarray  # the network's log-odds: they rank where scores tie at 1.0
     p_prior: np.ndarray
     posterior: np.ndarray
     second_total: np.ndarray  # NaN where a candidate had no further vote
@@ -134,8 +138,8 @@ class Catalogue:
         second = np.nan_to_num(self.second_total, nan=-1)
         keys = {
             "total": (-self.posterior, -second, -self.totals),
-            "posterior": (-self.scores, -self.totals, -self.posterior),
-            "score": (-self.totals, -self.posterior, -self.scores),
+            "posterior": (-self.logits, -self.totals, -self.posterior),
+            "score": (-self.totals, -self.posterior, -self.logits),
         }[order]
         return np.lexsort(keys) if len(self.sources) else np.zeros(0, int)
 
@@ -189,21 +193,18 @@ def build(campaign):
     index = {s.pk: n for n, s in enumerate(sources)}
     grades, inspector_ids = _grade_matrix(campaign, index)
     scores = np.full(len(sources), np.nan)
-    for source_id, score in Score.objects.filter(
+    logits = np.full(len(sources), np.nan)
+    for source_id, score, logit in Score.objects.filter(
         run=run, source__campaignitem__campaign=campaign
-    ).values_list("source_id", "score"):
+    ).values_list("source_id", "score", "logit"):
         scores[index[source_id]] = score
+        logits[index[source_id]] = logit
     if np.isnan(scores).any():
         raise CatalogueError(
             f"Run {run.label} has no score for {int(np.isnan(scores).sum())} candidate(s) of "
             f"campaign {campaign.name!r}: finish or resume the run first."
         )
-    train_prior = run.network.train_prior or 0.5
-    p_prior = np.atleast_1d(
-        prior_shift(
-            np.clip(scores, SCORE_CLIP, 1 - SCORE_CLIP), train_prior, run.survey.lens_prior
-        )  # fmt: skip
-    )
+    p_prior = np.atleast_1d(_p_prior(run, scores))
     # Every grade of both rounds is evidence for the posterior.
     p_lens, p_not = _skills(inspector_ids)
     posterior = consensus.space_warps_posterior(p_prior, grades, p_lens, p_not)
@@ -221,14 +222,16 @@ def build(campaign):
         posterior = consensus.space_warps_posterior(posterior, child_grades, *_skills(child_ids))
     return Catalogue(
         campaign=campaign, sources=sources, item_ids=item_ids, inspector_ids=inspector_ids,
-        grades=grades,
-        scores=scores, p_prior=p_prior, posterior=posterior, second_total=second_total,
+        grades=grades, scores=scores, logits=logits,
+        p_prior=p_prior, posterior=posterior, second_total=second_total,
         second_high=second_high, children=children,
     )  # fmt: skip
 
 
 def _p_prior(run, score):
-    """The network score as the starting probability of the posterior."""
+    """The network score as the starting probability of the posterior: the
+    run's stored score is the network's calibrated probability (its scorer
+    divides the log-odds by the network's temperature), which eq. 5 needs."""
     score = np.clip(np.asarray(score, np.float64), SCORE_CLIP, 1 - SCORE_CLIP)
     return prior_shift(score, run.network.train_prior or 0.5, run.survey.lens_prior)
 
@@ -482,6 +485,8 @@ def catalogue_table(cat, which="candidates", report=None, order="total"):
     t["dec"].unit = "deg"
     t["score"] = cat.scores[rows]
     t["score"].description = "network P(lens) at the training prior"
+    t["logit"] = cat.logits[rows]
+    t["logit"].description = "network log-odds ln(P / (1 - P)): ranks where P ties at 1.0"
     t["p_prior"] = cat.p_prior[rows]
     t["p_prior"].description = "network score mapped to the survey's lens prior"
     t["posterior"] = cat.posterior[rows]
@@ -545,7 +550,8 @@ def gallery_png(cat, which="high", report=None, order="total", limit=GALLERY_MAX
         source = cat.sources[i]
         tiles.append(previews.stamp_image(survey, source.stamp_index, kind))
         second = "" if np.isnan(cat.second_total[i]) else f"+{int(cat.second_total[i])}"
-        labels.append(f"{source.name}\np={cat.scores[i]:.3f} T={int(cat.totals[i])}{second} "
+        p = format_p_lens(cat.logits[i], 3, minus="-")  # the default font may lack U+2212
+        labels.append(f"{source.name}\np={p} T={int(cat.totals[i])}{second} "
                       f"P={cat.posterior[i]:.2f}")  # fmt: skip
     title = f"{cat.campaign.name}: {SELECTIONS[which]} ({len(rows)}"
     title += f", first {limit} shown)" if len(rows) > limit else ")"

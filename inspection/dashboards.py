@@ -3,9 +3,10 @@
 After He et al. (2020, Sect. 4): how the numbers shrink from the catalogue to
 the high-probability lenses, the histogram of total scores (their Fig. 6), the
 network score against the inspectors' consensus, the candidates on the sky and
-how the inspectors agree. Each function takes plain lists or arrays and
-returns a ``plotly.graph_objects.Figure``; empty inputs give an empty figure
-that says "no data yet". Render with :func:`classifier.figures.to_div`.
+how the inspectors agree; and a scoring run's scores as log-odds. Each
+function takes plain lists or arrays and returns a
+``plotly.graph_objects.Figure``; empty inputs give an empty figure that says
+"no data yet". Render with :func:`classifier.figures.to_div`.
 """
 
 import numpy as np
@@ -13,6 +14,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from classifier.figures import LAYOUT
+from core.logodds import format_p_lens
 
 GREY, AMBER, STRONG, BLUE = "#9e9e9e", "#f0a202", "#c0392b", "#1f6fb2"
 KINDS = ("candidate", "known", "new")  # drawing order: the interesting ones on top
@@ -164,6 +166,89 @@ def score_vs_consensus_figure(network_scores, totals, posteriors, names):
     )
     fig.update_xaxes(title="network score", range=[-0.02, 1.02])
     fig.update_yaxes(title="total score", dtick=1)
+    return fig
+
+
+LOGIT_SHOWN_MIN = -40.0  # P < 4e-18: lower log-odds count in the first bin
+
+
+def logit_histogram(logits, threshold_logit, bins=40):
+    """Counts of a run's log-odds in ``bins`` equal bins.
+
+    The bins span the scores, and the threshold when it lies within one span
+    of them (a threshold of P = 0, log-odds -744, would squash every score
+    into one bin); log-odds below ``LOGIT_SHOWN_MIN`` count in the first bin.
+
+    Returns
+    -------
+    counts, edges : list
+        ``bins`` counts and ``bins + 1`` edges (log-odds); both empty when no
+        score is finite.
+    """
+    x = np.asarray(logits, np.float64)
+    x = x[np.isfinite(x)]
+    if not x.size:
+        return [], []
+    if x.max() > LOGIT_SHOWN_MIN:
+        x = np.maximum(x, LOGIT_SHOWN_MIN)
+    lo, hi = float(x.min()), float(x.max())
+    span = max(hi - lo, 1.0)
+    if lo - span <= threshold_logit <= hi + span:
+        lo, hi = min(lo, threshold_logit), max(hi, threshold_logit)
+    if hi - lo < 1.0:  # one value: a bin of unit width around it
+        lo, hi = (lo + hi) / 2 - 0.5, (lo + hi) / 2 + 0.5
+    counts, edges = np.histogram(x, bins=bins, range=(lo, hi))
+    return counts.tolist(), edges.tolist()
+
+
+def score_histogram_figure(counts, edges, threshold_logit):
+    """A run's scores on a log-odds axis, the threshold a vertical line.
+
+    Probabilities pile up in the last bin of [0, 1] (every confident stamp
+    rounds to 1); log-odds spread them out. Counts are on a log axis: the
+    non-lenses outnumber the candidates by orders of magnitude.
+
+    Parameters
+    ----------
+    counts, edges : sequence
+        From :func:`logit_histogram`.
+    threshold_logit : float
+        The run's threshold, log-odds; when it lies off the bins an
+        annotation says where.
+    """
+    if len(counts) == 0 or sum(counts) == 0:
+        return _empty("no scores yet")
+    edges = np.asarray(edges, np.float64)
+    fig = go.Figure(layout=LAYOUT)
+    fig.add_trace(
+        go.Bar(
+            x=(edges[:-1] + edges[1:]) / 2,
+            y=counts,
+            width=np.diff(edges),
+            customdata=np.stack([edges[:-1], edges[1:]], axis=-1),
+            hovertemplate="log-odds %{customdata[0]:.2f} to %{customdata[1]:.2f}: %{y} sources"
+            "<extra></extra>",
+            marker={"color": BLUE},
+            name="sources",
+        )
+    )
+    label = f"threshold: P ≥ {format_p_lens(threshold_logit)}, log-odds ≥ {threshold_logit:.4g}"
+    if edges[0] <= threshold_logit <= edges[-1]:
+        fig.add_vline(
+            x=threshold_logit,
+            line={"color": STRONG, "width": 2, "dash": "dash"},
+            annotation_text=label,
+            annotation_position="top",
+        )
+    else:
+        fig.add_annotation(text=label + " (off the axis)", showarrow=False, x=0.5, y=1.05,
+                           xref="paper", yref="paper")  # fmt: skip
+    fig.update_layout(bargap=0, showlegend=False)
+    fig.update_xaxes(
+        title="log-odds ln P/(1−P)   (0: P = 0.5; 6.9: 0.999; 13.8: 0.999999)",
+        range=[float(edges[0]), float(edges[-1])],
+    )
+    fig.update_yaxes(title="sources", type="log")
     return fig
 
 

@@ -332,13 +332,13 @@ def campaign_item(request, pk, item_pk):
     campaign = get_object_or_404(Campaign, pk=pk)
     item = get_object_or_404(CampaignItem.objects.select_related("source__survey", "known"),
                              pk=item_pk, campaign=campaign)  # fmt: skip
-    score = None
+    logit = None  # the network's log-odds: shown as P, apart where P rounds to 1
     if item.source_id:
         found = campaign.run.scores.filter(source_id=item.source_id).first()
-        score = found.score if found else None
+        logit = found.logit if found else None
     grades = Grade.objects.filter(assignment__item=item).select_related("assignment__inspector")
     path = catalogues.posterior_path(campaign, item.source) if item.source_id else []
     context = {"campaign": campaign, "item": item, "urls": _item_urls(item, request),
-               "score": score, "grades": grades.prefetch_related("history"),
+               "logit": logit, "grades": grades.prefetch_related("history"),
                "posterior_path": path}  # fmt: skip
     return render(request, "inspection/campaign_item.html", context)

@@ -4,6 +4,7 @@ import numpy as np
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 
+from core.logodds import LOGIT_FLOOR, sigmoid
 from core.progress import tracked
 from inspection.models import RunChunk, Score
 
@@ -14,10 +15,12 @@ _SCORERS = {}  # a SimpleWorker keeps the network loaded between chunks
 def _scorer(network):
     from classifier.services import load_scorer
 
-    key = (network.pk, network.weights_sha256)
+    # The temperature too: the scores change with it (classifier.calibration).
+    key = (network.pk, network.weights_sha256, network.temperature)
     if key not in _SCORERS:
         _SCORERS.clear()  # one network at a time is plenty of memory
-        _SCORERS[key] = load_scorer(network)
+        # Log-odds, not probabilities: confident stamps keep their order.
+        _SCORERS[key] = load_scorer(network, output="log-odds")
     return _SCORERS[key]
 
 
@@ -27,18 +30,29 @@ def _open_stamps(survey):
     return read_stampset(survey.stamps_file())
 
 
-def _upsert_scores(run_pk, source_pks, scores):
-    """INSERT ... ON CONFLICT DO UPDATE in one executemany (SQLite >= 3.24 and
+def _upsert_scores(run_pk, source_pks, logits):
+    """Upsert each source's log-odds and its P(lens) = sigmoid(log-odds), in
+    float64 (float32 probabilities round to 1 from log-odds ~17 up).
+
+    INSERT ... ON CONFLICT DO UPDATE in one executemany (SQLite >= 3.24 and
     PostgreSQL speak it alike): a rerun chunk rewrites its rows, never adds.
     Plain SQL here because building model instances and compiling the ORM's
     bulk upsert cost a third as much as scoring the stamps."""
+    # No stored log-odds below a threshold of P = 0 (core.logodds): that
+    # threshold must admit every stamp.
+    logits = np.maximum(np.asarray(logits, np.float64), LOGIT_FLOOR)
+    scores = sigmoid(logits)
     q = connection.ops.quote_name
     sql = (
-        f"INSERT INTO {q(Score._meta.db_table)} ({q('run_id')}, {q('source_id')}, {q('score')}) "
-        f"VALUES (%s, %s, %s) ON CONFLICT ({q('run_id')}, {q('source_id')}) "
-        f"DO UPDATE SET {q('score')} = excluded.{q('score')}"
+        f"INSERT INTO {q(Score._meta.db_table)} "
+        f"({q('run_id')}, {q('source_id')}, {q('score')}, {q('logit')}) "
+        f"VALUES (%s, %s, %s, %s) ON CONFLICT ({q('run_id')}, {q('source_id')}) "
+        f"DO UPDATE SET {q('score')} = excluded.{q('score')}, {q('logit')} = excluded.{q('logit')}"
     )
-    rows = [(run_pk, int(p), float(s)) for p, s in zip(source_pks, scores, strict=True)]
+    rows = [
+        (run_pk, int(p), float(s), float(x))
+        for p, s, x in zip(source_pks, scores, logits, strict=True)
+    ]
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.executemany(sql, rows)
 
@@ -71,8 +85,8 @@ def score_chunk(progress, chunk_pk):
         if bands != list(range(block.shape[1])):
             block = block[:, bands]
         cube = block.astype(np.float32)
-        scores = scorer.score(cube, survey.pixscale_arcsec)
-        _upsert_scores(run.pk, pks[start : start + BATCH], scores)
+        logits = scorer.score(cube, survey.pixscale_arcsec)
+        _upsert_scores(run.pk, pks[start : start + BATCH], logits)
         progress.update(start + len(idx), message=f"scored {start + len(idx)} of {len(rows)}")
     progress.update(len(rows), force=True)
     return {"scored": len(rows)}

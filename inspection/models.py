@@ -147,7 +147,12 @@ class Source(models.Model):
 class ScoringRun(models.Model):
     """A network scoring every stamp of a sample, split into chunks that any
     number of workers share. Every score is kept; candidates are the sources
-    at or above ``threshold``, so the threshold can change afterwards."""
+    at or above the threshold, so the threshold can change afterwards.
+
+    The threshold is compared in log-odds (``threshold_logit``): probabilities
+    of confident stamps tie at 1.0, log-odds do not. ``threshold`` is the
+    same threshold as a probability, for people; set both through
+    ``inspection.runs.set_threshold``."""
 
     class Sample(models.TextChoices):
         ALL = "all", "all LRGs"
@@ -156,7 +161,10 @@ class ScoringRun(models.Model):
     survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="runs")
     network = models.ForeignKey("classifier.Network", on_delete=models.PROTECT, related_name="runs")
     sample = models.CharField(max_length=8, choices=Sample.choices, default=Sample.ALL)
-    threshold = models.FloatField(help_text="candidates: score >= threshold")
+    threshold = models.FloatField(help_text="the threshold as P(lens), as people see and enter it")
+    threshold_logit = models.FloatField(
+        help_text="candidates: logit >= threshold_logit (log-odds: exact where P ties at 1)"
+    )
     threshold_origin = models.CharField(max_length=80, blank=True)
     chunk_size = models.PositiveIntegerField()
     n_sources = models.PositiveIntegerField(help_text="sources in the sample")
@@ -179,7 +187,7 @@ class ScoringRun(models.Model):
         return self.survey.sample(refined=self.sample == self.Sample.REFINED)
 
     def candidates(self):
-        return self.scores.filter(score__gte=self.threshold)
+        return self.scores.filter(logit__gte=self.threshold_logit)
 
 
 class RunChunk(models.Model):
@@ -207,20 +215,23 @@ class RunChunk(models.Model):
 
 
 class Score(models.Model):
-    """P(lens) of one source in one run; one row per (run, source), always."""
+    """The network's verdict on one source in one run; one row per (run,
+    source), always. ``logit`` is what ranks and thresholds compare: ``score``
+    (P(lens) = sigmoid(logit), float64) ties at 1.0 for confident stamps."""
 
     run = models.ForeignKey(ScoringRun, on_delete=models.CASCADE, related_name="scores")
     source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="scores")
-    score = models.FloatField()
+    score = models.FloatField(help_text="P(lens), from logit")
+    logit = models.FloatField(help_text="log-odds ln(P / (1 - P)), natural log")
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["run", "source"], name="score_once_per_source")
         ]
-        indexes = [models.Index(fields=["run", "score"])]
+        indexes = [models.Index(fields=["run", "logit"])]
 
     def __str__(self):
-        return f"{self.run.label} {self.source.name}: {self.score:.6g}"
+        return f"{self.run.label} {self.source.name}: {self.score:.6g} (logit {self.logit:.4g})"
 
 
 # --- Inspection: known items, skills, campaigns, grades (He et al. Sect. 4.1) --

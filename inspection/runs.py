@@ -7,8 +7,13 @@ the ``scoring`` queue, so any number of workers on any number of machines
 share a run. A chunk's scores are upserted on (run, source), so running a
 chunk twice (a retry, a relaunch after a worker died, two workers racing)
 never duplicates a score.
+
+Candidates, their order and the threshold compare log-odds (``Score.logit``,
+``ScoringRun.threshold_logit``): the probabilities of confident stamps tie
+at 1.0, their log-odds do not.
 """
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,8 +23,11 @@ from django.db import transaction
 from django.db.models import Count, Max, Min
 from django.utils import timezone
 
+from classifier.fit import FitReport, check_fit
 from core import queue
+from core.logodds import logit, sigmoid
 from core.models import Job, ProgressFigures
+from inspection import dashboards
 from inspection.models import RunChunk, ScoringRun
 
 DEFAULT_CHUNK = 2000  # stamps per job: ~0.2-3 s of work on 2 cores, small next to a run
@@ -39,21 +47,73 @@ class RunError(ValueError):
     """A run cannot be launched or changed as asked; the message says why."""
 
 
-def check_threshold(network, threshold):
+class UnconfirmedWarnings(RunError):
+    """The network may not suit the survey (``warnings``) and the launch did
+    not say to go ahead anyway (``accept_warnings``)."""
+
+    def __init__(self, warnings):
+        self.warnings = tuple(warnings)
+        super().__init__(
+            " ".join(self.warnings) + " Not launched: confirm the warning(s) to launch anyway."
+        )
+
+
+def network_fit(survey, network) -> FitReport:
+    """Whether ``network`` can score ``survey``'s stamps (``classifier.fit``)."""
+    return check_fit(
+        network.band_list,
+        network.pixscale_arcsec,
+        network.stamp_size,
+        survey.band_list,
+        survey.pixscale_arcsec,
+        survey.stamp_size,
+        network_name=network.name,
+        survey_name=survey.name,
+    )
+
+
+def check_threshold(network, threshold=None, threshold_logit=None):
+    """A run's threshold as ``(P(lens), log-odds, origin)``.
+
+    From a probability ``threshold`` in [0, 1], or from ``threshold_logit``
+    (log-odds, any finite number: 12.5 is P = 1 - 3.7e-06), or, given
+    neither, the network's 1% FPR threshold (its log-odds one where recorded,
+    ``Network.threshold_logit_fpr_1pct``). Candidates compare the log-odds;
+    a probability becomes log-odds through ``core.logodds.logit`` (0 admits
+    every score, 1 those whose P rounds to 1), log-odds become the
+    probability shown through ``sigmoid``.
+    """
+    if threshold is not None and threshold_logit is not None:
+        raise RunError("Give the threshold as a probability or as log-odds, not both.")
+    if threshold_logit is not None:
+        try:
+            x = float(threshold_logit)
+        except (TypeError, ValueError):
+            x = math.nan
+        if not math.isfinite(x):
+            raise RunError(
+                f"The log-odds threshold must be a finite number (e.g. 12.5), "
+                f"not {threshold_logit!r}."
+            )
+        return sigmoid(x), x, "explicit (log-odds)"
     if threshold is None:
-        if network.threshold_fpr_1pct is None:
+        x = network.threshold_logit_fpr_1pct
+        if x is None:
             raise RunError(
                 f"Network {network.name} has no 1% FPR threshold (it was never evaluated): "
                 "give a threshold (e.g. 0.5), or evaluate the network with --save."
             )
-        return float(network.threshold_fpr_1pct), "the network's 1% FPR threshold"
+        return sigmoid(x), x, "the network's 1% FPR threshold"
     try:
         threshold = float(threshold)
     except (TypeError, ValueError):
         raise RunError(f"The threshold must be a number in [0, 1], not {threshold!r}.") from None
     if not 0.0 <= threshold <= 1.0:
-        raise RunError(f"The threshold must be in [0, 1] (a probability), not {threshold}.")
-    return threshold, "explicit"
+        raise RunError(
+            f"The threshold must be in [0, 1] (a probability), not {threshold}; "
+            "log-odds go in the log-odds threshold instead."
+        )
+    return threshold, logit(threshold), "explicit"
 
 
 def launch_run(
@@ -64,16 +124,22 @@ def launch_run(
     chunk_size=DEFAULT_CHUNK,
     user=None,
     enqueue=True,
+    accept_warnings=False,
+    threshold_logit=None,
 ):
     """Create a run and queue its chunks; nothing is created when Redis does
-    not answer (``core.queue.QueueUnavailable``)."""
-    missing = [b for b in network.band_list if b not in survey.band_list]
-    if missing:
-        raise RunError(
-            f"Network {network.name} takes bands {network.bands}; survey {survey.name} has "
-            f"{survey.bands} (missing {','.join(missing)}): choose a network for these bands."
-        )
-    threshold, origin = check_threshold(network, threshold)
+    not answer (``core.queue.QueueUnavailable``), when the network does not
+    fit the survey (``RunError``), or when it may not suit it and
+    ``accept_warnings`` is false (``UnconfirmedWarnings``): a run costs
+    hours of workers, so a warning is confirmed once, before, not missed.
+    The threshold is a probability (``threshold``) or log-odds
+    (``threshold_logit``), see ``check_threshold``."""
+    fit = network_fit(survey, network)
+    if fit.errors:
+        raise RunError(" ".join(fit.errors))
+    if fit.warnings and not accept_warnings:
+        raise UnconfirmedWarnings(fit.warnings)
+    threshold, threshold_logit, origin = check_threshold(network, threshold, threshold_logit)
     if int(chunk_size) < 1:
         raise RunError(f"The chunk size must be at least 1 stamp, not {chunk_size}.")
     index = np.fromiter(
@@ -91,6 +157,7 @@ def launch_run(
             network=network,
             sample=ScoringRun.Sample.REFINED if refined else ScoringRun.Sample.ALL,
             threshold=threshold,
+            threshold_logit=threshold_logit,
             threshold_origin=origin,
             chunk_size=int(chunk_size),
             n_sources=len(index),
@@ -187,9 +254,13 @@ def cancel(run):
     return n
 
 
-def set_threshold(run, threshold):
-    run.threshold, run.threshold_origin = check_threshold(run.network, threshold)
-    run.save(update_fields=["threshold", "threshold_origin"])
+def set_threshold(run, threshold=None, threshold_logit=None):
+    """A new threshold (a probability or log-odds, see ``check_threshold``);
+    the scores stay as they are."""
+    run.threshold, run.threshold_logit, run.threshold_origin = check_threshold(
+        run.network, threshold, threshold_logit
+    )
+    run.save(update_fields=["threshold", "threshold_logit", "threshold_origin"])
     return run
 
 
@@ -260,12 +331,14 @@ def progress(run, reconcile=True):
 
 
 def candidate_rows(run):
-    """Candidates (score >= threshold), best first, with their sources."""
-    return run.candidates().select_related("source").order_by("-score", "source__stamp_index")
+    """Candidates (logit >= threshold_logit), best first by log-odds, with
+    their sources: probabilities that tie at 1.0 still rank."""
+    return run.candidates().select_related("source").order_by("-logit", "source__stamp_index")
 
 
 def candidate_table(run):
-    """The candidates as an astropy Table (name, ra, dec, score, is_refined, ...)."""
+    """The candidates as an astropy Table (name, ra, dec, score, logit,
+    is_refined, ...), best first by log-odds."""
     from astropy.table import Table
 
     rows = list(
@@ -280,6 +353,7 @@ def candidate_table(run):
             "source__mag_r",
             "source__mag_i",
             "source__stamp_flags",
+            "logit",
         )
     )
     names = [
@@ -293,6 +367,7 @@ def candidate_table(run):
         "mag_r",
         "mag_i",
         "stamp_flags",
+        "logit",
     ]
     columns = list(zip(*rows, strict=True)) if rows else [[] for _ in names]
     table = Table()
@@ -303,6 +378,9 @@ def candidate_table(run):
     table["dec"] = np.array(columns[3], dtype=np.float64)
     table["dec"].unit = "deg"
     table["score"] = np.array(columns[4], dtype=np.float64)
+    table["score"].description = "network P(lens) = 1 / (1 + exp(-logit))"
+    table["logit"] = np.array(columns[10], dtype=np.float64)
+    table["logit"].description = "network log-odds ln(P / (1 - P)): ranks where P ties at 1.0"
     table["is_refined"] = np.array(columns[5], dtype=bool)
     for k, band in zip((6, 7, 8), "gri", strict=True):
         table[f"mag_{band}"] = np.array(
@@ -314,6 +392,7 @@ def candidate_table(run):
     table.meta["NETWORK"] = run.network.name
     table.meta["SURVEY"] = run.survey.name
     table.meta["THRESH"] = run.threshold
+    table.meta["THRLOGIT"] = run.threshold_logit  # candidates: logit >= THRLOGIT
     table.meta["SAMPLE"] = run.sample
     return table
 
@@ -357,11 +436,12 @@ def overlap_matrix(runs):
     return [[len(a & b) for b in sets] for a in sets]
 
 
-def score_histogram(run, bins=20):
-    """Counts of scores in ``bins`` equal bins over [0, 1]."""
-    scores = np.fromiter(run.scores.values_list("score", flat=True), dtype=np.float64)
-    counts, edges = np.histogram(scores, bins=bins, range=(0.0, 1.0))
-    return counts.tolist(), edges.tolist()
+def score_histogram(run, bins=40):
+    """Counts of the run's log-odds in ``bins`` equal bins, and the edges
+    (``inspection.dashboards.logit_histogram``): probabilities would pile
+    every confident stamp into the last bin."""
+    logits = np.fromiter(run.scores.values_list("logit", flat=True), dtype=np.float64)
+    return dashboards.logit_histogram(logits, run.threshold_logit, bins)
 
 
 def runs_with_counts(queryset):

@@ -18,10 +18,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from classifier.figures import to_div
 from classifier.models import Network
 from core import queue
+from core.logodds import format_p_lens
 from core.roles import admin_required
-from inspection import cutouts, previews, runs
+from inspection import cutouts, dashboards, previews, runs
 from inspection.cuts import LRGCuts
 from inspection.models import ScoringRun, Survey
 from inspection.surveys import DEFAULT_STAMP_PX, NAME_RE, parse_tile_args, surveys_dir
@@ -135,21 +137,30 @@ def survey_ingest(request):
 
 
 @admin_required
-def survey_detail(request, name):
+def survey_detail(request, name, launch_errors=None, status=200):
     survey = get_object_or_404(Survey, name=name)
     sources = survey.sources.all()
     page = Paginator(sources, 48).get_page(request.GET.get("page"))
+    # The launch form: each network with whether it fits this survey, so an
+    # unfit one is disabled with its reason before anyone tries it.
+    fits = [(n, runs.network_fit(survey, n)) for n in Network.objects.all()]
+    chosen = request.POST.get("network") or next((str(n.pk) for n, f in fits if f.fits), "")
     context = {
         "survey": survey,
         "page": page,
         **{f"n_{k}": v for k, v in survey.stamp_counts().items()},
-        "networks": Network.objects.all(),
+        "launch_choices": [
+            {"network": n, "fit": f, "selected": str(n.pk) == chosen} for n, f in fits
+        ],
+        "any_warnings": any(f.warnings for _, f in fits),
+        "launch_errors": launch_errors or [],
+        "form": request.POST,
         "runs": runs.runs_with_counts(survey.runs.all()),
         "stretches": cutouts.STRETCHES,
         "stretch": _stretch(request),
         "has_rgb": previews.rgb_bands(survey) is not None,
     }
-    return render(request, "inspection/survey_detail.html", context)
+    return render(request, "inspection/survey_detail.html", context, status=status)
 
 
 def _stretch(request):
@@ -179,19 +190,32 @@ def stamp_preview(request, name, index, kind):
 @admin_required
 @require_POST
 def run_launch(request, name):
+    """Refusals re-render the survey page with the form as sent and the
+    reason (400; 503 without Redis); nothing is created or queued."""
     survey = get_object_or_404(Survey, name=name)
-    network = Network.objects.filter(pk=request.POST.get("network") or None).first()
+    pk = request.POST.get("network", "")
+    # Only a plain number reaches the database ("x" or 10**30 would be a 500 there).
+    network = Network.objects.filter(pk=pk).first() if pk.isdecimal() and len(pk) < 19 else None
     if network is None:
-        messages.error(request, "Choose a network.")
-        return redirect("inspection:survey", name=survey.name)
+        return survey_detail(request, survey.name, ["Choose a network."], status=400)
     threshold = request.POST.get("threshold", "").strip() or None
     try:
         run = runs.launch_run(
-            survey, network, threshold, request.POST.get("sample") == "refined", user=request.user
+            survey,
+            network,
+            threshold,
+            request.POST.get("sample") == "refined",
+            user=request.user,
+            accept_warnings=request.POST.get("accept_warnings") == "on",
+            threshold_logit=request.POST.get("threshold_logit", "").strip() or None,
         )
-    except (runs.RunError, queue.QueueUnavailable) as exc:
-        messages.error(request, str(exc))
-        return redirect("inspection:survey", name=survey.name)
+    except runs.UnconfirmedWarnings as exc:
+        errors = [*exc.warnings, "Not launched: tick “Launch anyway” to launch despite this."]
+        return survey_detail(request, survey.name, errors, status=400)
+    except runs.RunError as exc:
+        return survey_detail(request, survey.name, [str(exc)], status=400)
+    except queue.QueueUnavailable as exc:
+        return survey_detail(request, survey.name, [str(exc)], status=503)
     return redirect("inspection:run", pk=run.pk)
 
 
@@ -208,6 +232,7 @@ def run_detail(request, pk):
     chunks = list(run.chunks.select_related("job"))
     candidates = list(runs.candidate_rows(run)[:CANDIDATES_SHOWN])
     counts, edges = runs.score_histogram(run)
+    histogram = dashboards.score_histogram_figure(counts, edges, run.threshold_logit)
     context = {
         "run": run,
         "job": state,
@@ -216,8 +241,7 @@ def run_detail(request, pk):
         "n_failed": sum(1 for c in chunks if c.status in ("failed", "cancelled")),
         "candidates": candidates,
         "n_candidates": run.candidates().count(),
-        "histogram": list(zip(edges[:-1], counts, strict=True)),
-        "histogram_max": max(counts) if counts else 0,
+        "histogram": to_div(histogram, div_id="fig-scores"),
         "stretch": _stretch(request),
         "has_rgb": previews.rgb_bands(run.survey) is not None,
         "formats": ["csv", "fits", "ecsv", "vot"],
@@ -258,12 +282,18 @@ def run_retry(request, pk):
 def run_threshold(request, pk):
     run = get_object_or_404(ScoringRun, pk=pk)
     try:
-        runs.set_threshold(run, request.POST.get("threshold", "").strip() or None)
+        runs.set_threshold(
+            run,
+            request.POST.get("threshold", "").strip() or None,
+            request.POST.get("threshold_logit", "").strip() or None,
+        )
     except runs.RunError as exc:
         messages.error(request, str(exc))
     else:
         messages.success(
-            request, f"Threshold set to {run.threshold:.6g}: {run.candidates().count()} candidates."
+            request,
+            f"Threshold set to P ≥ {format_p_lens(run.threshold_logit)} (log-odds ≥ "
+            f"{run.threshold_logit:.6g}): {run.candidates().count()} candidates.",
         )
     return redirect("inspection:run", pk=run.pk)
 

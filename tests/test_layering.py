@@ -14,8 +14,8 @@ PURE = [
     "simulations.surveys", "simulations.generate", "simulations.semireal", "simulations.field",
     "simulations.display", "classifier.networks", "classifier.preprocessing",
     "classifier.augment", "classifier.metrics", "classifier.training", "classifier.inference",
-    "classifier.figures", "classifier.report", "core.sky", "core.files", "core.stats",
-    "core.imaging", "simulations.audit",
+    "classifier.figures", "classifier.report", "classifier.calibration", "core.sky",
+    "core.files", "core.stats", "core.imaging", "core.logodds", "simulations.audit",
     "inspection.catalogue", "inspection.cuts", "inspection.cutouts", "inspection.consensus",
     "inspection.priors", "inspection.dashboards", "inspection.gallery",
 ]  # fmt: skip

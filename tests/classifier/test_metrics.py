@@ -8,7 +8,6 @@ from classifier.metrics import (
     auc,
     completeness,
     completeness_grid,
-    prior_shift,
     roc_curve,
     tpr0,
     tpr10,
@@ -94,18 +93,6 @@ def test_completeness_grid_counts_lenses_above_each_cut():
     assert grid[(1.4, 0.0)]["n"] == 2 and grid[(1.4, 0.0)]["completeness"] == 0.5
     assert grid[(0.0, 80.0)] == {"theta_e_min": 0.0, "snr_min": 80.0, "n": 1, "completeness": 0.0}
     assert grid[(2.0, 40.0)] == {"theta_e_min": 2.0, "snr_min": 40.0, "n": 0, "completeness": None}
-
-
-def test_prior_shift_is_lanusse2018_eq_5():
-    assert prior_shift(0.5, 0.5, 0.5) == 0.5
-    assert prior_shift(0.5, 0.2, 0.2) == pytest.approx(0.5)
-    # Trained at 50% lenses, searching at 1 in 1000: lambda = 0.002, mu = 1.998,
-    # p = 0.9 becomes 0.002 * 0.9 / (0.002 * 0.9 + 1.998 * 0.1).
-    assert prior_shift(0.9, 0.5, 0.001) == pytest.approx(0.0018 / (0.0018 + 0.1998))
-    p = np.array([0.0, 0.3, 1.0])
-    assert np.allclose(prior_shift(prior_shift(p, 0.5, 0.01), 0.01, 0.5), p)
-    with pytest.raises(ValueError, match="new_prior must lie strictly between 0 and 1"):
-        prior_shift(0.5, 0.5, 0.0)
 
 
 @pytest.mark.parametrize(

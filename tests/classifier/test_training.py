@@ -204,3 +204,64 @@ def test_early_stopping_keeps_the_best_epoch_and_stops_after_its_patience(sets, 
     scores = score_array(model, _Identity(pre), x.float(), pre.pixscale_arcsec, output="log-odds")
     assert metrics.auc(scores, y.numpy()) == pytest.approx(aucs[best - 1], abs=1e-12)
     assert aucs[-1] < aucs[best - 1]
+
+
+def test_training_with_a_validation_set_stores_a_temperature_that_the_scorer_applies(
+    data_dir, sets
+):
+    from classifier.calibration import fit_temperature, nll
+    from classifier.services import load_scorer
+    from simulations.stampset import read_stampset
+
+    network = train("cnn", sets)
+    c = network.calibration
+    t = c["temperature"]
+    assert c["file"] == str(sets["val"]) and t != pytest.approx(1.0, abs=0.01)
+    val = read_stampset(sets["val"])
+    # In fp32, as the fit was (the network may score in bf16 since its evaluation).
+    fp32 = {"variant": "fp32", "output": "log-odds"}
+    raw = load_scorer(network, "cpu", temperature=1.0, **fp32).score_stampset(val)
+    # The stored temperature is the fit to the validation log-odds, and it lowers their NLL.
+    assert t == pytest.approx(fit_temperature(raw, val.labels), rel=1e-4)
+    assert c["calibrated"]["nll"] == pytest.approx(nll(raw, val.labels, t), rel=1e-6)
+    assert c["calibrated"]["nll"] < c["uncalibrated"]["nll"]
+    assert {"ece", "reliability"} <= set(c["calibrated"]) and c["n"] == 120
+    # Every scorer of the network divides by it; the evaluation used it too.
+    scored = load_scorer(network, "cpu", **fp32).score_stampset(val)
+    np.testing.assert_allclose(scored, raw / t, rtol=1e-6)
+    assert network.evaluation["calibration"]["temperature"] == t
+
+
+def test_evaluate_network_fits_a_temperature_on_val_when_the_network_has_none(
+    data_dir, sets, tmp_path
+):
+    network = train_and_register(
+        "plain", sets["train"], settings_for("he2020-cnn", epochs=2), device="cpu"
+    )
+    assert network.calibration is None and network.temperature == 1.0
+    out, page = tmp_path / "eval.json", tmp_path / "eval.html"
+    call_command("evaluate_network", "plain", str(sets["val"]), "--val", str(sets["val"]),
+                 "--json", str(out), "--html", str(page), verbosity=0)  # fmt: skip
+    c = json.loads(out.read_text())["calibration"]
+    t = c["temperature"]
+    assert t != pytest.approx(1.0, abs=0.01) and c["fitted_on"] == str(sets["val"])
+    # Fitted on this very set: the NLL can only go down.
+    assert c["calibrated"]["nll"] < c["uncalibrated"]["nll"]
+    assert 0 <= c["calibrated"]["ece"] <= 1 and 0 <= c["uncalibrated"]["ece"] <= 1
+    # The reliability diagram, before and after, with the ECE.
+    text = page.read_text()
+    assert "<h2>Reliability</h2>" in text and "mean predicted P(lens) in the bin" in text
+    assert f"T = {t:.3g} (ECE {c['calibrated']['ece']:.3f})" in text
+    assert f"as trained (ECE {c['uncalibrated']['ece']:.3f})" in text
+    network.refresh_from_db()
+    assert network.calibration is None  # kept only with --save
+    call_command("evaluate_network", "plain", str(sets["val"]), "--val", str(sets["val"]),
+                 "--save", "--json", str(out), verbosity=0)  # fmt: skip
+    network.refresh_from_db()
+    assert network.temperature == pytest.approx(t) and network.calibration["n"] == 120
+    assert network.evaluation["calibration"]["temperature"] == network.temperature
+    # A network that has a temperature keeps it.
+    call_command("evaluate_network", "plain", str(sets["val"]), "--val", str(sets["train"]),
+                 "--save", "--json", str(out), verbosity=0)  # fmt: skip
+    network.refresh_from_db()
+    assert network.temperature == pytest.approx(t)

@@ -12,8 +12,8 @@ from django.core.management.base import CommandError
 from django.urls import reverse
 from PIL import Image
 
-from classifier.metrics import prior_shift
-from inspection import catalogues, grading
+from classifier.calibration import prior_shift
+from inspection import catalogues, grading, runs
 from inspection.accounts import create_inspector
 from inspection.models import Assignment, Campaign, PriorList, Skill
 
@@ -189,14 +189,12 @@ def test_prior_lists_are_cross_matched_as_he_et_al_report_them(campaign, tmp_pat
     prior = catalogues.add_prior_list("earlier", path)
     assert (prior.n_read, prior.n_duplicates, prior.lenses.count()) == (6, 1, 5)
     # The network's threshold now leaves candidate 4 out of the run's candidates.
-    run = campaign.run
-    run.threshold = float(np.nextafter(cat.scores[4], 2))
-    run.save()
+    run = runs.set_threshold(campaign.run, threshold_logit=float(np.nextafter(cat.logits[4], 99)))
     report = catalogues.prior_report(cat, [prior], radius_arcsec=2.0)
     (row,) = report.lists
     assert (row["n"], row["in_sample"], row["kept"]) == (5, 3, 2)
     # Of the three in the sample, candidate 4 is now below the threshold.
-    assert row["selected"] == sum(cat.scores[i] >= run.threshold for i in (0, 1))
+    assert row["selected"] == sum(cat.logits[i] >= run.threshold_logit for i in (0, 1))
     assert report.match[0] == "earlier:L0" and report.separation_arcsec[0] == pytest.approx(
         0.8, abs=0.01
     )
@@ -241,14 +239,15 @@ def test_exports_round_trip_through_astropy_with_all_columns(campaign, tmp_path,
     path = tmp_path / f"high{suffix}"
     assert catalogues.export_catalogue(cat, path, "high", report) == 3
     t = Table.read(path)
-    for column in ("name", "ra", "dec", "score", "p_prior", "posterior", "grade_I1", "grade_I2",
-                   "grade_I3", "total", "n_grades", "rank_total", "rank_posterior",
+    for column in ("name", "ra", "dec", "score", "logit", "p_prior", "posterior", "grade_I1",
+                   "grade_I2", "grade_I3", "total", "n_grades", "rank_total", "rank_posterior",
                    "high_probability", "flags", "prior_match", "prior_sep", "new"):  # fmt: skip
         assert column in t.colnames, column
     assert "insp0" not in " ".join(t.colnames)  # codes, never logins
     assert [str(n) for n in t["name"]] == [cat.sources[i].name for i in (0, 7, 1)]
     assert t["total"].tolist() == [6, 5, 4]
     assert np.allclose(t["posterior"], cat.posterior[[0, 7, 1]])
+    assert t["logit"].tolist() == cat.logits[[0, 7, 1]].tolist()
     assert str(t["prior_match"][0]) == "earlier:L0" and bool(t["new"][1])
     if suffix != ".csv":
         assert t["ra"].unit == "deg" and t["prior_sep"].unit == "arcsec"
@@ -400,3 +399,40 @@ def test_inspectors_cannot_see_catalogues(campaign, inspector_client):
         assert inspector_client.post(url, {"lenscat": "1"}).status_code == 403, url
     assert not Campaign.objects.filter(parent=campaign).exists()
     assert not PriorList.objects.exists()
+
+
+def test_the_posterior_starts_from_the_calibrated_score(graded_search, three):
+    """Eq. 5 takes calibrated probabilities: once the network has a
+    temperature, a run stores sigmoid(log-odds / T) and the catalogue maps
+    that to the survey prior."""
+    from scipy.special import expit
+
+    from inspection.models import Score
+
+    first, _ = graded_search
+    network = first.network
+    network.training = {**network.training, "calibration": {"temperature": 3.0}}
+    network.save()
+    run = runs.launch_run(first.survey, network, threshold=0.0, enqueue=False)
+    runs.run_in_process(run)
+    raw = dict(Score.objects.filter(run=first).values_list("source_id", "logit"))
+    campaign = grading.create_campaign(run, "calibrated", three, known_fraction=0)
+    cat = catalogues.build(campaign)
+    calibrated = expit(np.array([raw[s.pk] for s in cat.sources]) / 3.0)
+    assert np.allclose(cat.scores, calibrated, rtol=1e-4, atol=1e-12)
+    assert not np.allclose(cat.scores, expit([raw[s.pk] for s in cat.sources]), atol=1e-3)
+    expected = prior_shift(np.clip(calibrated, 1e-3, 1 - 1e-3), 0.5, run.survey.lens_prior)
+    assert np.allclose(cat.p_prior, expected, rtol=1e-4)
+    assert catalogues.posterior_path(campaign, cat.sources[0])[0][2] == pytest.approx(
+        expected[0], rel=1e-4
+    )
+
+
+def test_a_network_with_runs_gets_no_new_temperature_saved(graded_search, known_file):
+    from classifier.services import NetworkError, evaluate
+
+    network = graded_search[0].network
+    with pytest.raises(NetworkError, match="has scored 1 run.* without a temperature"):
+        evaluate(network, known_file, save=True, val_path=known_file)
+    network.refresh_from_db()
+    assert network.calibration is None

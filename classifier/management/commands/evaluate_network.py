@@ -16,17 +16,30 @@ class Command(BaseCommand):
         parser.add_argument("--json", metavar="OUT.json")
         parser.add_argument("--html", metavar="OUT.html", help="plotly report with ROC and stamps")
         parser.add_argument("--save", action="store_true", help="store the result on the network")
+        parser.add_argument(
+            "--val",
+            metavar="VAL.fits",
+            help="labelled set to fit a temperature on, if the network has none (kept with --save)",
+        )
         parser.add_argument("--device")
 
     def handle(self, name, file, **o):
         try:
             network = get_network(name)
-            report, scores, stampset = evaluate(network, file, save=o["save"], device=o["device"])
+            report, scores, stampset = evaluate(
+                network, file, save=o["save"], device=o["device"], val_path=o["val"]
+            )
         except NetworkError as exc:
             raise CommandError(str(exc)) from exc
         if o["html"]:
             Path(o["html"]).write_text(evaluation_html(network.name, report, scores, stampset))
             self.stdout.write(f"Wrote {o['html']}")
+        c = report["calibration"]
+        self.stdout.write(
+            f"Temperature {c['temperature']:.4g}: NLL {c['uncalibrated']['nll']:.4f} -> "
+            f"{c['calibrated']['nll']:.4f}, ECE {c['uncalibrated']['ece']:.4f} -> "
+            f"{c['calibrated']['ece']:.4f} on {file}"
+        )
         text = json.dumps(report, indent=2)
         if o["json"]:
             Path(o["json"]).write_text(text)

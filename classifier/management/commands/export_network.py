@@ -16,10 +16,15 @@ class Command(BaseCommand):
             "--cross-test",
             help="a labelled set from another simulator (python -m crosscheck), also evaluated",
         )
+        parser.add_argument(
+            "--val", help="labelled set to fit a temperature on, if the network has none"
+        )
 
     def handle(self, name, folder, test, **options):
         try:
-            weights = export(get_network(name), folder, test, options["cross_test"])
+            weights = export(
+                get_network(name), folder, test, options["cross_test"], val_path=options["val"]
+            )
         except NetworkError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"Wrote {weights} and {weights.with_suffix('.json')}")

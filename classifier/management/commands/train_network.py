@@ -65,6 +65,16 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         sha = network.weights_sha256[:12]
         self.stdout.write(f"Registered {network.name} ({network.weights_path}, sha256 {sha}…)")
+        calibration = network.calibration
+        if calibration and calibration.get("temperature"):
+            before, after = calibration["uncalibrated"], calibration["calibrated"]
+            self.stdout.write(
+                f"Temperature {calibration['temperature']:.4g} on the validation set: NLL "
+                f"{before['nll']:.4f} -> {after['nll']:.4f}, ECE {before['ece']:.4f} -> "
+                f"{after['ece']:.4f}"
+            )
+        elif calibration:
+            self.stdout.write(f"No temperature: {calibration['error']}")
         if network.evaluation:
             summary = {k: network.evaluation[k] for k in ("auc", "tpr_at_fpr", "threshold_at_fpr")}
             self.stdout.write(json.dumps(summary, indent=2))

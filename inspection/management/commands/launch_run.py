@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from classifier.models import Network
+from core.logodds import format_p_lens
 from core.queue import QueueUnavailable
 from inspection import runs
 from inspection.models import ScoringRun, Survey
@@ -18,10 +19,18 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--survey")
         parser.add_argument("--network")
-        parser.add_argument(
+        threshold = parser.add_mutually_exclusive_group()
+        threshold.add_argument(
             "--threshold",
             type=float,
-            help="candidates: score >= this (default: the network's 1%% FPR threshold)",
+            help="candidates: P(lens) >= this (default: the network's 1%% FPR threshold)",
+        )
+        threshold.add_argument(
+            "--threshold-logit",
+            type=float,
+            metavar="LOGODDS",
+            help="or the threshold as log-odds ln P/(1-P), e.g. 12.5 (P = 1 - 3.7e-06): "
+            "exact where probabilities round to 1",
         )
         parser.add_argument(
             "--refined", action="store_true", help="the refined sample (FLAG_R = 0)"
@@ -34,6 +43,11 @@ class Command(BaseCommand):
             type=int,
             metavar="RUN_ID",
             help="queue again every unfinished chunk of this run",
+        )
+        parser.add_argument(
+            "--accept-warnings",
+            action="store_true",
+            help="launch even if the network may not suit the survey (the warnings still print)",
         )
         parser.add_argument("--wait", action="store_true", help="wait until the run ends")
         parser.add_argument(
@@ -66,18 +80,30 @@ class Command(BaseCommand):
                 if network is None:
                     known = ", ".join(Network.objects.values_list("name", flat=True)) or "none"
                     raise CommandError(f"No network named {o['network']!r} (registered: {known}).")
-                run = runs.launch_run(
-                    survey,
-                    network,
-                    o["threshold"],
-                    o["refined"],
-                    o["chunk_size"],
-                    enqueue=not o["in_process"],
-                )
+                # Printed even when accepted, so that a log of the run keeps them.
+                for warning in runs.network_fit(survey, network).warnings:
+                    self.stderr.write(f"Warning: {warning}")
+                try:
+                    run = runs.launch_run(
+                        survey,
+                        network,
+                        o["threshold"],
+                        o["refined"],
+                        o["chunk_size"],
+                        enqueue=not o["in_process"],
+                        accept_warnings=o["accept_warnings"],
+                        threshold_logit=o["threshold_logit"],
+                    )
+                except runs.UnconfirmedWarnings as exc:
+                    raise CommandError(
+                        "Not launched: add --accept-warnings to launch anyway despite the "
+                        "warning(s) above."
+                    ) from exc
                 self.stdout.write(
                     f"Run {run.pk}: {run.network.name} on {run.survey.name} "
                     f"({run.n_sources} sources, {run.chunks.count()} chunks, "
-                    f"threshold {run.threshold:.6g})"
+                    f"threshold P >= {format_p_lens(run.threshold_logit, minus='-')}, "
+                    f"log-odds >= {run.threshold_logit:.6g})"
                 )
                 if o["in_process"]:
                     runs.run_in_process(run)
@@ -91,7 +117,10 @@ class Command(BaseCommand):
                     f"Retry with: manage.py launch_run --resume {run.pk}"
                 )
         n = run.candidates().count()
-        self.stdout.write(f"run {run.pk}: {n} candidates (score >= {run.threshold:.6g})")
+        self.stdout.write(
+            f"run {run.pk}: {n} candidates (log-odds >= {run.threshold_logit:.6g}, "
+            f"P >= {format_p_lens(run.threshold_logit, minus='-')})"
+        )
 
     def _wait(self, run, verbosity):
         with tqdm(total=run.n_sources, unit="stamp", disable=verbosity == 0) as bar:
