@@ -411,11 +411,14 @@ def test_the_posterior_starts_from_the_calibrated_score(graded_search, three):
 
     first, _ = graded_search
     network = first.network
+    # The first run's log-odds were divided by the temperature then in force.
+    before = network.temperature
     network.training = {**network.training, "calibration": {"temperature": 3.0}}
     network.save()
     run = runs.launch_run(first.survey, network, threshold=0.0, enqueue=False)
     runs.run_in_process(run)
-    raw = dict(Score.objects.filter(run=first).values_list("source_id", "logit"))
+    stored = dict(Score.objects.filter(run=first).values_list("source_id", "logit"))
+    raw = {pk: logit * before for pk, logit in stored.items()}
     campaign = grading.create_campaign(run, "calibrated", three, known_fraction=0)
     cat = catalogues.build(campaign)
     calibrated = expit(np.array([raw[s.pk] for s in cat.sources]) / 3.0)
@@ -432,6 +435,9 @@ def test_a_network_with_runs_gets_no_new_temperature_saved(graded_search, known_
     from classifier.services import NetworkError, evaluate
 
     network = graded_search[0].network
+    # As a network trained before calibration existed: no temperature.
+    network.training = {k: v for k, v in network.training.items() if k != "calibration"}
+    network.save()
     with pytest.raises(NetworkError, match="has scored 1 run.* without a temperature"):
         evaluate(network, known_file, save=True, val_path=known_file)
     network.refresh_from_db()
