@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -293,19 +294,45 @@ def open_stampset(path):
 
 
 def train_and_register(name, train_path, settings_, val_path=None, user=None, progress=None,
-                       device=None):  # fmt: skip
+                       device=None, init_from=None):  # fmt: skip
     """Train a network and add it to the registry; nothing is registered if
-    anything fails. Resumes from the checkpoint of an interrupted run."""
+    anything fails. Resumes from the checkpoint of an interrupted run.
+    ``init_from``: a registered network of the same architecture whose
+    weights training starts from (fine-tuning; recorded as ``training
+    ["parent"]``); ``settings_.init_sha256`` is set from it."""
     if Network.objects.filter(name=name).exists():
         raise NetworkError(f"A network named {name!r} exists already: choose another name.")
     device = device or default_device()
+    init_state, parent = None, None
+    if init_from is not None:
+        if init_from.is_committee or init_from.architecture != settings_.architecture:
+            raise NetworkError(
+                f"Cannot fine-tune {init_from.name} ({init_from.architecture}) as a "
+                f"{settings_.architecture}: start from a network of that architecture."
+            )
+        bands = open_stampset(train_path).bands
+        if bands != init_from.band_list:
+            raise NetworkError(
+                f"{train_path} has bands {','.join(bands)}; {init_from.name} takes "
+                f"{init_from.bands}: fine-tune on stamps of its bands."
+            )
+        init_state = torch.load(check_weights(init_from), map_location="cpu", weights_only=True)
+        # The parent's inputs, or its weights would see another stretch or scale.
+        settings_ = replace(
+            settings_, init_sha256=init_from.weights_sha256,
+            stretch=init_from.preprocessing.get("stretch", "linear"),
+            pixscale_arcsec=init_from.pixscale_arcsec,
+        )  # fmt: skip
+        parent = {"name": init_from.name, "weights_sha256": init_from.weights_sha256}
     workdir = Path(settings.DATA_DIR) / "training" / name
     try:
         model, preprocessor, history, info = train(
-            train_path, settings_, workdir, val_path, device, progress
+            train_path, settings_, workdir, val_path, device, progress, init_state
         )
     except (TrainingError, StampSetError) as exc:
         raise NetworkError(str(exc)) from exc
+    if parent:
+        info["parent"] = parent
     networks_dir().mkdir(parents=True, exist_ok=True)
     weights = networks_dir() / f"{name}.pt"
     tmp = weights.with_suffix(f".tmp-{os.getpid()}")

@@ -51,6 +51,10 @@ class TrainSettings:
     # The network's input pixel scale, arcsec (None: the architecture's; the
     # He et al. CNN bins KiDS stamps 2x2 to 0.42"/px, 0.21 crops them instead).
     pixscale_arcsec: float | None = None
+    # Fine-tuning: the sha256 of the weights training starts from (None: a
+    # fresh initialisation from the seed). Part of the key, so a checkpoint
+    # never resumes onto other starting weights.
+    init_sha256: str | None = None
 
     def __post_init__(self):
         if self.architecture not in ARCHITECTURES:
@@ -98,9 +102,14 @@ def _save_atomic(obj, path):
     os.replace(tmp, path)
 
 
-def train(train_path, settings, workdir, val_path=None, device="cpu", progress=None):
+def train(train_path, settings, workdir, val_path=None, device="cpu", progress=None,
+          init_state=None):  # fmt: skip
     """Train; returns (model, preprocessor, history, info). ``progress(epoch,
-    epochs, loss, val_auc)`` is called after each epoch and may raise to stop."""
+    epochs, loss, val_auc)`` is called after each epoch and may raise to stop.
+    ``init_state``: a state dict of the same architecture to start from
+    (fine-tuning; ``settings.init_sha256`` names it)."""
+    if (init_state is None) != (settings.init_sha256 is None):
+        raise TrainingError("Fine-tuning needs both the starting weights and their sha256.")
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     spec = ARCHITECTURES[settings.architecture]
@@ -116,9 +125,16 @@ def train(train_path, settings, workdir, val_path=None, device="cpu", progress=N
     val = load_set(val_path, preprocessor) if val_path else None
 
     torch.manual_seed(settings.seed)
-    model = (
-        build(settings.architecture, len(bands)).to(device).to(memory_format=torch.channels_last)
-    )
+    model = build(settings.architecture, len(bands))
+    if init_state is not None:
+        try:
+            model.load_state_dict({k: v.float() for k, v in init_state.items()})
+        except RuntimeError as exc:
+            raise TrainingError(
+                f"The starting weights do not fit a {settings.architecture} network taking "
+                f"{len(bands)} band(s): {str(exc).splitlines()[0]}"
+            ) from exc
+    model = model.to(device).to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
     step = settings.lr_step_epochs or 10**9
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=step, gamma=0.1)

@@ -265,3 +265,38 @@ def test_evaluate_network_fits_a_temperature_on_val_when_the_network_has_none(
                  "--save", "--json", str(out), verbosity=0)  # fmt: skip
     network.refresh_from_db()
     assert network.temperature == pytest.approx(t)
+
+
+def test_fine_tuning_starts_from_the_parent_and_records_it(data_dir, sets):
+    parent = train("parent", sets, epochs=1, seed=3)
+    # A rate too small to move any weight: the child is its parent, which a
+    # fresh initialisation (any seed) is not.
+    child = train_and_register(
+        "child", sets["train"], settings_for("he2020-cnn", epochs=1, lr=1e-30, seed=9),
+        device="cpu", init_from=parent,
+    )  # fmt: skip
+    assert same_weights(parent, child)
+    assert child.training["parent"] == {"name": "parent", "weights_sha256": parent.weights_sha256}
+    assert child.training["settings"]["init_sha256"] == parent.weights_sha256
+    assert child.preprocessing == parent.preprocessing
+    # Through the command, with its learning rate: it learns from there.
+    call_command("train_network", "--architecture", "he2020-cnn", "--name", "tuned",
+                 "--init-from", "parent", "--train", str(sets["train"]), "--epochs", "1",
+                 verbosity=0)  # fmt: skip
+    tuned = Network.objects.get(name="tuned")
+    assert tuned.training["parent"]["name"] == "parent" and not same_weights(parent, tuned)
+
+
+def test_fine_tuning_refuses_what_does_not_fit(data_dir, sets):
+    parent = train("parent", sets, epochs=1)
+    with pytest.raises(NetworkError, match="Cannot fine-tune parent .he2020-cnn. as a deeplens"):
+        train_and_register("x", sets["train"], settings_for("deeplens-resnet", epochs=1),
+                           device="cpu", init_from=parent)  # fmt: skip
+    with pytest.raises(NetworkError, match="has bands g,r,i; parent takes r"):
+        train_and_register("y", sets["gri"], settings_for("he2020-cnn", epochs=1),
+                           device="cpu", init_from=parent)  # fmt: skip
+    with pytest.raises(CommandError, match="No network named 'nobody' to start from"):
+        call_command("train_network", "--architecture", "he2020-cnn", "--name", "z",
+                     "--init-from", "nobody", "--train", str(sets["train"]),
+                     verbosity=0)  # fmt: skip
+    assert set(Network.objects.values_list("name", flat=True)) == {"parent"}

@@ -3,6 +3,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from classifier.models import Network
 from classifier.networks import ARCHITECTURES
 from classifier.services import NetworkError, settings_for, train_and_register
 
@@ -39,9 +40,22 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--no-augment", action="store_true")
         parser.add_argument("--device", help="cpu or cuda (default: cuda if present)")
+        parser.add_argument(
+            "--init-from",
+            metavar="NETWORK",
+            help="fine-tune: start from this registered network's weights (same architecture; "
+            "its stretch and pixel scale are kept)",
+        )
 
     def handle(self, **o):
         try:
+            parent = None
+            if o["init_from"]:
+                parent = Network.objects.filter(name=o["init_from"]).first()
+                if parent is None:
+                    raise NetworkError(
+                        f"No network named {o['init_from']!r} to start from: see the Networks page."
+                    )
             train_settings = settings_for(
                 o["architecture"], epochs=o["epochs"], batch_size=o["batch_size"], lr=o["lr"],
                 lr_step_epochs=o["lr_step_epochs"], seed=o["seed"], augment=not o["no_augment"],
@@ -59,7 +73,7 @@ class Command(BaseCommand):
 
                 network = train_and_register(
                     o["name"], o["train"], train_settings, o["val"], progress=progress,
-                    device=o["device"],
+                    device=o["device"], init_from=parent,
                 )  # fmt: skip
         except NetworkError as exc:
             raise CommandError(str(exc)) from exc
