@@ -9,6 +9,7 @@ import dataclasses
 import os
 from pathlib import Path
 
+from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -193,10 +194,11 @@ def run_launch(request, name):
     """Refusals re-render the survey page with the form as sent and the
     reason (400; 503 without Redis); nothing is created or queued."""
     survey = get_object_or_404(Survey, name=name)
-    pk = request.POST.get("network", "")
-    # Only a plain number reaches the database ("x" or 10**30 would be a 500 there).
-    network = Network.objects.filter(pk=pk).first() if pk.isdecimal() and len(pk) < 19 else None
-    if network is None:
+    # Django's choice field turns any value that names no network ("x", a
+    # 30-digit number, nothing) into a validation error, not a database one.
+    try:
+        network = forms.ModelChoiceField(Network.objects.all()).clean(request.POST.get("network"))
+    except forms.ValidationError:
         return survey_detail(request, survey.name, ["Choose a network."], status=400)
     threshold = request.POST.get("threshold", "").strip() or None
     try:
