@@ -79,3 +79,11 @@ class Network(models.Model):
         """What the scorer divides this network's log-odds by: the fitted
         temperature, or 1 (the scores as trained) where none was fitted."""
         return ((self.calibration or {}).get("temperature")) or 1.0
+
+    @property
+    def tta(self):
+        """Whether this network scores with test-time augmentation (the mean
+        log-odds of the 8 rotations and flips of each stamp), as its
+        temperature and thresholds were measured: ``training["tta"]``, set by
+        ``export_network --tta``, travels in shipped manifests."""
+        return bool(self.training.get("tta"))

@@ -62,12 +62,43 @@ def weights_file(network):
     return path if path.is_absolute() else Path(settings.DATA_DIR) / path
 
 
-def export(network, folder, test_path, cross_test_path=None, val_path=None):
+def set_tta(network, tta, val_path):
+    """Switch the network's test-time augmentation on or off (not saved here):
+    its temperature is dropped, to be fitted again on ``val_path`` with the
+    new scores, and so are its thresholds. Refused once it has scored runs:
+    their scores and thresholds would no longer be the network's."""
+    if bool(tta) == network.tta:
+        return
+    if network.is_committee:
+        raise NetworkError(f"{network.name} is a committee: its members' TTA settings apply.")
+    n_runs = network.runs.count() if network.pk else 0
+    if n_runs:
+        raise NetworkError(
+            f"{network.name} has scored {n_runs} run(s): switching TTA would change its scores "
+            "under them. Export a copy under another name instead."
+        )
+    if not val_path:
+        raise NetworkError(
+            "Switching TTA changes the scores: give --val to fit the temperature again."
+        )
+    training = {k: v for k, v in network.training.items() if k != "calibration"}
+    network.training = {**training, "tta": bool(tta)}
+
+
+def export(network, folder, test_path, cross_test_path=None, val_path=None, baseline=None,
+           tta=None):  # fmt: skip
     """Half-precision weights and a manifest (with the evaluation on the unseen
     ``test_path`` and, when given, on ``cross_test_path``, a set from another
     simulator) written to ``folder``, as shipped networks are. A network
     without a temperature gets one fitted on ``val_path`` when given (it
-    travels in the manifest's ``training``)."""
+    travels in the manifest's ``training``). A ``baseline`` network is
+    evaluated on the same cross-simulator set and kept beside it, so the
+    manifest says whether this network beats it (the g,r,i CNN is shipped
+    only if it beats the r one)."""
+    if baseline is not None and not cross_test_path:
+        raise NetworkError("A baseline is compared on the cross-simulator set: give --cross-test.")
+    if tta is not None:
+        set_tta(network, tta, val_path)  # saved with the evaluation below
     if network.is_committee:
         raise NetworkError(
             f"{network.name} is a committee: it has no weights to export. Export its members "
@@ -77,10 +108,13 @@ def export(network, folder, test_path, cross_test_path=None, val_path=None):
     folder.mkdir(parents=True, exist_ok=True)
     report, _, _ = evaluate(network, test_path, save=True, val_path=val_path)
     cross = evaluate(network, cross_test_path)[0] if cross_test_path else None
+    compared = evaluate(baseline, cross_test_path)[0] if baseline is not None else None
     model, _ = load_model(network, "cpu")
     weights = folder / f"{network.name}.pt"
     torch.save({k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()},
                weights)  # fmt: skip
+    if compared:
+        compared = {"network": baseline.name, **compared}
     manifest = {
         "name": network.name,
         "architecture": network.architecture,
@@ -92,6 +126,7 @@ def export(network, folder, test_path, cross_test_path=None, val_path=None):
         "training": network.training,
         "evaluation": report,
         "evaluation_cross_simulator": cross,
+        **({"baseline_cross_simulator": compared} if compared else {}),
         "threshold_fpr_1pct": report["threshold_at_fpr"]["0.01"],
     }
     (folder / f"{network.name}.json").write_text(json.dumps(manifest, indent=2))
@@ -153,13 +188,15 @@ def inference_variant(network):
 
 
 def load_scorer(network, device=None, variant=None, compile="auto", batch_size=256,
-                output="probability", temperature=None, tta=False):  # fmt: skip
+                output="probability", temperature=None, tta=None):  # fmt: skip
     """A ``Scorer`` for the network (weights checked), on ``device`` or the
     default, in its recorded inference variant unless ``variant`` is given;
     compiled once a long run has scored enough stamps (``compile="auto"``);
     its log-odds divided by the network's temperature unless ``temperature``
-    is given; ``tta``: averaged over the 8 rotations and flips of each stamp.
-    A committee gets a ``Committee`` of its members' scorers."""
+    is given; ``tta``: averaged over the 8 rotations and flips of each stamp,
+    by default as the network records (``Network.tta``: its temperature and
+    thresholds were measured so). A committee gets a ``Committee`` of its
+    members' scorers, each as it records unless ``tta`` is given."""
     temperature = network.temperature if temperature is None else temperature
     if network.is_committee:
         # The committee's recorded variant for all, else each member's own.
@@ -172,7 +209,7 @@ def load_scorer(network, device=None, variant=None, compile="auto", batch_size=2
     model, preprocessor = load_model(network, device)
     return Scorer(model, preprocessor, batch_size=batch_size, output=output,
                   variant=variant or inference_variant(network), compile=compile,
-                  temperature=temperature, tta=tta)  # fmt: skip
+                  temperature=temperature, tta=network.tta if tta is None else tta)  # fmt: skip
 
 
 # --- Committees --------------------------------------------------------------

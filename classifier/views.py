@@ -1,6 +1,8 @@
 from pathlib import Path
+from urllib.parse import urlencode
 
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from classifier import figures
@@ -26,8 +28,34 @@ def network_detail(request, name):
     )
     history = network.training.get("history") or []
     loss = figures.to_div(figures.loss_figure(history)) if history else None
-    return render(request, "classifier/network_detail.html",
-                  {"network": network, "ev": ev, "roc": roc, "loss": loss})  # fmt: skip
+    context = {"network": network, "ev": ev, "roc": roc, "loss": loss,
+               **_adaptation(network)}  # fmt: skip
+    return render(request, "classifier/network_detail.html", context)
+
+
+def _adaptation(network):
+    """An adapted network's record, its figures beside its parent's, and a
+    link comparing their latest runs' candidates on its survey (He et al.
+    2020 Table 3)."""
+    record = network.training.get("adaptation")
+    if not record:
+        return {}
+    rows = [
+        (label, part.get(network.name) or {}, part.get(record["parent"]) or {})
+        for label, part in (("held-out LRGs (semi-real)", record.get("test") or {}),
+                            ("cross-simulator set", record.get("cross_simulator") or {}))
+        if network.name in part
+    ]  # fmt: skip
+    parent = Network.objects.filter(name=record["parent"]).first()
+    latest = [
+        n.runs.filter(survey__name=record["survey"]).order_by("-pk").values_list("pk", flat=True)
+        .first() for n in (network, parent) if n is not None
+    ]  # fmt: skip
+    compare = None
+    if len(latest) == 2 and all(latest):
+        compare = reverse("inspection:run_compare") + "?" + urlencode({"runs": latest}, doseq=True)
+    return {"adaptation": record, "adaptation_rows": rows, "compare_url": compare,
+            "parent": parent}  # fmt: skip
 
 
 # Names only: the web process does not import torch (docs/design.md). A

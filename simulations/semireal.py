@@ -1,8 +1,8 @@
 """Semi-real training sets (He et al. 2020 Section 4.2): real LRG stamps as
-lens images plus simulated lensed sources; rotated and cropped real LRGs as
-non-lenses. Pure: numpy and torch, no Django.
+lens images plus simulated lensed sources; real LRGs, alone or with an
+unlensed look-alike feature, as non-lenses. Pure: numpy and torch, no Django.
 
-Choices (also in the README):
+Choices (also in docs/simulations.md):
 - The lensed source of a positive is drawn from the survey's lens
   population (theta_E, SIE, subhaloes, a source near the caustic), rendered
   at the LRG stamp's pixel scale and size, convolved with the stamp's PSF
@@ -12,9 +12,27 @@ Choices (also in the README):
 - The arc gets its own Poisson noise, counting ``value * gain`` photons
   (``gain`` from the header's GAIN, else 1: stamps in counts); the LRG stamp
   already carries the background noise, so none is added twice.
-- Non-lenses: an LRG rotated by 0-360 deg and cropped by 0-5 pixels at each
-  edge, resampled back to the stamp size (one bilinear affine resampling;
-  corners exposed by the rotation get background noise at the stamp's level).
+- **Both classes get the same transform of their LRG** before anything is
+  added. He et al. rotated and cropped the negatives only: the resampling
+  smooths their noise, a difference a network learns instead of arcs (the
+  shortcut audit's noise sigma sees it). ``transform="dihedral"`` (the
+  default) turns and mirrors by the 8 exact symmetries of the pixel grid,
+  which keep the survey's own noise; ``"rotate-crop"`` is He et al.'s
+  rotation by 0-360 deg and crop of 0-5 pixels at each edge, resampled back
+  to the stamp size (corners exposed by the rotation get background noise at
+  the stamp's level).
+- **Look-alikes on real LRGs** (``lookalikes=True``): a non-lens draws a kind
+  from the survey's non-lens shares; the kinds with a feature of their own
+  (unlensed rings and partial rings, tidal arcs, chance alignments, compact
+  sources) get it rendered, convolved with the stamp's PSF, scaled to the
+  same 0.02-0.12 share of the LRG's flux as arcs and added with its Poisson
+  noise, exactly as arcs are. Injected light then does not mean "lens":
+  only its lensed shape does. Kinds that change the galaxy itself (plain
+  ellipticals, spirals, pairs) leave the real LRG as it is. META ``subkind``
+  names the feature (``plain`` where none).
+- ``rows`` restricts the draws to some LRGs and ``bands`` picks bands of the
+  LRG stamps (in the network's order), so that a survey's stamps can be split
+  into training and test LRGs (no LRG in both) for a network of fewer bands.
 """
 
 import numpy as np
@@ -25,21 +43,12 @@ from simulations import observe, populations, render
 from simulations.errors import SimulationError
 from simulations.generate import check_counts, check_output, write_labelled_set
 from simulations.stampset import StampSetError, read_stampset
-from simulations.surveys import SURVEYS, get_survey
+from simulations.surveys import get_survey, survey_for_bands
 
 BRIGHTNESS_RATIO = (0.02, 0.12)
 MAX_CROP_PX = 5
 LRG_APERTURE_ARCSEC = 3.0
-
-
-def survey_for_bands(bands):
-    for name, config in SURVEYS.items():
-        if config["bands"] == list(bands) and config["label"] == "KiDS-like":
-            return name
-    raise SimulationError(
-        f"No KiDS-like configuration has the bands {','.join(bands)}: semi-real sets "
-        "need r or g,r,i stamps."
-    )
+TRANSFORMS = ("dihedral", "rotate-crop")
 
 
 def lrg_flux(stamps, pixscale_arcsec, band):
@@ -82,6 +91,16 @@ def rotate_and_crop(stamps, angle_deg, crop_px, rng):
     return (out.numpy() + (1 - covered) * fill).astype(np.float32)
 
 
+def dihedral(stamps, quarter_turns, flip):
+    """Each stamp turned by ``quarter_turns`` x 90 deg counter-clockwise, then
+    mirrored left-right where ``flip``: exact, pixels are only moved."""
+    out = np.empty_like(stamps)
+    for k in range(len(stamps)):
+        turned = np.rot90(stamps[k], int(quarter_turns[k]), axes=(-2, -1))
+        out[k] = turned[..., ::-1] if flip[k] else turned
+    return out
+
+
 def psf_columns(lrgs, bands, psf_range, n, rng, pick):
     """PSF FWHM (arcsec) per stamp and band: the LRG's own, else drawn from psf_range."""
     meta = lrgs.meta.colnames
@@ -101,15 +120,36 @@ def psf_columns(lrgs, bands, psf_range, n, rng, pick):
     return out
 
 
-def semireal_stampset(lrg_path, n_lenses, n_nonlenses, seed, out, psf_fwhm=None, progress=None):
-    """Write a semi-real set of ``n_lenses`` + ``n_nonlenses`` stamps made from ``lrg_path``."""
+def semireal_stampset(lrg_path, n_lenses, n_nonlenses, seed, out, psf_fwhm=None, progress=None,
+                      rows=None, bands=None, transform="dihedral", lookalikes=True):  # fmt: skip
+    """Write a semi-real set of ``n_lenses`` + ``n_nonlenses`` stamps made from
+    ``lrg_path``: from its LRGs at ``rows`` only (default: all), in ``bands``
+    (default: all of the file's, in its order). See the module docstring."""
     try:
         lrgs = read_stampset(lrg_path)
     except StampSetError as exc:
         raise SimulationError(f"--semi-real needs a stamp-set file of LRG stamps: {exc}") from exc
     if len(lrgs) == 0:
         raise SimulationError(f"{lrg_path} holds no stamps.")
-    config = get_survey(survey_for_bands(lrgs.bands))
+    bands = list(lrgs.bands if bands is None else bands)
+    missing = [b for b in bands if b not in lrgs.bands]
+    if missing:
+        raise SimulationError(
+            f"{lrg_path} has bands {','.join(lrgs.bands)}, not {','.join(missing)}: "
+            "make the semi-real set in bands the stamps have."
+        )
+    band_index = [lrgs.bands.index(b) for b in bands]
+    rows = np.arange(len(lrgs)) if rows is None else np.asarray(rows, np.int64)
+    if len(rows) == 0 or rows.min() < 0 or rows.max() >= len(lrgs):
+        raise SimulationError(
+            f"{lrg_path} has {len(lrgs)} stamps: the LRG rows to draw from must be a "
+            "non-empty selection of them."
+        )
+    if transform not in TRANSFORMS:
+        raise SimulationError(
+            f"Unknown transform {transform!r}: use one of {', '.join(TRANSFORMS)}."
+        )
+    config = get_survey(survey_for_bands(bands))
     size = lrgs.cube.shape[-1]
     if lrgs.cube.shape[-2] != size or size % 2 == 0:
         raise SimulationError(
@@ -121,71 +161,107 @@ def semireal_stampset(lrg_path, n_lenses, n_nonlenses, seed, out, psf_fwhm=None,
     gain = float(lrgs.header.get("GAIN", 1.0))
     ref = config["bands"].index(render.reference_band(config))
     layout = {
-        "bands": lrgs.bands,
+        "bands": bands,
         "size": size,
         "pixscale_arcsec": lrgs.pixscale_arcsec,
         "survey": f"{lrgs.survey} semi-real".strip(),
         "units": lrgs.units,
         "header": {
             "SEED": seed,
-            "GENERATR": "lensfinder-semireal-1",
+            "GENERATR": "lensfinder-semireal-2",
             "LRGFILE": str(lrg_path)[-60:],
+            "TRANSFRM": (transform, "the same for both classes"),
+            "LOOKALIK": (bool(lookalikes), "look-alike features on non-lens LRGs"),
         },
     }
+    draw = {"rows": rows, "bands": band_index, "transform": transform, "lookalikes": lookalikes}
 
     def make_chunk(labels, rng):
-        return _chunk(lrgs, config, labels, rng, psf_fwhm, gain, ref)
+        return _chunk(lrgs, config, labels, rng, psf_fwhm, gain, ref, draw)
 
     return write_labelled_set(
         out, n_lenses, n_nonlenses, seed, layout, "semi", make_chunk, progress
     )
 
 
-def _chunk(lrgs, config, labels, rng, psf_range, gain, ref):
+def _inject(stamps, units, rows, base, psf, config, ref, gain, rng):
+    """Add the unit-flux images ``units`` (one per row of ``rows``), convolved
+    with each stamp's PSF and scaled to a drawn share of its LRG's flux, with
+    their own Poisson noise; returns the shares and the convolved images."""
+    psf_t = torch.as_tensor(psf[rows], dtype=render.DTYPE)
+    light = observe.gaussian_psf_convolve(units, psf_t, config["pixscale_arcsec"])
+    # Scale each to its drawn share of the LRG's flux (reference band; the
+    # other bands keep the feature's colours).
+    ratio = rng.uniform(*BRIGHTNESS_RATIO, len(rows))
+    target = ratio * np.maximum(lrg_flux(base[rows], config["pixscale_arcsec"], ref), 0)
+    current = light[:, ref].sum(dim=(-2, -1)).double().numpy()
+    scale = np.where(current > 0, target / np.maximum(current, 1e-30), 0.0)
+    light = light * torch.as_tensor(scale, dtype=render.DTYPE)[:, None, None, None]
+    generator = torch.Generator().manual_seed(int(rng.integers(2**63 - 1)))
+    photons = torch.poisson(torch.clamp(light * gain, min=0), generator=generator)
+    stamps[rows] += (photons / gain).numpy()
+    return ratio, light
+
+
+def _chunk(lrgs, config, labels, rng, psf_range, gain, ref, draw):
     n = len(labels)
-    pick = rng.integers(len(lrgs), size=n)
-    order = np.argsort(pick)  # read the memory-mapped cube in file order
-    base = np.empty((n, *lrgs.cube.shape[1:]), np.float32)
-    base[order] = lrgs.stamps(pick[order])
-    sigma = background_sigma(base)
+    rows = draw["rows"]
+    pick = rows[rng.integers(len(rows), size=n)]
+    order = np.argsort(pick, kind="stable")  # read the memory-mapped cube in file order
+    base = np.empty((n, len(draw["bands"]), *lrgs.cube.shape[2:]), np.float32)
+    base[order] = lrgs.stamps(pick[order])[:, draw["bands"]]
     psf = psf_columns(lrgs, config["bands"], psf_range, n, rng, pick)
+    # The same transform of the LRG for both classes (module docstring).
+    if draw["transform"] == "dihedral":
+        quarter, flip = rng.integers(0, 4, n), rng.random(n) < 0.5
+        base = dihedral(base, quarter, flip)
+        angle, crop = 90.0 * quarter, np.zeros(n, np.int16)
+    else:
+        angle, crop = rng.uniform(0, 360, n), rng.integers(0, MAX_CROP_PX + 1, n)
+        flip = np.zeros(n, bool)
+        base = rotate_and_crop(base, angle, crop, rng)
+    sigma = background_sigma(base)
     is_lens = labels == 1
     li = np.flatnonzero(is_lens)
-    params = populations.sample(config, np.ones(len(li), np.int16), rng)
     stamps = base.copy()
     theta_e, snr, ratio = np.zeros(n), np.zeros(n), np.zeros(n)
-    angle, crop = np.zeros(n), np.zeros(n, np.int16)
+    subkind = np.full(n, "plain", dtype=object)
+    subkind[li] = "lensed"
     if len(li):
+        params = populations.sample(config, np.ones(len(li), np.int16), rng)
         sources, _ = render.lensed_sources(params, config)
-        psf_t = torch.as_tensor(psf[li], dtype=render.DTYPE)
-        arcs = observe.gaussian_psf_convolve(sources, psf_t, config["pixscale_arcsec"])
-        # Scale each arc to its drawn share of the LRG's flux (reference band;
-        # the other bands keep the source's colours).
-        ratio[li] = rng.uniform(*BRIGHTNESS_RATIO, len(li))
-        target = ratio[li] * np.maximum(lrg_flux(base[li], config["pixscale_arcsec"], ref), 0)
-        current = arcs[:, ref].sum(dim=(-2, -1)).double().numpy()
-        scale = np.where(current > 0, target / np.maximum(current, 1e-30), 0.0)
-        arcs = arcs * torch.as_tensor(scale, dtype=render.DTYPE)[:, None, None, None]
-        generator = torch.Generator().manual_seed(int(rng.integers(2**63 - 1)))
-        photons = torch.poisson(torch.clamp(arcs * gain, min=0), generator=generator)
-        stamps[li] += (photons / gain).numpy()
+        ratio[li], arcs = _inject(stamps, sources, li, base, psf, config, ref, gain, rng)
         theta_e[li] = params["lens"]["theta_e"]
         snr[li] = observe.arc_snr(arcs[:, ref], torch.as_tensor(sigma[li, ref])).numpy()
     ni = np.flatnonzero(~is_lens)
-    if len(ni):
-        angle[ni] = rng.uniform(0, 360, len(ni))
-        crop[ni] = rng.integers(0, MAX_CROP_PX + 1, len(ni))
-        stamps[ni] = rotate_and_crop(base[ni], angle[ni], crop[ni], rng)
+    if len(ni) and draw["lookalikes"]:
+        scene = populations.sample(config, np.zeros(len(ni), np.int16), rng)
+        on = np.flatnonzero(scene["feature"]["on"] & ~scene["feature"]["lensed"])
+        if len(on):
+            units, _ = render.feature_images(scene, config)
+            rows_on = ni[on]
+            ratio[rows_on], features = _inject(
+                stamps, units[torch.as_tensor(on)], rows_on, base, psf, config, ref, gain, rng
+            )
+            snr[rows_on] = observe.arc_snr(
+                features[:, ref], torch.as_tensor(sigma[rows_on, ref])
+            ).numpy()
+            subkind[rows_on] = [
+                f"{k}/{sub}" if sub else str(k)
+                for k, sub in zip(scene["kind"][on], scene["subkind"][on], strict=True)
+            ]
 
     meta = {
         "label": labels,
         "kind": np.where(is_lens, "semi-real", "real"),
+        "subkind": subkind.astype(str),
         "theta_e": theta_e,
         "snr": snr,
         "psf_fwhm": psf[:, ref],
         "lrg_id": lrgs.ids[pick],
         "brightness_ratio": ratio,
         "rotation_deg": angle,
+        "flipped": flip,
         "crop_px": crop,
     }
     if len(config["bands"]) == 1:

@@ -259,6 +259,22 @@ LSST_G = {
 }
 
 SURVEYS = {"kids-r": KIDS_R, "kids-gri": KIDS_GRI, "lsst-g": LSST_G}
+
+
+def survey_for_bands(bands) -> str:
+    """The name of the configuration whose bands are ``bands`` (in order), a
+    KiDS-like one first: the population semi-real sets draw their lenses and
+    look-alikes from."""
+    matches = [name for name, config in SURVEYS.items() if config["bands"] == list(bands)]
+    if not matches:
+        raise SimulationError(
+            f"No survey configuration has the bands {','.join(bands)}: semi-real sets need "
+            + " or ".join(",".join(c["bands"]) for c in SURVEYS.values())
+            + " stamps."
+        )
+    return sorted(matches, key=lambda name: SURVEYS[name]["label"] != "KiDS-like")[0]
+
+
 SEEING_MAX_ARCSEC = 5.0
 SHARE_TOLERANCE = 1e-6
 

@@ -7,9 +7,8 @@ import numpy as np
 import pytest
 
 from classifier import metrics
-from classifier.inference import score_array
 from classifier.models import Network
-from classifier.services import SHIPPED_DIR, load_model, sha256_of
+from classifier.services import SHIPPED_DIR, load_scorer, sha256_of
 from simulations import render
 from simulations.surveys import get_survey
 
@@ -37,11 +36,13 @@ def test_shipped_networks_are_registered_and_score_fresh_stamps_as_their_manifes
     statistical error of 300 + 300 stamps)."""
     network = Network.objects.get(name=name)  # registered by migrate
     assert network.weights_path == f"shipped:{name}.pt"
-    model, preprocessor = load_model(network, "cpu")
     config = get_survey(SHIPPED[name][1])
     labels = np.repeat(np.array([1, 0], np.int16), 300)
     stamps, _ = render.simulate_batch(config, labels, np.random.default_rng(12345))
-    scores = score_array(model, preprocessor, stamps, config["pixscale_arcsec"], output="log-odds")
+    # As runs score: with test-time augmentation where the manifest says so.
+    scorer = load_scorer(network, "cpu", variant="fp32", compile=False, output="log-odds")
+    assert scorer.tta == network.training.get("tta", False)
+    scores = scorer.score(stamps, config["pixscale_arcsec"])
     recorded = network.evaluation["auc"]
     assert metrics.auc(scores, labels) == pytest.approx(recorded, abs=0.05)
     assert recorded > 0.75  # far above the best single summary (~0.52)

@@ -146,8 +146,11 @@ def test_it_explains_bad_input(data_dir, sets, tmp_path):
     train("cnn", sets)
     with pytest.raises(CommandError, match=r"No network named 'nope' \(registered: cnn\)"):
         call_command("score_stamps", "nope", str(sets["val"]), "--out", str(tmp_path / "x.csv"))
-    with pytest.raises(CommandError, match="The network takes bands r; .* has g,r,i"):
-        call_command("score_stamps", "cnn", str(sets["gri"]), "--out", str(tmp_path / "x.csv"))
+    g_only = tmp_path / "g.fits"
+    with StampSetWriter(g_only, 2, ["g"], (97, 97), 0.21) as w:
+        w.write(np.ones((2, 1, 97, 97), np.float32), {"id": ["a", "b"], "label": [1, 0]})
+    with pytest.raises(CommandError, match=r"The network takes bands r; .* has g \(missing r\)"):
+        call_command("score_stamps", "cnn", str(g_only), "--out", str(tmp_path / "x.csv"))
     unlabelled = tmp_path / "unlabelled.fits"
     nan = tmp_path / "nan.fits"
     one_class = tmp_path / "one.fits"
@@ -300,3 +303,67 @@ def test_fine_tuning_refuses_what_does_not_fit(data_dir, sets):
                      "--init-from", "nobody", "--train", str(sets["train"]),
                      verbosity=0)  # fmt: skip
     assert set(Network.objects.values_list("name", flat=True)) == {"parent"}
+
+
+def test_an_r_network_reads_the_r_band_of_gri_stamps(data_dir, sets, tmp_path):
+    # So that networks of different bands compare on the same stamps.
+    from classifier.services import load_scorer
+    from simulations.stampset import read_stampset
+
+    network = train("cnn", sets, epochs=1)
+    gri = read_stampset(sets["gri"])
+    r_only = tmp_path / "r.fits"
+    with StampSetWriter(r_only, len(gri), ["r"], gri.cube.shape[-2:], gri.pixscale_arcsec) as w:
+        w.write(gri.stamps()[:, 1:2], {"id": list(gri.ids), "label": gri.labels})
+    scorer = load_scorer(network, "cpu", compile=False)
+    np.testing.assert_array_equal(
+        scorer.score_stampset(gri), scorer.score_stampset(read_stampset(r_only))
+    )
+
+
+def test_export_switches_tta_on_refits_the_temperature_and_compares_a_baseline(
+    data_dir, sets, tmp_path
+):
+    from classifier.services import load_scorer
+
+    network = train("cnn", sets, epochs=2)
+    train("cnn-b", sets, epochs=1, seed=3)
+    before = network.temperature
+    out = tmp_path / "shipped"
+    with pytest.raises(CommandError, match="give --val to fit the temperature again"):
+        call_command("export_network", "cnn", str(out), "--test", str(sets["val"]),
+                     "--tta", "on", verbosity=0)  # fmt: skip
+    call_command("export_network", "cnn", str(out), "--test", str(sets["val"]), "--val",
+                 str(sets["val"]), "--tta", "on", "--cross-test", str(sets["gri"]),
+                 "--baseline", "cnn-b", verbosity=0)  # fmt: skip
+    manifest = json.loads((out / "cnn.json").read_text())
+    assert manifest["training"]["tta"] is True
+    calibration = manifest["training"]["calibration"]
+    assert calibration["file"] == str(sets["val"]) and calibration["temperature"] != before
+    assert manifest["baseline_cross_simulator"]["network"] == "cnn-b"
+    assert manifest["baseline_cross_simulator"]["n_lenses"] == 4
+    network.refresh_from_db()
+    assert network.tta and network.temperature == calibration["temperature"]
+    assert network.evaluation["auc"] == manifest["evaluation"]["auc"]
+    # Its scorer now averages the 8 rotations and flips: a turned stamp scores the same.
+    scorer = load_scorer(network, "cpu", compile=False, output="log-odds")
+    stamp = np.random.default_rng(0).normal(0, 1, (1, 1, 97, 97)).astype(np.float32)
+    stamp[0, 0, 40:57, 40:57] += 30
+    turned = np.rot90(stamp, 1, axes=(-2, -1)).copy()
+    assert scorer.tta
+    np.testing.assert_allclose(scorer.score(stamp, 0.21), scorer.score(turned, 0.21), atol=1e-4)
+
+
+def test_tta_is_not_switched_under_a_network_with_runs(data_dir, sets):
+    from classifier.services import set_tta
+    from inspection.models import ScoringRun, Survey
+
+    network = train("cnn", sets, epochs=1)
+    survey = Survey.objects.create(name="s", bands="r", pixscale_arcsec=0.21, stamp_size=97,
+                                   stamps_path="s.fits")  # fmt: skip
+    ScoringRun.objects.create(survey=survey, network=network, threshold=0.5, threshold_logit=0,
+                              chunk_size=10, n_sources=0)  # fmt: skip
+    with pytest.raises(NetworkError, match="has scored 1 run"):
+        set_tta(network, True, sets["val"])
+    network.refresh_from_db()
+    assert not network.tta

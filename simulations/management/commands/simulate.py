@@ -28,6 +28,11 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--psf-fwhm", help="PSF FWHM range in arcsec, LOW,HIGH")
         parser.add_argument(
+            "--semi-real-transform", choices=["dihedral", "rotate-crop"], default="dihedral",
+            help="how every semi-real LRG is turned, both classes alike: the 8 exact symmetries "
+            "(default) or He et al.'s rotation and crop (resampled)",
+        )  # fmt: skip
+        parser.add_argument(
             "--semi-real",
             metavar="LRGS.fits",
             help="make a semi-real set from this stamp set of real LRG stamps (He et al. 4.2)",
@@ -77,7 +82,8 @@ class Command(BaseCommand):
                 compile = {"auto": None, "yes": True, "no": False}[options["compile"]]
                 if options["semi_real"]:
                     path = semireal_stampset(
-                        options["semi_real"], lenses, nonlenses, seed, out, psf, progress
+                        options["semi_real"], lenses, nonlenses, seed, out, psf, progress,
+                        transform=options["semi_real_transform"],
                     )
                 else:
                     path = simulate_stampset(

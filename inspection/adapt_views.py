@@ -1,0 +1,67 @@
+"""The survey page's "Adapt a network" form: validated by a Django form and
+``inspection.adapt.check_adaptation`` (torch-free), then queued as a job."""
+
+from django import forms
+from django.shortcuts import get_object_or_404, redirect
+from django.views.decorators.http import require_POST
+
+from classifier.models import Network
+from core import queue
+from core.roles import admin_required
+from inspection import adapt
+from inspection.models import Survey
+
+
+class AdaptForm(forms.Form):
+    network = forms.ModelChoiceField(
+        Network.objects.exclude(architecture=Network.COMMITTEE),
+        error_messages={"invalid_choice": "Choose a network (not a committee)."},
+    )
+    name = forms.SlugField(max_length=80)
+    lenses = forms.IntegerField(min_value=10, max_value=200_000, initial=adapt.DEFAULT_LENSES)
+    epochs = forms.IntegerField(min_value=1, max_value=50, initial=adapt.DEFAULT_EPOCHS)
+    accept_warnings = forms.BooleanField(required=False)
+
+
+def form_errors(form: forms.Form) -> list[str]:
+    """One line per field error, naming the field."""
+    return [
+        message
+        if field == "__all__"
+        else f"{form.fields[field].label or field.replace('_', ' ').capitalize()}: {message}"
+        for field, messages in form.errors.items()
+        for message in messages
+    ]
+
+
+@admin_required
+@require_POST
+def adapt_launch(request, name):
+    """Refusals re-render the survey page with the reason (400; 503 without
+    Redis); nothing is registered or queued."""
+    from inspection.search_views import survey_detail
+
+    survey = get_object_or_404(Survey, name=name)
+    form = AdaptForm(request.POST, prefix="adapt")  # apart from the launch form's fields
+    if not form.is_valid():
+        return survey_detail(request, survey.name, adapt_errors=form_errors(form), status=400)
+    data = form.cleaned_data
+    try:
+        adapt.check_adaptation(survey, data["network"], data["name"], data["accept_warnings"])
+    except adapt.UnconfirmedWarnings as exc:
+        errors = [*exc.warnings, "Not started: tick “Adapt anyway” to adapt despite this."]
+        return survey_detail(request, survey.name, adapt_errors=errors, status=400)
+    except adapt.AdaptError as exc:
+        return survey_detail(request, survey.name, adapt_errors=[str(exc)], status=400)
+    options = {"lenses": data["lenses"], "epochs": data["epochs"],
+               "accept_warnings": data["accept_warnings"]}  # fmt: skip
+    title = f"Adapt {data['network'].name} to {survey.name} as {data['name']}"
+    try:
+        job = queue.launch(
+            "inspection.adapt.adapt_job", survey.pk, data["network"].pk, data["name"], options,
+            request.user.pk, title=title,
+            queue="scoring", user=request.user, unit="%", timeout=7 * 24 * 3600,
+        )  # fmt: skip
+    except queue.QueueUnavailable as exc:
+        return survey_detail(request, survey.name, adapt_errors=[str(exc)], status=503)
+    return redirect("core:job", pk=job.pk)
