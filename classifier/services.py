@@ -336,7 +336,8 @@ def train_and_register(name, train_path, settings_, val_path=None, user=None, pr
     anything fails. Resumes from the checkpoint of an interrupted run.
     ``init_from``: a registered network of the same architecture whose
     weights training starts from (fine-tuning; recorded as ``training
-    ["parent"]``); ``settings_.init_sha256`` is set from it."""
+    ["parent"]``; it keeps the parent's TTA setting); ``settings_.init_sha256``
+    is set from it."""
     if Network.objects.filter(name=name).exists():
         raise NetworkError(f"A network named {name!r} exists already: choose another name.")
     device = device or default_device()
@@ -370,6 +371,10 @@ def train_and_register(name, train_path, settings_, val_path=None, user=None, pr
         raise NetworkError(str(exc)) from exc
     if parent:
         info["parent"] = parent
+        if init_from.tta:
+            # Scores as its parent does: its temperature and thresholds,
+            # fitted below, are then measured with TTA too.
+            info["tta"] = True
     networks_dir().mkdir(parents=True, exist_ok=True)
     weights = networks_dir() / f"{name}.pt"
     tmp = weights.with_suffix(f".tmp-{os.getpid()}")

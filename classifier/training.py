@@ -69,6 +69,13 @@ class TrainSettings:
     def key(self):
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
 
+    def resume_key(self):
+        """What an interrupted training must share to be resumed: everything
+        but the epoch budget and the patience, so that a long training can be
+        stopped (killed) and finished with fewer epochs, or extended."""
+        budget_free = {**asdict(self), "epochs": None, "patience": None}
+        return hashlib.sha256(json.dumps(budget_free, sort_keys=True).encode()).hexdigest()[:16]
+
 
 def load_set(path, preprocessor, require_both_classes=True):
     """Preprocessed inputs (float16 to halve memory) and labels of a stamp set."""
@@ -145,7 +152,8 @@ def train(train_path, settings, workdir, val_path=None, device="cpu", progress=N
     train_sha256 = sha256_of(train_path)
     if checkpoint.exists():
         state = torch.load(checkpoint, map_location=device, weights_only=False)
-        if state["key"] == settings.key() and state["train_sha256"] == train_sha256:
+        same = state.get("resume_key", state["key"]) in (settings.resume_key(), settings.key())
+        if same and state["train_sha256"] == train_sha256:
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
             scheduler.load_state_dict(state["scheduler"])
@@ -188,6 +196,7 @@ def train(train_path, settings, workdir, val_path=None, device="cpu", progress=N
         history.append(record)
         state = {
             "key": settings.key(),
+            "resume_key": settings.resume_key(),
             "train_sha256": train_sha256,
             "epoch": epoch + 1,
             "model": model.state_dict(),

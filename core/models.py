@@ -1,3 +1,5 @@
+import secrets
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -111,4 +113,34 @@ class Job(ProgressFigures, models.Model):
 
     @property
     def rq_job_id(self):
-        return f"lensfinder-job-{self.pk}"
+        from core.installation import rq_job_id
+
+        return rq_job_id(self.pk)
+
+
+def new_token():
+    return secrets.token_hex(6)
+
+
+class Claim(models.Model):
+    """A name held by one process until its work is done, e.g. a survey name
+    while it is ingested (``core.claims``).
+
+    The unique ``key`` makes taking a name atomic across processes and
+    machines. A holder that is killed leaves its claim behind; the next
+    taker checks whether the holder still lives (its job, or its process
+    where the PID means something) and takes the name over if not.
+    """
+
+    key = models.CharField(max_length=200, unique=True)
+    token = models.CharField(
+        max_length=12, default=new_token, help_text="tells this holder from the next one"
+    )
+    job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    pid = models.PositiveIntegerField()
+    host = models.CharField(max_length=255)
+    process_space = models.CharField(max_length=200, help_text="core.liveness.process_space()")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return self.key

@@ -12,6 +12,13 @@ calls it as ``func(job_pk, *ids)`` and the function body receives a
 
 The decorator marks the ``Job`` row running, then succeeded, failed (with the
 error) or cancelled, whatever the body does.
+
+Only a queued row runs, and only once: the decorator takes it from queued to
+running in one UPDATE, so an rq job whose row was cancelled, superseded by a
+resumed run or already run by another worker does nothing. A running job
+stops at its next progress update once its row is no longer running
+(cancelled, or marked failed because its worker was thought dead and its
+work given to another job), and then writes nothing over the row.
 """
 
 import functools
@@ -20,12 +27,19 @@ import traceback
 
 from django.db import close_old_connections, connection
 from django.utils import timezone
+from rq import get_current_job
 
+from core import installation
 from core.models import Job
 
 
 class JobCancelled(Exception):
-    """Raised inside a job when an admin asked to cancel it."""
+    """Raised inside a job when an admin asked to cancel it, or when its row
+    is no longer running (deleted, or failed by whoever gave up on it)."""
+
+
+class ForeignJob(RuntimeError):
+    """An rq job of another installation reached this one's worker."""
 
 
 class Progress:
@@ -36,7 +50,8 @@ class Progress:
         self._last_write = 0.0
 
     def _jobs(self):
-        return Job.objects.filter(pk=self.job_pk)
+        # Writes reach the row only while it is this job's: running.
+        return Job.objects.filter(pk=self.job_pk, status=Job.Status.RUNNING)
 
     def start(self, total=None, unit=None, message=""):
         """Declare the amount of work (``total`` in ``unit``s)."""
@@ -69,8 +84,23 @@ class Progress:
         self.update(self.done + n, message=message)
 
     def check_cancelled(self):
-        if self._jobs().filter(cancel_requested=True).exists():
+        if not self._jobs().filter(cancel_requested=False).exists():
             raise JobCancelled()
+
+
+def _refuse_foreign(job_pk):
+    """Raise ``ForeignJob`` when the rq job being run is not this
+    installation's job ``job_pk`` (``core.installation``). rq's key prefix
+    keeps installations apart already; this stops a job that reached a
+    worker of another database anyway (one given the other's prefix) from
+    acting on that database's row of the same pk."""
+    current = get_current_job()
+    if current is not None and current.id != installation.rq_job_id(job_pk):
+        raise ForeignJob(
+            f"rq job {current.id} is not job {job_pk} of this installation "
+            f"({installation.rq_job_id(job_pk)}): a worker of another database took it; "
+            "refused, nothing was changed."
+        )
 
 
 def tracked(func):
@@ -83,14 +113,13 @@ def tracked(func):
         # transaction: a job run in-process (the demo set-up) must keep it.
         if not connection.in_atomic_block:
             close_old_connections()
+        _refuse_foreign(job_pk)
         jobs = Job.objects.filter(pk=job_pk)
-        if not jobs.exists():
-            return None  # deleted while queued: nothing to report to
-        if jobs.filter(cancel_requested=True).exists():
-            jobs.update(status=Job.Status.CANCELLED, finished_at=timezone.now())
-            return None
+        running = jobs.filter(status=Job.Status.RUNNING)
         now = timezone.now()
-        jobs.update(
+        # Queued -> running in one UPDATE: of two rq jobs for one row (a
+        # requeue, a stale job left in the queue) only the first runs.
+        started = jobs.filter(status=Job.Status.QUEUED, cancel_requested=False).update(
             status=Job.Status.RUNNING,
             started_at=now,
             progress_at=now,
@@ -98,11 +127,16 @@ def tracked(func):
             done=0,
             error="",
         )
+        if not started:
+            jobs.filter(status=Job.Status.QUEUED, cancel_requested=True).update(
+                status=Job.Status.CANCELLED, finished_at=now
+            )
+            return None  # deleted, cancelled, superseded or run already
         progress = Progress(job_pk)
         try:
             result = func(progress, *args, **kwargs)
         except JobCancelled:
-            jobs.update(
+            running.update(
                 status=Job.Status.CANCELLED,
                 finished_at=timezone.now(),
                 done=progress.done,
@@ -112,7 +146,7 @@ def tracked(func):
         except BaseException as exc:
             # BaseException: rq's job timeout and a worker's cold shutdown
             # are not Exceptions, and the page must still say what happened.
-            jobs.update(
+            running.update(
                 status=Job.Status.FAILED,
                 finished_at=timezone.now(),
                 done=progress.done,
@@ -124,7 +158,7 @@ def tracked(func):
         finished["done"] = progress.done
         if isinstance(result, dict):
             finished["result"] = result
-        jobs.update(**finished)
+        running.update(**finished)
         return result
 
     return run

@@ -1,17 +1,22 @@
 """Launching, cancelling and checking background jobs (one code path for web and CLI)."""
 
 import contextlib
+import socket
 from urllib.parse import urlsplit, urlunsplit
 
 import django_rq
 from django.db import transaction
 from django.utils import timezone
 from redis.exceptions import RedisError
+from rq import Worker as RqWorker
 from rq.exceptions import NoSuchJobError
 from rq.job import Job as RqJob
 from rq.job import JobStatus as RqStatus
 
+from core.liveness import holder_alive, process_space
 from core.models import Job
+from core.stack import QUEUES
+from core.worker import SPACE_FIELD
 
 
 class QueueUnavailable(RuntimeError):
@@ -81,7 +86,11 @@ def launch(func, *args, title, queue="default", user=None, unit="steps", timeout
                 finished_at=timezone.now(),
                 error=f"Could not queue the job: {exc}. Check REDIS_URL and launch it again.",
             )
-            raise QueueUnavailable(str(exc)) from exc
+            raise QueueUnavailable(
+                f"Job {job.pk} ({job.title}) was created but could not be queued: the job "
+                f"queue stopped answering ({exc}). It is marked failed; launch it again once "
+                "Redis answers."
+            ) from exc
 
     if enqueue:
         transaction.on_commit(enqueue_after_commit)
@@ -107,25 +116,59 @@ def request_cancel(job):
 LOST_STATUSES = {RqStatus.FAILED, RqStatus.STOPPED, RqStatus.CANCELED}
 
 
+def _text(value):
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def worker_alive(connection, worker_name) -> bool:
+    """Whether the rq worker ``worker_name`` still lives, as far as can be told.
+
+    Its record in Redis lapses unless it beats (``core.worker.Worker`` beats
+    every 30 s while it works, so a dead one's lapses within ~90 s); where
+    its PID means something here (the same machine and PID namespace), a
+    process that is gone is dead at once. A plain rq worker records no
+    process space: its hostname stands in for one.
+    """
+    key = RqWorker.redis_worker_namespace_prefix + worker_name
+    pid, hostname, space, death = map(
+        _text, connection.hmget(key, ["pid", "hostname", SPACE_FIELD, "death"])
+    )
+    if pid is None or death:
+        return False
+    if space is None and hostname == socket.gethostname():
+        space = process_space()
+    return holder_alive(int(pid), space) is not False
+
+
 def reconcile(job):
     """Mark an active job failed when its worker died under it.
 
     A killed worker never gets to update the row; rq's registries notice
-    (the job moves to failed, or disappears). Called when a page shows the
-    job. Redis being down is not evidence of anything, so it changes nothing.
+    (the job moves to failed, or disappears), and a job that rq still calls
+    started is lost once its worker is gone (``worker_alive``). Called when
+    a page shows the job. Redis being down is not evidence of anything, so
+    it changes nothing.
     """
     if not job.is_active:
         return job
     try:
-        rq_job = RqJob.fetch(job.rq_job_id, connection=django_rq.get_connection(job.queue))
-        lost = rq_job.get_status(refresh=True) in LOST_STATUSES
-        why = f"the queue reports the job {rq_job.get_status()}"
+        connection = django_rq.get_connection(job.queue)
+        rq_job = RqJob.fetch(job.rq_job_id, connection=connection)
+        status = rq_job.get_status(refresh=True)
+        why = None
+        if status in LOST_STATUSES:
+            why = f"the queue reports the job {status}"
+        elif (
+            status == RqStatus.STARTED
+            and rq_job.worker_name
+            and not worker_alive(connection, rq_job.worker_name)
+        ):
+            why = f"its worker {rq_job.worker_name} is gone"
     except NoSuchJobError:
-        lost = True
         why = "the queue has no record of the job"
     except (RedisError, OSError):
         return job
-    if lost:
+    if why:
         # Re-read first: the job may have finished since the page loaded.
         Job.objects.filter(pk=job.pk, status__in=Job.ACTIVE).update(
             status=Job.Status.FAILED,
@@ -136,15 +179,31 @@ def reconcile(job):
     return job
 
 
+def live_workers(queue_name="default") -> int:
+    """How many live workers listen on this installation's queue ``queue_name``
+    (a killed worker's registration outlives it: it is not counted)."""
+    queue = django_rq.get_queue(queue_name)
+    workers = RqWorker.all(queue=queue)
+    return sum(1 for w in workers if worker_alive(queue.connection, w.name))
+
+
+def no_worker_message(queue_name="default") -> str:
+    """What to say when no worker consumes ``queue_name``, and how to start one."""
+    return (
+        f"No worker consumes the {queue_name!r} queue (Redis at "
+        f"{redacted(queue_url(queue_name))}): its jobs wait until one does. Start one with "
+        f"`python manage.py rqworker {' '.join(QUEUES)}` (`make run` starts one) with "
+        "this installation's REDIS_URL, DATABASE_URL and LENSFINDER_DATA_DIR."
+    )
+
+
 def queue_health():
     """Per queue: reachable, length, workers. For the admin overview."""
-    from rq import Worker
-
     health = []
-    for name in ("default", "scoring"):
+    for name in QUEUES:
         try:
             queue = django_rq.get_queue(name)
-            workers = Worker.count(queue=queue)
+            workers = live_workers(name)
             health.append({"name": name, "ok": True, "queued": len(queue), "workers": workers})
         except (RedisError, OSError) as exc:
             health.append({"name": name, "ok": False, "error": str(exc)})

@@ -19,8 +19,9 @@ import redis
 
 JEMALLOC_CONF = "dirty_decay_ms:-1,muzzy_decay_ms:-1,thp:always,metadata_thp:auto"
 # rq's default worker forks per job, and torch hangs in a child forked from a
-# parent that has used torch (docs/design.md): run jobs in the worker process.
-WORKER_CLASS = "rq.worker.SimpleWorker"
+# parent that has used torch (docs/design.md): run jobs in the worker process,
+# with a heartbeat (core.worker).
+WORKER_CLASS = "core.worker.Worker"
 QUEUES = ("default", "scoring")
 STOP_GRACE_S = 10.0
 

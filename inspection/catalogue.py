@@ -215,11 +215,12 @@ def _suffix(path):
     return Path(name).suffix
 
 
-def open_fits(path, error=CatalogueError):
+def open_fits(path, error=CatalogueError, **options):
     """Open a FITS file (memory-mapped where possible), checking it is complete.
 
     astropy only warns about a truncated file and fails later, deep inside
     the data access; here truncation is an ``error`` naming the file.
+    ``options`` go to ``astropy.io.fits.open``.
 
     Returns
     -------
@@ -232,7 +233,7 @@ def open_fits(path, error=CatalogueError):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            hdul = fits.open(path, memmap=True, lazy_load_hdus=False)
+            hdul = fits.open(path, memmap=True, lazy_load_hdus=False, **options)
         except (OSError, ValueError, TypeError, EOFError) as exc:
             raise error(f"{path} is not a readable FITS file ({exc}).") from None
     problems = [

@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from classifier.figures import to_div
+from core import uploads
 from core.roles import admin_required
 from inspection import catalogues, grading
 from inspection.models import Campaign, PriorList
@@ -207,9 +208,10 @@ def catalogue_gallery(request, pk, which):
 @admin_required
 @require_POST
 def prior_list_add(request):
-    """A prior lens list from an upload or a server path, or the built-in lenscat."""
-    from inspection.search_views import _saved_upload
-
+    """A prior lens list from an upload or a server path (under the ingest
+    roots), or the built-in lenscat. An upload is saved once the rest of the
+    form is valid and removed if the list cannot be read."""
+    folder = None
     try:
         if request.POST.get("lenscat"):
             prior = catalogues.add_lenscat()
@@ -220,18 +222,23 @@ def prior_list_add(request):
                     "Name the list with letters, digits, - and _ (e.g. petrillo2019)."
                 )
             path = request.POST.get("path", "").strip()
-            if "file" in request.FILES:
-                path = str(
-                    _saved_upload(request.FILES["file"], settings.DATA_DIR / "priors" / name)
-                )
-            if not path:
-                raise catalogues.CatalogueError("Upload a list or give its path on the server.")
             columns = catalogues.parse_columns(request.POST.get("columns", ""))
+            if "file" in request.FILES:
+                folder = uploads.upload_folder(settings.DATA_DIR / "priors", name)
+                path = str(uploads.save_upload(request.FILES["file"], folder))
+            elif path:
+                path = str(uploads.check_server_path(path))
+            else:
+                raise catalogues.CatalogueError("Upload a list or give its path on the server.")
             prior = catalogues.add_prior_list(
                 name, path, columns, request.POST.get("description", "")
             )
-    except catalogues.CatalogueError as exc:
+    except (catalogues.CatalogueError, uploads.ServerPathError) as exc:
+        uploads.discard(folder)
         return catalogue_list(request, [str(exc)], status=400)
+    except BaseException:
+        uploads.discard(folder)
+        raise
     dup = f" ({prior.n_duplicates} duplicate rows merged)" if prior.n_duplicates else ""
     messages.success(request, f"Prior list {prior.name}: {prior.lenses.count()} entries{dup}.")
     return redirect(reverse("inspection:catalogues"))

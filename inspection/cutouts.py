@@ -37,9 +37,44 @@ OUTSIDE = 2
 
 STRETCHES = ("asinh", "linear", "log", "zscale")
 
+#: A compressed tile is decompressed whole: 500 million pixels take 2 GB as
+#: float32 (a 21k x 21k KiDS coadd is 441 million). Uncompressed tiles are
+#: memory-mapped and have no limit.
+MAX_TILE_PIXELS = 500_000_000
+
 
 class TileError(ValueError):
     """An image tile cannot be used; the message says what is wrong and how to fix it."""
+
+
+class ScaledImage:
+    """A 2-d FITS image whose pixels become float32 a section at a time.
+
+    Integer and float64 tiles would take a float32 copy of the whole image
+    if converted at once; sliced like an array, this converts only the
+    pixels asked for, applying BSCALE, BZERO and BLANK (blank -> NaN) as
+    astropy would, while the file stays memory-mapped.
+    """
+
+    ndim = 2
+    dtype = np.dtype(np.float32)
+
+    def __init__(self, raw, bscale=1.0, bzero=0.0, blank=None):
+        self.raw = raw
+        self.shape = tuple(raw.shape)
+        self.bscale, self.bzero = float(bscale), float(bzero)
+        self.blank = blank if np.issubdtype(raw.dtype, np.integer) else None
+
+    def __getitem__(self, key):
+        raw = np.asarray(self.raw[key])
+        out = raw.astype(np.float64) * self.bscale + self.bzero
+        if self.blank is not None:
+            out[raw == self.blank] = np.nan
+        return out.astype(np.float32)
+
+    def __array__(self, dtype=None, copy=None):
+        # The whole image: only for small images (tests, previews).
+        return self[...] if dtype is None else self[...].astype(dtype)
 
 
 @dataclass
@@ -49,9 +84,11 @@ class Tile:
     Attributes
     ----------
     path : Path
-    data : ndarray
+    data : ndarray or ScaledImage
         2-d float32 image, numpy order ``[y, x]``; memory-mapped where the
-        file allows, so possibly big-endian as FITS stores it.
+        file allows, so possibly big-endian as FITS stores it. Integer,
+        scaled and float64 images are a :class:`ScaledImage`, converted to
+        float32 a slice at a time.
     wcs : astropy.wcs.WCS
         The celestial WCS of the image.
     shape : tuple of int
@@ -70,31 +107,60 @@ class Tile:
     pixscale_arcsec: float
 
 
-def _image_hdu(hdul, path):
+def _header_shape(header):
+    """The image shape ``(ny, nx)`` from the header, degenerate leading axes
+    (1, 1, ny, nx) dropped; None if it is no 2-d image. Read before the data,
+    so that a compressed image is never decompressed only to be refused."""
+    naxis = header.get("NAXIS", 0)
+    shape = tuple(int(header.get(f"NAXIS{k}", 0)) for k in range(naxis, 0, -1))
+    while len(shape) > 2 and shape[0] == 1:
+        shape = shape[1:]
+    return shape if len(shape) == 2 and 0 not in shape else None
+
+
+def _image_hdu(hdul, path, max_pixels):
     for hdu in hdul:
         if not isinstance(hdu, fits.PrimaryHDU | fits.ImageHDU | fits.CompImageHDU):
             continue
-        if hdu.header.get("NAXIS", 0) < 2:
+        shape = _header_shape(hdu.header)
+        if shape is None:
             continue
+        if isinstance(hdu, fits.CompImageHDU) and shape[0] * shape[1] > max_pixels:
+            raise TileError(
+                f"{path}: the compressed image is {shape[1]} x {shape[0]} pixels "
+                f"({shape[0] * shape[1] / 1e6:.0f} million), more than the "
+                f"{max_pixels / 1e6:.0f} million a compressed tile may decompress to in "
+                f"memory (LENSFINDER_MAX_TILE_MPIX): decompress it first (funpack "
+                f"{Path(path).name}), as uncompressed tiles are read memory-mapped, or "
+                "split it into smaller tiles."
+            )
         data = hdu.data
         if data is None:
             continue
-        # Cubes with degenerate leading axes (1, 1, ny, nx) are images too.
-        while data.ndim > 2 and data.shape[0] == 1:
-            data = data[0]
-        if data.ndim == 2:
-            return hdu, data
+        data = data.reshape(shape)
+        return hdu, _float32_pixels(data, hdu.header)
     raise TileError(
         f"{path} has no 2-d image in any HDU: give the tile of one band as a 2-d FITS image."
     )
 
 
-def open_tile(path):
+def _float32_pixels(raw, header):
+    """float32 pixels as they are, or a :class:`ScaledImage` over the raw ones."""
+    bscale, bzero = header.get("BSCALE", 1.0), header.get("BZERO", 0.0)
+    if raw.dtype.kind == "f" and raw.dtype.itemsize == 4 and bscale == 1 and bzero == 0:
+        return raw
+    return ScaledImage(raw, bscale, bzero, header.get("BLANK"))
+
+
+def open_tile(path, max_pixels=MAX_TILE_PIXELS):
     """Open a FITS image tile.
 
     Parameters
     ----------
     path : str or Path
+    max_pixels : int
+        The most pixels a compressed image may have: it is decompressed
+        into memory whole.
 
     Returns
     -------
@@ -103,14 +169,17 @@ def open_tile(path):
     Raises
     ------
     TileError
-        When the file is missing, not FITS, truncated, holds no 2-d image or
-        has no celestial WCS.
+        When the file is missing, not FITS, truncated, holds no 2-d image,
+        is compressed and larger than ``max_pixels``, or has no celestial
+        WCS.
     """
     path = Path(path)
-    hdul = open_fits(path, error=TileError)
+    # Raw pixels: scaling is applied section by section (ScaledImage), not
+    # by astropy to the whole image at once.
+    hdul = open_fits(path, error=TileError, do_not_scale_image_data=True)
     # The memory map outlives the closed file as long as ``data`` is referenced.
     with hdul:
-        hdu, data = _image_hdu(hdul, path)
+        hdu, data = _image_hdu(hdul, path, max_pixels)
         header = hdu.header
         try:
             wcs = WCS(header, hdul, naxis=2).celestial
@@ -122,8 +191,6 @@ def open_tile(path):
                 f"(CTYPE, CRVAL, CRPIX and CD or CDELT keys), e.g. from an astrometric "
                 f"solution such as astrometry.net."
             )
-        if data.dtype != np.float32 and data.dtype != np.dtype(">f4"):
-            data = data.astype(np.float32)
         band = header.get("BAND", header.get("FILTER"))
         pixscale = float(np.mean(proj_plane_pixel_scales(wcs)) * 3600.0)
     return Tile(
@@ -393,3 +460,70 @@ def render_png(image, stretch="asinh", scale=3):
     buffer = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(pixels)).save(buffer, format="PNG", compress_level=1)
     return buffer.getvalue()
+
+
+# --- Showing one set's stamps as another's ------------------------------------
+
+#: Pixel scales closer than this (relative) count as the same.
+PIXSCALE_RTOL = 0.01
+
+
+def grey_band(bands) -> str:
+    """The band shown as the grey image: r, else the first band."""
+    return "r" if "r" in bands else bands[0]
+
+
+def has_rgb(bands) -> bool:
+    """Whether stamps in these bands have a g,r,i composite."""
+    return all(b in bands for b in "gri")
+
+
+def field_mismatch(bands, pixscale_arcsec: float, shape_px, like_bands,
+                   like_pixscale_arcsec: float, like_size_px: int) -> str | None:  # fmt: skip
+    """Why stamps cannot be shown exactly as another set's (a survey's), or None.
+
+    Known items mixed into a campaign must look like its candidates: the
+    same field in the same pixels, the same grey band, and an RGB composite
+    exactly where the survey has one. Stamps are centre-cropped to the
+    survey's size but never resampled: interpolation smooths the noise,
+    which the eye picks out as readily as a different colour.
+
+    Parameters
+    ----------
+    bands : sequence of str
+        The stamps' bands.
+    pixscale_arcsec : float
+        Their pixel scale, arcsec per pixel.
+    shape_px : (int, int)
+        Their height and width, pixels.
+    like_bands, like_pixscale_arcsec, like_size_px
+        The same for the survey (square stamps of ``like_size_px``).
+
+    Returns
+    -------
+    str or None
+        The reason, phrased to follow "the stamps ...".
+    """
+    grey = grey_band(like_bands)
+    if grey not in bands:
+        return f"lack the {grey} band that the survey's stamps are shown in"
+    if has_rgb(like_bands) and not has_rgb(bands):
+        return "lack the g, r and i bands of the survey's RGB composites"
+    if abs(pixscale_arcsec / like_pixscale_arcsec - 1) > PIXSCALE_RTOL:
+        return (f'have {pixscale_arcsec:.4g}"/px where the survey has '
+                f'{like_pixscale_arcsec:.4g}"/px')  # fmt: skip
+    if min(shape_px) < like_size_px:
+        return (f"are {shape_px[1]}x{shape_px[0]} px, smaller than the survey's "
+                f"{like_size_px}x{like_size_px} px")  # fmt: skip
+    return None
+
+
+def centre_crop(image: np.ndarray, size_px: int) -> np.ndarray:
+    """The central ``size_px`` x ``size_px`` pixels of the last two axes: the
+    pixel at ``(H // 2, W // 2)`` (the centre, as :func:`cut_stamps` places
+    it) lands at ``size_px // 2``."""
+    height, width = image.shape[-2:]
+    if min(height, width) < size_px:
+        raise ValueError(f"A {width}x{height} stamp cannot be cropped to {size_px} px.")
+    y0, x0 = height // 2 - size_px // 2, width // 2 - size_px // 2
+    return image[..., y0 : y0 + size_px, x0 : x0 + size_px]

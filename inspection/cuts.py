@@ -308,3 +308,8 @@ def merge_funnels(funnels):
             )
         total = [(label, a + b) for (label, a), (_, b) in zip(total, funnel, strict=True)]
     return total or []
+
+
+def funnel_lines(funnel):
+    """The funnel as text lines, counts right-aligned: ``"   818,384  extended"``."""
+    return [f"  {int(count):>10,d}  {label}" for label, count in funnel]

@@ -11,10 +11,10 @@ import random
 
 import numpy as np
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Sum
+from django.db.models import Count, Exists, F, OuterRef, Sum
 from django.utils import timezone
 
-from inspection import consensus
+from inspection import consensus, grade_body, previews
 from inspection.models import (
     Assignment,
     Campaign,
@@ -24,13 +24,14 @@ from inspection.models import (
     KnownItem,
     KnownSet,
     Skill,
+    Survey,
     TrainingAnswer,
     TrainingPolicy,
 )
 from simulations.stampset import StampSetError, read_stampset
 
-GRADES = (0, 1, 2)
-MAX_COMMENT = 2000
+GRADES = grade_body.GRADES
+MAX_COMMENT = grade_body.MAX_COMMENT
 
 
 class GradingError(ValueError):
@@ -42,14 +43,12 @@ def is_correct(grade, is_lens):
     return (grade >= 1) if is_lens else (grade == 0)
 
 
-def check_grade(value):
+def check_grade(value) -> int:
+    """0, 1 or 2 (``grade_body.check_grade``: 1.5 or ``True`` is no grade)."""
     try:
-        grade = int(value)
-    except (TypeError, ValueError):
-        grade = None
-    if grade not in GRADES:
-        raise GradingError(f"A grade is 0 (non-lens), 1 (possible) or 2 (definite), not {value!r}.")
-    return grade
+        return grade_body.check_grade(value)
+    except grade_body.GradeBodyError as exc:
+        raise GradingError(str(exc)) from None
 
 
 # --- Known sets ------------------------------------------------------------------
@@ -59,6 +58,20 @@ def add_known_set(name, path, description=""):
     """Register a labelled stamp set (simulated, or real lenses uploaded by an
     admin) whose stamps inspectors train on."""
     return _known_from_stamps(name, path, description)
+
+
+def split_for_training(labels) -> list[bool]:
+    """Which items of a known set are for training (True) and which are mixed
+    into campaigns (False): every other item of each class, in stamp order,
+    so that both halves hold lenses and non-lenses in the set's proportions.
+    (Migration 0006 applied the same rule to the sets that existed.)"""
+    seen = {}
+    split = []
+    for label in labels:
+        n = seen.get(int(label), 0)
+        split.append(n % 2 == 0)
+        seen[int(label)] = n + 1
+    return split
 
 
 def _known_from_stamps(name, path, description="", allow_one_class=False):
@@ -76,6 +89,7 @@ def _known_from_stamps(name, path, description="", allow_one_class=False):
     meta = stamps.meta
     kinds = np.asarray(meta["kind"]).astype(str) if "kind" in meta.colnames else None
     theta = np.asarray(meta["theta_e"], float) if "theta_e" in meta.colnames else None
+    for_training = split_for_training(labels)
     with transaction.atomic():
         known = KnownSet.objects.create(
             name=name, stamps_path=str(path), bands=",".join(stamps.bands),
@@ -88,6 +102,7 @@ def _known_from_stamps(name, path, description="", allow_one_class=False):
                 is_lens=bool(labels[i] == 1),
                 kind=(kinds[i] if kinds is not None else ("lens" if labels[i] == 1 else "")),
                 theta_e_arcsec=float(theta[i]) if theta is not None and labels[i] == 1 else None,
+                for_training=for_training[i],
             )  # fmt: skip
             for i in range(len(labels))
         )
@@ -114,7 +129,7 @@ def _count_known(user, is_lens, correct, sign=1):
 def training_items(user):
     """The inspector's training items, in their own fixed random order."""
     policy = TrainingPolicy.current()
-    items = list(KnownItem.objects.filter(known_set__in=policy.known_sets.all())
+    items = list(KnownItem.objects.filter(known_set__in=policy.known_sets.all(), for_training=True)
                  .order_by("known_set_id", "stamp_index"))  # fmt: skip
     if not items:
         return []
@@ -139,6 +154,41 @@ def training_state(user):
 def needs_training(user):
     policy = TrainingPolicy.current()
     return policy.known_sets.exists() and skill_of(user).passed_at is None
+
+
+def may_grade(user, passed=None) -> bool:
+    """Whether the inspector has passed the training, or there is none to
+    pass (``passed``: whether they have passed, where already known, as
+    from :func:`own_assignment`)."""
+    if passed is None:
+        passed = Skill.objects.filter(inspector=user, passed_at__isnull=False).exists()
+    return passed or not needs_training(user)
+
+
+def own_assignment(user, campaign_pk, assignment_pk):
+    """The inspector's own assignment in their open or closed campaign (a
+    draft is the admins' alone), or None; ``passed`` on it says whether they
+    have passed the training. One query, kept to the joins that saving a
+    grade needs (each join costs more to plan than to run): it guards every
+    grade and every image request."""
+    passed = Skill.objects.filter(inspector=OuterRef("inspector"), passed_at__isnull=False)
+    try:
+        assignment = (
+            Assignment.objects.select_related("campaign", "item__source", "item__known")
+            .annotate(passed=Exists(passed))
+            # Owning the assignment is enough: assignments are made only for
+            # the campaign's inspectors (``create_campaign``).
+            .get(
+                pk=assignment_pk,
+                campaign_id=campaign_pk,
+                inspector=user,
+                campaign__status__in=Campaign.VISIBLE,
+            )
+        )
+    except Assignment.DoesNotExist:
+        return None
+    assignment.inspector = user  # the filter says so; saves a join
+    return assignment
 
 
 def answer_training(user, item_pk, value):
@@ -212,7 +262,7 @@ def create_campaign(run, name, inspectors, known_fraction=0.07, known_sets=None,
         raise GradingError("There is no candidate to grade in that selection.")
     if known_sets is None:
         known_sets = list(TrainingPolicy.current().known_sets.all())
-    pool = list(KnownItem.objects.filter(known_set__in=known_sets)) if known_fraction else []
+    pool = known_pool(run.survey, known_sets, inspectors) if known_fraction else []
     with transaction.atomic():
         campaign = Campaign.objects.create(
             name=name, run=run, known_fraction=known_fraction,
@@ -239,6 +289,39 @@ def create_campaign(run, name, inspectors, known_fraction=0.07, known_sets=None,
     return campaign
 
 
+def survey_of(campaign_id):
+    """The survey whose candidates a campaign grades."""
+    return Survey.objects.get(runs__campaigns=campaign_id)
+
+
+def known_pool(survey, known_sets, inspectors) -> list:
+    """The known items that may be mixed into a campaign on ``survey``: never
+    one whose truth training shows (``for_training``, or answered in training
+    by one of the inspectors before the sets were split), and only from sets
+    whose stamps can be shown exactly as the survey's, so that nothing but
+    the stamp's content tells a known item from a candidate."""
+    usable, refused = [], []
+    for known in known_sets:
+        why = previews.known_set_mismatch(known, survey)
+        if why:
+            refused.append(f"{known.name}: the stamps {why}")
+        else:
+            usable.append(known)
+    answered = TrainingAnswer.objects.filter(inspector__in=inspectors).values("item_id")
+    pool = list(
+        KnownItem.objects.filter(known_set__in=usable, for_training=False)
+        .exclude(pk__in=answered)
+        .order_by("known_set_id", "stamp_index")
+    )
+    if not pool and refused:
+        raise GradingError(
+            f"No known item can be mixed into a campaign on {survey.name} "
+            f"({'; '.join(refused)}): add a known set cut like the survey's stamps, "
+            "or set the share of known items to 0."
+        )
+    return pool
+
+
 def set_status(campaign, status):
     if status not in Campaign.Status.values:
         raise GradingError(f"A campaign is {', '.join(Campaign.Status.values)}, not {status!r}.")
@@ -248,17 +331,20 @@ def set_status(campaign, status):
 
 
 def assignments_for(campaign, user):
-    return campaign.assignments.filter(inspector=user).select_related(
-        "item__source__survey", "item__known__known_set", "grade"
-    )
+    """The inspector's assignments in their order, with their grades."""
+    return campaign.assignments.filter(inspector=user).select_related("grade")
 
 
 def record_grade(assignment, value, comment="", view=None):
     """Save a grade on the spot; returns (grade, changed). Every change
     appends to the history; repeating the same grade changes nothing."""
     grade_value = check_grade(value)
-    comment = (comment or "")[:MAX_COMMENT]
-    view = {k: str(v)[:32] for k, v in (view or {}).items() if k in ("stretch", "zoom")}
+    try:
+        comment = grade_body.check_text("comment", comment or "", MAX_COMMENT)
+        view = {k: grade_body.check_text(k, str(v), grade_body.MAX_VIEW_CHARS)
+                for k, v in (view or {}).items() if k in grade_body.VIEW_KEYS}  # fmt: skip
+    except grade_body.GradeBodyError as exc:
+        raise GradingError(str(exc)) from None
     campaign = assignment.campaign
     if campaign.status != Campaign.Status.OPEN:
         raise GradingError(f"Campaign {campaign.name!r} is {campaign.status}: grades are closed.")

@@ -1,23 +1,27 @@
 """Pages of the human half: training, blind grading, and the admins' campaign views.
 
 Inspectors see only their own assignments; a forged id answers 404. Grading
-is blind: the item JSON carries no network score and no other grade.
+is blind: the item JSON carries no network score and no other grade, and
+every image comes through its assignment's URL (``grade_stamp``), which
+says nothing of whether the item is a candidate or a known item.
 """
 
-import json
+from functools import wraps
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
-from django.http import HttpResponse, JsonResponse
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse, JsonResponse
+from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from core import queue
 from core.roles import INSPECTOR_GROUP, admin_required, inspector_required
-from inspection import catalogues, grading
+from inspection import catalogues, grade_body, grading, previews
 from inspection.models import (
-    Assignment,
     Campaign,
     CampaignItem,
     Grade,
@@ -48,7 +52,16 @@ def _item_urls(item, request):
     return {k: reverse(name, args=[*args, k]) + f"?stretch={stretch}" for k in PREVIEW_KINDS}
 
 
-def known_preview(request, name, index, kind):
+def _png(png):
+    response = HttpResponse(png, content_type="image/png")
+    response["Cache-Control"] = "private, max-age=86400"
+    return response
+
+
+@admin_required
+def known_preview(request, name: str, index: int, kind: str) -> HttpResponse:
+    """A known set's stamp as it is, for admins: inspectors see known items
+    only through their training (``training_stamp``) and their assignments."""
     known = get_object_or_404(KnownSet, name=name)
     if kind not in PREVIEW_KINDS:
         return HttpResponse("Previews are r or rgb.", status=404)
@@ -57,9 +70,7 @@ def known_preview(request, name, index, kind):
         png = render_preview(known, index, kind, stretch, cache_key=f"known-{known.pk}")
     except PreviewError as exc:
         return HttpResponse(str(exc), status=404)
-    response = HttpResponse(png, content_type="image/png")
-    response["Cache-Control"] = "private, max-age=86400"
-    return response
+    return _png(png)
 
 
 # --- Training ----------------------------------------------------------------------
@@ -76,12 +87,30 @@ def training(request):
         "passed": passed,
         "fraction": fraction,
         "item": pending[0] if pending else None,
-        "urls": _item_urls(CampaignItem(known=pending[0]), request) if pending else None,
+        "urls": _training_urls(pending[0]) if pending else None,
         "feedback": feedback,
         "policy": TrainingPolicy.current(),
         "failed": not passed and items and not pending,
     }
     return render(request, "inspection/training.html", context)
+
+
+def _training_urls(item):
+    return {k: reverse("inspection:training_stamp", args=[item.pk, k]) for k in PREVIEW_KINDS}
+
+
+@inspector_required
+def training_stamp(request, item_pk: int, kind: str) -> HttpResponse:
+    """A stamp of the inspector's own training set (any other: 404)."""
+    item = next((i for i in grading.training_items(request.user) if i.pk == item_pk), None)
+    if item is None or kind not in PREVIEW_KINDS:
+        raise Http404("Not one of your training stamps.")
+    known = item.known_set
+    try:
+        png = render_preview(known, item.stamp_index, kind, "asinh", cache_key=f"known-{known.pk}")
+    except PreviewError as exc:
+        raise Http404(str(exc)) from exc
+    return _png(png)
 
 
 @inspector_required
@@ -105,38 +134,86 @@ def training_retake(request):
 
 # --- Grading -----------------------------------------------------------------------
 
+TRAINING_FIRST = "Pass the training first: it takes a few minutes."
+
+
+def json_api(view):
+    """Every refusal of the grading API as JSON ``{"error": ...}``: the
+    page's script shows ``error`` and decides from the status whether to
+    retry. The CSRF check runs here rather than in the middleware, so that
+    its refusal (a stale token after a new login) is JSON too."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        refused = CsrfViewMiddleware(lambda r: None).process_view(request, None, (), {})
+        if refused is not None:
+            return JsonResponse({"error": "The security token is missing or stale: log in "
+                                          "again (the grading page keeps retrying its unsaved "
+                                          "grades)."}, status=403)  # fmt: skip
+        try:
+            return view(request, *args, **kwargs)
+        except PermissionDenied as exc:
+            return JsonResponse({"error": str(exc) or "Not yours to see."}, status=403)
+        except Http404 as exc:
+            return JsonResponse({"error": str(exc) or "No such thing."}, status=404)
+
+    return csrf_exempt(wrapper)
+
 
 def _campaign_for(request, pk):
     """The inspector's own open or closed campaign, else 404."""
-    return get_object_or_404(Campaign, pk=pk, inspectors=request.user)
+    return get_object_or_404(Campaign, pk=pk, inspectors=request.user, status__in=Campaign.VISIBLE)
+
+
+def _require_training(user, passed=None):
+    if not grading.may_grade(user, passed):
+        raise PermissionDenied(TRAINING_FIRST)
+
+
+def _own_assignment(request, pk, assignment_pk):
+    """The inspector's own assignment in their campaign ``pk`` (else 404),
+    once they have passed the training (else 403)."""
+    assignment = grading.own_assignment(request.user, pk, assignment_pk)
+    if assignment is None:
+        raise Http404("No such assignment of yours in this campaign.")
+    _require_training(request.user, assignment.passed)
+    return assignment
 
 
 @inspector_required
-def grade_page(request, pk):
+def grade_page(request, pk: int) -> HttpResponse:
     campaign = _campaign_for(request, pk)
     if grading.needs_training(request.user):
-        messages.info(request, "Pass the training first: it takes a few minutes.")
+        messages.info(request, TRAINING_FIRST)
         return redirect("inspection:training")
     context = {
         "campaign": campaign,
         "items_url": reverse("inspection:grade_items", args=[campaign.pk]),
         "grade_url": reverse("inspection:grade_submit", args=[campaign.pk]),
         "presets": STRETCH_PRESETS,
+        "kinds": previews.kinds_of(campaign.run.survey),
+        "max_comment": grade_body.MAX_COMMENT,
     }
     return render(request, "inspection/grade.html", context)
 
 
+@json_api
 @inspector_required
-def grade_items(request, pk):
+def grade_items(request, pk: int) -> JsonResponse:
     """The inspector's items in their order, with their own grades only."""
     campaign = _campaign_for(request, pk)
+    _require_training(request.user)
+    kinds = previews.kinds_of(campaign.run.survey)
+    stretch = _server_stretch(request.GET.get("stretch", "asinh"))
     items = []
     for a in grading.assignments_for(campaign, request.user):
         grade = getattr(a, "grade", None)
+        images = {k: reverse("inspection:grade_stamp", args=[campaign.pk, a.pk, k])
+                  + f"?stretch={stretch}" for k in kinds}  # fmt: skip
         items.append({
             "id": a.pk,
             "position": a.position,
-            "images": _item_urls(a.item, request),
+            "images": images,
             "grade": grade.grade if grade else None,
             "comment": grade.comment if grade else "",
         })  # fmt: skip
@@ -144,28 +221,38 @@ def grade_items(request, pk):
 
 
 @inspector_required
+def grade_stamp(request, pk: int, assignment_pk: int, kind: str) -> HttpResponse:
+    """The picture of one of the inspector's own assignments; a known item
+    is cut and rendered exactly as the survey's stamps are."""
+    assignment = _own_assignment(request, pk, assignment_pk)
+    survey = grading.survey_of(assignment.campaign_id)
+    if kind not in previews.kinds_of(survey):
+        raise Http404(f"Previews of {survey.name} are {', '.join(previews.kinds_of(survey))}.")
+    stretch = _server_stretch(request.GET.get("stretch", "asinh"))
+    try:
+        png = previews.render_item(assignment.item, survey, kind, stretch)
+    except PreviewError as exc:
+        raise Http404(str(exc)) from exc
+    return _png(png)
+
+
+@json_api
+@inspector_required
 @require_POST
-def grade_submit(request, pk):
-    """Save one grade (the request on every key press: kept to three queries
-    beyond the session, so that it stays fast under many inspectors)."""
+def grade_submit(request, pk: int) -> JsonResponse:
+    """Save one grade (the request on every key press: one query finds the
+    assignment and checks the campaign, the owner and the training, so that
+    it stays fast under many inspectors)."""
+    # A form or multipart body is never read: the CSRF check may have read
+    # its stream already, and it is refused for its type in any case.
+    raw = request.body if request.content_type == "application/json" else b""
     try:
-        data = json.loads(request.body or b"{}")
-        assignment_id = int(data.get("id"))
-    except (ValueError, TypeError, AttributeError):
-        return JsonResponse({"error": "Send JSON with id, grade and optionally comment, "
-                                      "stretch and zoom."}, status=400)  # fmt: skip
-    # The inspector's own assignment in this campaign, else 404: one query
-    # checks the campaign, the owner and the id at once.
-    assignment = get_object_or_404(
-        Assignment.objects.select_related("campaign", "item__known", "inspector"),
-        pk=assignment_id, campaign_id=pk, inspector=request.user,
-        campaign__inspectors=request.user,
-    )  # fmt: skip
+        body = grade_body.parse_grade_body(raw, request.content_type)
+    except grade_body.GradeBodyError as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    assignment = _own_assignment(request, pk, body.id)
     try:
-        grade, changed = grading.record_grade(
-            assignment, data.get("grade"), data.get("comment", ""),
-            {"stretch": data.get("stretch", ""), "zoom": data.get("zoom", "")},
-        )  # fmt: skip
+        grade, changed = grading.record_grade(assignment, body.grade, body.comment, body.view)
     except grading.GradingError as exc:
         status = 409 if "grades are closed" in str(exc) else 400
         return JsonResponse({"error": str(exc)}, status=status)
@@ -294,7 +381,10 @@ def known_set_add(request):
         return campaign_list(request, [str(exc)], status=400)
     TrainingPolicy.current().known_sets.add(known)
     messages.success(
-        request, f"Known set {known.name}: {known.items.count()} items, used in training."
+        request,
+        f"Known set {known.name}: {known.items.count()} items, "
+        f"{known.items.filter(for_training=True).count()} for training and the rest to mix "
+        "into campaigns.",
     )
     return redirect("inspection:campaigns")
 

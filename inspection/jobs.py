@@ -16,7 +16,7 @@ def _scorer(network):
     from classifier.services import load_scorer
 
     # The temperature too: the scores change with it (classifier.calibration).
-    key = (network.pk, network.weights_sha256, network.temperature)
+    key = (network.pk, network.weights_sha256, network.temperature, network.tta)
     if key not in _SCORERS:
         _SCORERS.clear()  # one network at a time is plenty of memory
         # Log-odds, not probabilities: confident stamps keep their order.
@@ -94,9 +94,14 @@ def score_chunk(progress, chunk_pk):
 
 @tracked
 def ingest_survey(
-    progress, name, catalogue, tiles, stamps, columns, cuts, stamp_size, user_id=None
+    progress, name, catalogue, tiles, stamps, columns, cuts, stamp_size, user_id=None, uploads=None
 ):
-    """Ingest a survey from files already on the server (the web form's job)."""
+    """Ingest a survey from files already on the server (the web form's job).
+
+    ``uploads``: the folder of the files uploaded for this ingest alone;
+    removed if the ingest fails (on success the survey's tiles point into it).
+    """
+    from core.uploads import discard
     from inspection import cuts as cuts_module
     from inspection.surveys import ingest_survey as ingest
 
@@ -107,17 +112,23 @@ def ingest_survey(
         progress.update(done, total=total, message=f"{label}: {done}")
 
     user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
-    survey = ingest(
-        name,
-        catalogue=catalogue or None,
-        tiles=[(b, p) for b, p in tiles],
-        stamps=stamps or None,
-        columns=columns,
-        lrg_cuts=cuts_module.LRGCuts.from_dict(cuts),
-        stamp_size=stamp_size,
-        user=user,
-        progress=report,
-    )
+    try:
+        survey = ingest(
+            name,
+            catalogue=catalogue or None,
+            tiles=[(b, p) for b, p in tiles],
+            stamps=stamps or None,
+            columns=columns,
+            lrg_cuts=cuts_module.LRGCuts.from_dict(cuts),
+            stamp_size=stamp_size,
+            user=user,
+            progress=report,
+            job_pk=progress.job_pk,
+        )
+    except BaseException:
+        if uploads:
+            discard(uploads)
+        raise
     return {"survey": survey.name, "sources": survey.sources.count()}
 
 

@@ -259,11 +259,19 @@ class KnownSet(StampsOnDisk, models.Model):
 
 
 class KnownItem(models.Model):
+    """One stamp of a known set. Training shows the truth of an item, so an
+    inspector would recognise it in a campaign: each item is either for
+    training or for mixing into campaigns, never both
+    (``grading.split_for_training``)."""
+
     known_set = models.ForeignKey(KnownSet, on_delete=models.CASCADE, related_name="items")
     stamp_index = models.PositiveIntegerField()
     is_lens = models.BooleanField()
     kind = models.CharField(max_length=32, blank=True, help_text="lens, pair, elongated, disk, ...")
     theta_e_arcsec = models.FloatField(null=True, blank=True)
+    for_training = models.BooleanField(
+        default=True, help_text="shown in training; the other items are mixed into campaigns"
+    )
 
     class Meta:
         ordering = ["known_set", "stamp_index"]
@@ -344,6 +352,9 @@ class Campaign(models.Model):
         DRAFT = "draft"
         OPEN = "open"
         CLOSED = "closed"
+
+    #: What inspectors may see: a draft is the admins' alone.
+    VISIBLE = (Status.OPEN, Status.CLOSED)
 
     name = models.CharField(max_length=120)
     run = models.ForeignKey(ScoringRun, on_delete=models.PROTECT, related_name="campaigns")

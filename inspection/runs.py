@@ -5,8 +5,9 @@ and the web pages.
 A run is split into chunks of consecutive stamps; each chunk is one job on
 the ``scoring`` queue, so any number of workers on any number of machines
 share a run. A chunk's scores are upserted on (run, source), so running a
-chunk twice (a retry, a relaunch after a worker died, two workers racing)
-never duplicates a score.
+chunk twice never duplicates a score; and it is not run twice: a resume
+queues only the chunks whose job failed, was cancelled or lost its worker,
+and a job runs only while its row is queued (``core.progress``).
 
 Candidates, their order and the threshold compare log-odds (``Score.logit``,
 ``ScoringRun.threshold_logit``): the probabilities of confident stamps tie
@@ -45,6 +46,20 @@ EXPORT_FORMATS = {
 
 class RunError(ValueError):
     """A run cannot be launched or changed as asked; the message says why."""
+
+
+class RunNotQueued(queue.QueueUnavailable):
+    """The run was created, but Redis stopped answering before its chunks
+    were all queued: ``run`` exists, and resuming it queues what is missing."""
+
+    def __init__(self, run, exc):
+        self.run = run
+        super().__init__(
+            f"Run {run.pk} was created, but the job queue stopped answering while its "
+            f"chunks were queued ({exc}). Once Redis answers, resume it (Resume on its "
+            f"page, or manage.py launch_run --resume {run.pk}): the chunks not queued are "
+            "queued then."
+        )
 
 
 class UnconfirmedWarnings(RunError):
@@ -128,7 +143,8 @@ def launch_run(
     threshold_logit=None,
 ):
     """Create a run and queue its chunks; nothing is created when Redis does
-    not answer (``core.queue.QueueUnavailable``), when the network does not
+    not answer (``core.queue.QueueUnavailable``; ``RunNotQueued`` when it
+    stops answering once the run is committed), when the network does not
     fit the survey (``RunError``), or when it may not suit it and
     ``accept_warnings`` is false (``UnconfirmedWarnings``): a run costs
     hours of workers, so a warning is confirmed once, before, not missed.
@@ -151,25 +167,32 @@ def launch_run(
         raise RunError(f"Survey {survey.name} has no {which} to score.")
     if enqueue:
         queue.check_queue("scoring")
-    with transaction.atomic():
-        run = ScoringRun.objects.create(
-            survey=survey,
-            network=network,
-            sample=ScoringRun.Sample.REFINED if refined else ScoringRun.Sample.ALL,
-            threshold=threshold,
-            threshold_logit=threshold_logit,
-            threshold_origin=origin,
-            chunk_size=int(chunk_size),
-            n_sources=len(index),
-            created_by=user if user is not None and user.is_authenticated else None,
-        )
-        groups = np.array_split(index, int(np.ceil(len(index) / int(chunk_size))))
-        chunks = RunChunk.objects.bulk_create(
-            RunChunk(run=run, index=i, start=int(g[0]), stop=int(g[-1]) + 1, n_sources=len(g))
-            for i, g in enumerate(groups)
-        )
-        for chunk in chunks:
-            _launch_chunk(chunk, len(chunks), user, enqueue)
+    run = None
+    try:
+        with transaction.atomic():
+            run = ScoringRun.objects.create(
+                survey=survey,
+                network=network,
+                sample=ScoringRun.Sample.REFINED if refined else ScoringRun.Sample.ALL,
+                threshold=threshold,
+                threshold_logit=threshold_logit,
+                threshold_origin=origin,
+                chunk_size=int(chunk_size),
+                n_sources=len(index),
+                created_by=user if user is not None and user.is_authenticated else None,
+            )
+            groups = np.array_split(index, int(np.ceil(len(index) / int(chunk_size))))
+            chunks = RunChunk.objects.bulk_create(
+                RunChunk(run=run, index=i, start=int(g[0]), stop=int(g[-1]) + 1, n_sources=len(g))
+                for i, g in enumerate(groups)
+            )
+            for chunk in chunks:
+                _launch_chunk(chunk, len(chunks), user, enqueue)
+    except queue.QueueUnavailable as exc:
+        # Raised by a chunk's enqueue once the run has committed: it exists.
+        if run is None or not ScoringRun.objects.filter(pk=run.pk).exists():
+            raise
+        raise RunNotQueued(run, exc) from exc
     return run
 
 
@@ -190,15 +213,30 @@ def _launch_chunk(chunk, n_chunks, user=None, enqueue=True):
     chunk.save(update_fields=["job", "attempts"])
 
 
+def _supersede(job, why):
+    """Take an active job's row from it: should it still be running
+    somewhere, it stops at its next progress update (``core.progress``)."""
+    Job.objects.filter(pk=job.pk, status__in=Job.ACTIVE).update(
+        status=Job.Status.FAILED, finished_at=timezone.now(), error=f"Superseded: {why}."
+    )
+
+
 def run_in_process(run):
-    """Score every unfinished chunk here, not on a worker (the demo set-up)."""
+    """Score every unfinished chunk here, not on a worker (the demo set-up,
+    ``launch_run --in-process``)."""
     from inspection.jobs import score_chunk
 
+    n_chunks = run.chunks.count()
     for chunk in run.chunks.select_related("job"):
-        if chunk.job is None or chunk.job.status != Job.Status.SUCCEEDED:
-            if chunk.job is None or not chunk.job.is_active:
-                _launch_chunk(chunk, run.chunks.count(), enqueue=False)
-            score_chunk(chunk.job.pk, chunk.pk)
+        job = chunk.job
+        if job is not None and job.status == Job.Status.SUCCEEDED:
+            continue
+        if job is None or job.status != Job.Status.QUEUED:
+            if job is not None and job.is_active:
+                _supersede(job, "the chunk was scored in process")
+            _launch_chunk(chunk, n_chunks, enqueue=False)
+        # A queued job also on the queue runs here or on a worker, not both.
+        score_chunk(chunk.job.pk, chunk.pk)
 
 
 def _reconciled_chunks(run):
@@ -209,11 +247,24 @@ def _reconciled_chunks(run):
     return chunks
 
 
-def retry_failed(run, user=None):
-    """Queue again the chunks whose job failed or was cancelled (or whose
-    worker died); the others keep their scores. Returns how many."""
+@dataclass
+class Resumed:
+    """What ``resume`` did: chunks queued again, and chunks left as they
+    were because their job is still queued or running on a live worker."""
+
+    queued: int
+    active: int
+
+
+def resume(run, user=None) -> Resumed:
+    """Queue again every chunk whose job failed, was cancelled or lost its
+    worker (``core.queue.reconcile``); the others keep their scores. A chunk
+    still queued or running on a live worker is left alone: queued again,
+    it would be scored twice. Raises ``QueueUnavailable`` when Redis does
+    not answer."""
     queue.check_queue("scoring")
     chunks = _reconciled_chunks(run)
+    active = [c for c in chunks if c.job is not None and c.job.is_active]
     again = [
         c
         for c in chunks
@@ -222,26 +273,7 @@ def retry_failed(run, user=None):
     with transaction.atomic():
         for chunk in again:
             _launch_chunk(chunk, len(chunks), user)
-    return len(again)
-
-
-def relaunch(run, user=None):
-    """Queue again every chunk that has not succeeded, including those still
-    marked running: for a run whose workers were killed. A superseded job
-    that is in fact still alive only rewrites the same scores."""
-    queue.check_queue("scoring")
-    chunks = _reconciled_chunks(run)
-    again = [c for c in chunks if c.job is None or c.job.status != Job.Status.SUCCEEDED]
-    with transaction.atomic():
-        for chunk in again:
-            if chunk.job is not None and chunk.job.is_active:
-                Job.objects.filter(pk=chunk.job.pk, status__in=Job.ACTIVE).update(
-                    status=Job.Status.FAILED,
-                    finished_at=timezone.now(),
-                    error="Superseded: the run was relaunched.",
-                )
-            _launch_chunk(chunk, len(chunks), user)
-    return len(again)
+    return Resumed(queued=len(again), active=len(active))
 
 
 def cancel(run):

@@ -5,8 +5,6 @@ Thin: each view fetches, checks access, calls ``inspection.surveys`` /
 here imports torch: scoring happens on the workers.
 """
 
-import dataclasses
-import os
 from pathlib import Path
 
 from django import forms
@@ -18,18 +16,19 @@ from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
+from redis.exceptions import RedisError
 
 from classifier.figures import to_div
 from classifier.models import Network
-from core import queue
+from core import queue, uploads
 from core.logodds import format_p_lens
 from core.roles import admin_required
-from inspection import cutouts, dashboards, previews, runs
+from inspection import adapt, cutouts, dashboards, previews, runs
 from inspection.cuts import LRGCuts
+from inspection.forms import CUT_FIELDS, SurveyIngestForm
 from inspection.models import ScoringRun, Survey
-from inspection.surveys import DEFAULT_STAMP_PX, NAME_RE, parse_tile_args, surveys_dir
+from inspection.surveys import DEFAULT_STAMP_PX, surveys_dir
 
-CUT_FIELDS = [f.name for f in dataclasses.fields(LRGCuts)]
 PREVIEW_KINDS = previews.KINDS
 CANDIDATES_SHOWN = 60
 
@@ -47,98 +46,64 @@ def survey_list(request, errors=None, status=200):
         "form": request.POST,
         "cuts": [(name, getattr(LRGCuts(), name)) for name in CUT_FIELDS],
         "default_stamp_size": DEFAULT_STAMP_PX,
+        "ingest_roots": settings.INGEST_ROOTS,
     }
     return render(request, "inspection/surveys.html", context, status=status)
 
 
 def _saved_upload(upload, folder):
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / Path(upload.name).name
-    with open(path, "wb") as f:
-        for part in upload.chunks():
-            f.write(part)
-    return path
+    """Save an upload into ``folder`` without replacing another file (the
+    known-set and prior-list forms use it too)."""
+    return uploads.save_upload(upload, folder)
 
 
 @admin_required
 @require_POST
 def survey_ingest(request):
-    """Start an ingest job from the form (server paths or uploaded files)."""
-    form, errors = request.POST, []
-    name = form.get("name", "").strip()
-    if not NAME_RE.match(name):
-        errors.append("Give the survey a name of letters, digits, - and _ (e.g. kids-dr3).")
-    elif Survey.objects.filter(name=name).exists():
-        errors.append(f"A survey named {name!r} exists already.")
-    cut_values = {}
-    for field in CUT_FIELDS:
-        raw = form.get(field, "").strip()
-        default = getattr(LRGCuts(), field)
-        if raw == "":
-            continue
-        try:
-            cut_values[field] = (
-                raw in ("1", "on", "yes", "true")
-                if isinstance(default, bool)
-                else type(default)(raw)
-            )
-        except ValueError:
-            errors.append(f"{field.replace('_', ' ')}: {raw!r} is not a number.")
-    for field in CUT_FIELDS:  # unticked boxes send nothing
-        if isinstance(getattr(LRGCuts(), field), bool) and field not in cut_values:
-            cut_values[field] = False
+    """Start an ingest job from the form (server paths or uploaded files).
+
+    The form is checked before an upload is saved; uploads go into a folder
+    of their own, removed if the job cannot be queued (503) or the ingest
+    fails (the job removes it).
+    """
+    form = SurveyIngestForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return survey_list(request, form.messages(), status=400)
+    data = form.cleaned_data
+    folder = (
+        uploads.upload_folder(surveys_dir() / ".uploads", data["name"])
+        if form.has_uploads()
+        else None
+    )
     try:
-        cuts = LRGCuts(**cut_values)
-    except ValueError as exc:
-        errors.append(str(exc))
-    try:
-        stamp_size = int(form.get("stamp_size") or DEFAULT_STAMP_PX)
-    except ValueError:
-        errors.append("The stamp size is a whole number of pixels.")
-    try:
-        tiles = parse_tile_args(line for line in form.get("tiles", "").splitlines() if line.strip())
-    except ValueError as exc:
-        errors.append(str(exc))
-        tiles = []
-    if errors:
-        return survey_list(request, errors, status=400)
-    upload_dir = surveys_dir() / ".uploads" / f"{name}-{os.getpid()}-{request.user.pk}"
-    catalogue = form.get("catalogue", "").strip()
-    if "catalogue_file" in request.FILES:
-        catalogue = str(_saved_upload(request.FILES["catalogue_file"], upload_dir))
-    for upload in request.FILES.getlist("tile_files"):
-        band = Path(upload.name).stem.split("_")[-1].split(".")[-1]
-        tiles.append((band, _saved_upload(upload, upload_dir)))
-    stamps = form.get("stamps", "").strip()
-    if not tiles and not stamps:
-        return survey_list(
-            request,
-            ["Give image tiles (BAND=FILE lines or uploads) or a pre-cut stamp set."],
-            status=400,
-        )
-    try:
+        catalogue, tiles = form.inputs(folder)
         job = queue.launch(
             "inspection.jobs.ingest_survey",
-            name,
+            data["name"],
             catalogue,
-            [(b, str(p)) for b, p in tiles],
-            stamps,
-            form.get("columns", "").strip(),
-            cuts.to_dict(),
-            stamp_size,
+            tiles,
+            data["stamps"],
+            data["columns"].strip(),
+            data["cuts"].to_dict(),
+            data["stamp_size"],
             request.user.pk,
-            title=f"Ingest survey {name}",
+            str(folder or ""),
+            title=f"Ingest survey {data['name']}",
             user=request.user,
             unit="sources",
             timeout=6 * 3600,
         )
     except queue.QueueUnavailable as exc:
+        uploads.discard(folder)
         return survey_list(request, [str(exc)], status=503)
+    except BaseException:
+        uploads.discard(folder)
+        raise
     return redirect("core:job", pk=job.pk)
 
 
 @admin_required
-def survey_detail(request, name, launch_errors=None, status=200):
+def survey_detail(request, name, launch_errors=None, status=200, adapt_errors=None):
     survey = get_object_or_404(Survey, name=name)
     sources = survey.sources.all()
     page = Paginator(sources, 48).get_page(request.GET.get("page"))
@@ -155,6 +120,8 @@ def survey_detail(request, name, launch_errors=None, status=200):
         ],
         "any_warnings": any(f.warnings for _, f in fits),
         "launch_errors": launch_errors or [],
+        "adapt_errors": adapt_errors or [],
+        "adapt_defaults": {"lenses": adapt.DEFAULT_LENSES, "epochs": adapt.DEFAULT_EPOCHS},
         "form": request.POST,
         "runs": runs.runs_with_counts(survey.runs.all()),
         "stretches": cutouts.STRETCHES,
@@ -169,9 +136,11 @@ def _stretch(request):
     return stretch if stretch in cutouts.STRETCHES else "asinh"
 
 
-# --- Stamp previews (any logged-in user: inspectors will grade from them) ------
+# --- Stamp previews (admins: inspectors see only their own assignments' stamps,
+# through grading_views.grade_stamp, which names no survey and no index) ------
 
 
+@admin_required
 def stamp_preview(request, name, index, kind):
     survey = get_object_or_404(Survey, name=name)
     if kind not in PREVIEW_KINDS:
@@ -216,6 +185,10 @@ def run_launch(request, name):
         return survey_detail(request, survey.name, errors, status=400)
     except runs.RunError as exc:
         return survey_detail(request, survey.name, [str(exc)], status=400)
+    except runs.RunNotQueued as exc:
+        # The run exists: its page says so and offers Resume.
+        messages.error(request, str(exc))
+        return redirect("inspection:run", pk=exc.run.pk)
     except queue.QueueUnavailable as exc:
         return survey_detail(request, survey.name, [str(exc)], status=503)
     return redirect("inspection:run", pk=run.pk)
@@ -232,6 +205,10 @@ def run_detail(request, pk):
     run = get_object_or_404(ScoringRun.objects.select_related("survey", "network"), pk=pk)
     state = runs.progress(run)
     chunks = list(run.chunks.select_related("job"))
+    try:
+        no_worker = state.is_active and not queue.live_workers("scoring")
+    except (RedisError, OSError):
+        no_worker = False  # the progress panel says what it can
     candidates = list(runs.candidate_rows(run)[:CANDIDATES_SHOWN])
     counts, edges = runs.score_histogram(run)
     histogram = dashboards.score_histogram_figure(counts, edges, run.threshold_logit)
@@ -240,7 +217,8 @@ def run_detail(request, pk):
         "job": state,
         "progress_url": reverse("inspection:run_progress", args=[run.pk]),
         "chunks": chunks,
-        "n_failed": sum(1 for c in chunks if c.status in ("failed", "cancelled")),
+        "n_unfinished": sum(1 for c in chunks if c.status in ("failed", "cancelled")),
+        "no_worker": queue.no_worker_message("scoring") if no_worker else "",
         "candidates": candidates,
         "n_candidates": run.candidates().count(),
         "histogram": to_div(histogram, div_id="fig-scores"),
@@ -268,14 +246,17 @@ def run_cancel(request, pk):
 
 @admin_required
 @require_POST
-def run_retry(request, pk):
+def run_resume(request, pk):
     run = get_object_or_404(ScoringRun, pk=pk)
     try:
-        n = runs.retry_failed(run, request.user)
+        resumed = runs.resume(run, request.user)
     except queue.QueueUnavailable as exc:
         messages.error(request, str(exc))
     else:
-        messages.info(request, f"{n} chunk(s) queued again; the other chunks keep their scores.")
+        messages.info(
+            request,
+            f"{resumed.queued} chunk(s) queued again; the other chunks keep their scores.",
+        )
     return redirect("inspection:run", pk=run.pk)
 
 

@@ -5,6 +5,12 @@ and the demo. The catalogue streams through the cuts chunk by chunk, so only
 the selected LRGs are ever held in memory; the stamps stream into a stamp-set
 file written under a temporary name; the rows are created in one
 transaction. A failure anywhere leaves neither rows nor files behind.
+
+The survey's name is reserved before any work (``core.claims``): a second
+ingest of the name is refused at once while the first lives, and an ingest
+removes only the folder it made itself. A killed ingest leaves its claim and
+a half-written folder marked with its claim's token; the next ingest of the
+name finds the writer dead, takes the name over and clears them.
 """
 
 import re
@@ -15,6 +21,7 @@ import numpy as np
 from django.conf import settings
 from django.db import transaction
 
+from core import claims
 from core.files import sha256_of
 from core.sky import iau_name
 from inspection import catalogue as cat
@@ -26,6 +33,11 @@ DEFAULT_STAMP_PX = 97  # He et al. 2020: 97x97 r-band stamps
 STAMP_CHUNK = 512  # sources cut and written per step
 BAND_ORDER = "ugrizyJHK"  # cube order: by wavelength, whatever order the tiles came in
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+WRITER_MARK = ".ingest-claim"  # in a survey folder being written: the writer's claim token
+# A band name goes into the survey's comma-separated band list and into
+# stamp-set headers: letters and digits only (u, g, r, i, z, Y, J, Ks, NB921).
+BAND_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,9}$")
+FITS_EXTENSIONS = (".gz", ".fz", ".fits", ".fit", ".fts")
 
 
 class IngestError(ValueError):
@@ -43,8 +55,32 @@ def parse_tile_args(values):
         band, sep, path = str(value).partition("=")
         if not sep or not band.strip() or not path.strip():
             raise IngestError(f"A tile is given as BAND=FILE (e.g. r=tile_r.fits), not {value!r}.")
-        out.append((band.strip(), Path(path.strip())))
+        out.append((check_band(band.strip(), value), Path(path.strip())))
     return out
+
+
+def check_band(band: str, given_as: str) -> str:
+    """``band`` if it is a band name (letters and digits), else an ``IngestError``."""
+    if not BAND_RE.match(band):
+        raise IngestError(
+            f"Tile {given_as}: {band!r} is not a band name; use letters and digits "
+            "(g, r, i, Ks, NB921)."
+        )
+    return band
+
+
+def band_from_file_name(file_name: str) -> str:
+    """The band an uploaded tile's name ends in: ``KIDS_35_-33_r.fits`` -> ``r``."""
+    base = Path(file_name).name
+    while base.lower().endswith(FITS_EXTENSIONS):
+        base = base.rsplit(".", 1)[0]
+    band = re.split(r"[_.]", base)[-1]
+    if not BAND_RE.match(band):
+        raise IngestError(
+            f"Tile {file_name}: its name does not end in a band ({band!r}); name uploaded "
+            "tiles NAME_BAND.fits, e.g. KIDS_35_-33_r.fits."
+        )
+    return band
 
 
 def _band_key(band):
@@ -64,10 +100,11 @@ def _open_tiles(tile_args):
     tiles = []
     for band, path in tile_args:
         path = Path(path)
+        check_band(band, f"{band}={path}")
         if not path.is_file():
             raise IngestError(f"Tile {band}={path}: no such file.")
         try:
-            tile = cutouts.open_tile(path)
+            tile = cutouts.open_tile(path, max_pixels=settings.MAX_TILE_PIXELS)
         except cutouts.TileError as exc:
             raise IngestError(f"Tile {band}={path}: {exc}") from exc
         tiles.append((band, tile))
@@ -84,7 +121,7 @@ def _open_tiles(tile_args):
 
 def select_from_catalogue(path, columns=None, lrg_cuts=None, progress=None):
     """Stream the catalogue through the cuts; returns (LRG columns, funnel,
-    rows read, resolved columns)."""
+    rows read). Raises ``IngestError`` with the funnel when no source passes."""
     path = Path(path)
     lrg_cuts = lrg_cuts or cuts.LRGCuts()
     kept, funnels, n_rows = [], [], 0
@@ -104,7 +141,14 @@ def select_from_catalogue(path, columns=None, lrg_cuts=None, progress=None):
         raise IngestError(str(exc)) from exc
     if not funnels:
         raise IngestError(f"{path}: the catalogue has no rows.")
-    lrgs = {k: np.concatenate([part[k] for part in kept]) for k in kept[0]} if kept else {}
+    funnel = cuts.merge_funnels(funnels)
+    if not kept:
+        raise IngestError(
+            f"{path}: no source passed the cuts ({n_rows:,d} rows read). Funnel:\n"
+            + "\n".join(cuts.funnel_lines(funnel))
+            + "\nCheck the column mapping (--columns) and the cut thresholds."
+        )
+    lrgs = {k: np.concatenate([part[k] for part in kept]) for k in kept[0]}
     ids = lrgs.get("id", np.array([], dtype=str))
     unique, counts = np.unique(ids, return_counts=True)
     if (counts > 1).any():
@@ -112,7 +156,7 @@ def select_from_catalogue(path, columns=None, lrg_cuts=None, progress=None):
             f"{path}: the ID column repeats for selected sources "
             f"({', '.join(unique[counts > 1][:5])}...): map --columns id=... to a unique column."
         )
-    return lrgs, cuts.merge_funnels(funnels), n_rows
+    return lrgs, funnel, n_rows
 
 
 def _write_tile_stamps(path, tiles, bands, pixscale, lrgs, size_px, progress=None):
@@ -213,6 +257,7 @@ def ingest_survey(
     stamp_size=DEFAULT_STAMP_PX,
     user=None,
     progress=None,
+    job_pk=None,
 ):
     """Ingest a survey; returns the ``Survey``.
 
@@ -234,6 +279,9 @@ def ingest_survey(
     stamp_size : int
         Stamp side in pixels (tiles only).
     progress : callable(stage, done, total), optional
+    job_pk : int, optional
+        The ``core.models.Job`` doing the ingest, if a job is: whether it
+        lives is how a later ingest of the name tells a dead writer.
     """
     _check_name(name)
     tile_args = list(tiles or [])
@@ -253,16 +301,17 @@ def ingest_survey(
     lrg_cuts = lrg_cuts or cuts.LRGCuts()
     say = progress or (lambda stage, done, total: None)
 
+    claim = _reserve(name, job_pk)
     folder = surveys_dir() / name
-    if folder.exists():
-        raise IngestError(f"{folder} exists already (left by another survey?): remove it first.")
     try:
+        _clear_dead_writer(folder)
         if tile_args:
             opened, bands, pixscale = _open_tiles(tile_args)
             lrgs, funnel, n_rows = select_from_catalogue(
                 catalogue, columns, lrg_cuts, lambda n: say("catalogue", n, None)
             )
-            folder.mkdir(parents=True)
+            folder.mkdir(parents=True)  # not exist_ok: the name is ours, its leftovers gone
+            (folder / WRITER_MARK).write_text(claim.token)
             stamps_path = folder / "stamps.fits"
             flags, per_tile = _write_tile_stamps(
                 stamps_path,
@@ -320,11 +369,58 @@ def ingest_survey(
                     for k, tile in enumerate(band_tiles[band])
                 )
             _create_sources(survey, lrgs, flags, stamp_index)
+            claims.release(claim)
     except BaseException:
-        if tile_args:
+        if _written_by(folder, claim):
             shutil.rmtree(folder, ignore_errors=True)
+        claims.release(claim)
         raise
+    # Finished: the folder is the survey's now, never a leftover to clear.
+    (folder / WRITER_MARK).unlink(missing_ok=True)
     return survey
+
+
+def _reserve(name, job_pk=None):
+    """Claim the survey name for this ingest, or say who holds it."""
+    try:
+        claim = claims.take(f"survey:{name}", job_pk)
+    except claims.Held as exc:
+        advice = (
+            "wait for it to finish (or cancel the job)"
+            if exc.claim.job_id
+            else f"wait for it to finish (if it was killed on {exc.claim.host}, delete the "
+            f"claim {exc.claim.key} in Django admin, Claims)"
+        )
+        raise IngestError(
+            f"Survey {name!r} is being ingested by {claims.describe(exc.claim)}: {advice}, "
+            "or choose another name."
+        ) from exc
+    if Survey.objects.filter(name=name).exists():  # finished while we asked
+        claims.release(claim)
+        raise IngestError(f"A survey named {name!r} exists already: choose another name.")
+    return claim
+
+
+def _written_by(folder, claim):
+    """Whether ``folder`` is the unfinished work of ``claim``'s holder."""
+    try:
+        return (folder / WRITER_MARK).read_text() == claim.token
+    except OSError:
+        return False
+
+
+def _clear_dead_writer(folder):
+    """Remove ``folder`` when an ingest that no longer holds the name left it
+    unfinished (marked with its claim, or holding only partial files); we
+    hold the name, and no survey has it, so no live writer can be at work.
+    A folder of unknown origin is left for a person to look at."""
+    if not folder.exists():
+        return
+    mark = folder / WRITER_MARK
+    partial_only = all(".partial-" in p.name for p in folder.iterdir())
+    if not (mark.exists() or partial_only):
+        raise IngestError(f"{folder} exists already (left by a deleted survey?): remove it first.")
+    shutil.rmtree(folder)
 
 
 def _tile_row(survey, band, tile, n_sources):

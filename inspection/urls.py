@@ -1,6 +1,6 @@
 from django.urls import path
 
-from inspection import catalogue_views, grading_views, search_views, views
+from inspection import adapt_views, catalogue_views, grading_views, search_views, views
 
 app_name = "inspection"
 
@@ -14,6 +14,7 @@ urlpatterns = [
     path("surveys/ingest/", search_views.survey_ingest, name="survey_ingest"),
     path("surveys/<slug:name>/", search_views.survey_detail, name="survey"),
     path("surveys/<slug:name>/run/", search_views.run_launch, name="run_launch"),
+    path("surveys/<slug:name>/adapt/", adapt_views.adapt_launch, name="adapt_launch"),
     path(
         "surveys/<slug:name>/stamps/<int:index>/<str:kind>.png",
         search_views.stamp_preview,
@@ -24,16 +25,26 @@ urlpatterns = [
     path("runs/<int:pk>/", search_views.run_detail, name="run"),
     path("runs/<int:pk>/progress.json", search_views.run_progress, name="run_progress"),
     path("runs/<int:pk>/cancel/", search_views.run_cancel, name="run_cancel"),
-    path("runs/<int:pk>/retry/", search_views.run_retry, name="run_retry"),
+    path("runs/<int:pk>/resume/", search_views.run_resume, name="run_resume"),
     path("runs/<int:pk>/threshold/", search_views.run_threshold, name="run_threshold"),
     path("runs/<int:pk>/export.<str:fmt>", search_views.run_export, name="run_export"),
     path("training/", grading_views.training, name="training"),
     path("training/answer/", grading_views.training_answer, name="training_answer"),
     path("training/retake/", grading_views.training_retake, name="training_retake"),
     path("training/policy/", grading_views.training_policy, name="training_policy"),
+    path(
+        "training/stamps/<int:item_pk>/<str:kind>.png",
+        grading_views.training_stamp,
+        name="training_stamp",
+    ),  # fmt: skip
     path("grading/<int:pk>/", grading_views.grade_page, name="grade"),
     path("grading/<int:pk>/items.json", grading_views.grade_items, name="grade_items"),
     path("grading/<int:pk>/grade/", grading_views.grade_submit, name="grade_submit"),
+    path(
+        "grading/<int:pk>/stamps/<int:assignment_pk>/<str:kind>.png",
+        grading_views.grade_stamp,
+        name="grade_stamp",
+    ),  # fmt: skip
     path(
         "known/<slug:name>/stamps/<int:index>/<str:kind>.png",
         grading_views.known_preview,

@@ -6,7 +6,10 @@ value. Anything that does not parse raises ``ImproperlyConfigured`` naming the
 variable, what it holds and what would be accepted.
 """
 
+import contextlib
 import os
+import secrets
+import tempfile
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -64,6 +67,61 @@ def env_path(name, default, base_dir, environ=os.environ):
     if path.exists() and not path.is_dir():
         raise ImproperlyConfigured(f"{name}={str(path)!r} exists but is not a directory.")
     return path
+
+
+def env_path_list(name: str, default: str, base_dir: Path, environ=os.environ) -> list[Path]:
+    """Comma-separated directory paths; relative ones are taken from ``base_dir``."""
+    paths = []
+    for item in env_list(name, default, environ):
+        path = Path(item).expanduser()
+        paths.append(path if path.is_absolute() else Path(base_dir) / path)
+    return paths
+
+
+def secret_key_file(path: Path) -> str:
+    """The key stored in ``path``, generated there (mode 600) on first use.
+
+    Every process of one installation (web servers, workers on other
+    machines sharing the data dir) must sign with the same key, and a key
+    that changed on each start would log everyone out: so the key is made
+    once and kept beside the data it protects.
+    """
+    path = Path(path)
+    if not path.exists():
+        try:
+            _write_new_key(path)
+        except OSError as exc:
+            raise ImproperlyConfigured(
+                f"The secret key file {path} cannot be created ({exc}): make the data dir "
+                "writable or set SECRET_KEY."
+            ) from exc
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077:
+        raise ImproperlyConfigured(
+            f"The secret key file {path} is readable by other users (mode {mode:o}): "
+            f"run chmod 600 {path}."
+        )
+    key = path.read_text().strip()
+    if len(key) < 50:
+        raise ImproperlyConfigured(
+            f"The secret key file {path} holds no usable key (under 50 characters): "
+            "delete it to have a new one generated (this logs everyone out)."
+        )
+    return key
+
+
+def _write_new_key(path):
+    """Write a fresh key to a private temporary file, then link it into place:
+    when the web server and a worker start together, one key wins and nobody
+    ever reads a half-written file."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".secret_key-")  # mode 600
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(50) + "\n")
+        with contextlib.suppress(FileExistsError):
+            os.link(tmp, path)
+    finally:
+        os.unlink(tmp)
 
 
 SQLITE_SCHEMES = {"sqlite"}

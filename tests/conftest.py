@@ -156,7 +156,7 @@ def database_url_of_test_db():
 @pytest.fixture
 def worker_env(redis_url, transactional_db):
     env = dict(os.environ)
-    env.update(DATABASE_URL=database_url_of_test_db(), REDIS_URL=redis_url, DEBUG="true")
+    env.update(DATABASE_URL=database_url_of_test_db(), REDIS_URL=redis_url)
     return env
 
 

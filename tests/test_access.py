@@ -104,3 +104,13 @@ def test_it_enforces_csrf_on_posts(inspector):
     client = Client(enforce_csrf_checks=True)
     response = client.post(reverse("login"), {"username": "ines", "password": "ines-password-1"})
     assert response.status_code == 403
+
+
+def test_it_gives_inspectors_no_stamp_by_survey_or_known_set_name(inspector_client):
+    # Inspectors see stamps only through their own assignments (and their
+    # training): a name and an index would tell a known item from a candidate.
+    for url in (
+        reverse("inspection:preview", args=["any-survey", 0, "r"]),
+        reverse("inspection:known_preview", args=["any-set", 0, "rgb"]),
+    ):
+        assert inspector_client.get(url).status_code == 403, url

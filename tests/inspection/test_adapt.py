@@ -90,6 +90,8 @@ def test_it_fine_tunes_on_the_surveys_lrgs_and_records_where_it_came_from(
     # Its stored evaluation (and so its thresholds) is the held-out split's.
     assert network.evaluation["auc"] == record["test"]["big-r-cnn"]["auc"]
     assert network.band_list == ["r"] and network.pixscale_arcsec == parent.pixscale_arcsec
+    # It scores as its parent does (the shipped CNN with TTA), calibrated so.
+    assert parent.tta and network.tta and network.calibration["temperature"] > 0
     # Progress moved forward through every step, to the end; nothing is left on disk.
     fractions = [f for _, f in steps]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0

@@ -383,6 +383,24 @@ def test_prior_lists_are_added_and_refused_from_the_web(admin_client, tmp_path):
     assert not PriorList.objects.filter(name="theirs").exists()
 
 
+def test_a_refused_prior_list_leaves_no_upload_and_paths_stay_in_the_roots(
+    admin_client, tmp_path, settings
+):
+    settings.DATA_DIR = tmp_path / "data"
+    settings.INGEST_ROOTS = [tmp_path / "incoming"]
+    bad = tmp_path / "q.csv"
+    bad.write_text("id,x,y\nA,1,2\n")
+    with open(bad, "rb") as f:
+        response = admin_client.post(reverse("inspection:prior_list_add"),
+                                     {"name": "theirs", "file": f})  # fmt: skip
+    assert response.status_code == 400
+    assert list((tmp_path / "data" / "priors").iterdir()) == []
+    response = admin_client.post(reverse("inspection:prior_list_add"),
+                                 {"name": "theirs", "path": str(bad)})  # fmt: skip
+    assert response.status_code == 400 and "LENSFINDER_INGEST_ROOTS" in response.content.decode()
+    assert not PriorList.objects.exists()
+
+
 def test_inspectors_cannot_see_catalogues(campaign, inspector_client):
     for url in (
         reverse("inspection:catalogues"),

@@ -14,9 +14,11 @@ from inspection.cutouts import (
     STRETCHES,
     TileError,
     assign_tiles,
+    centre_crop,
     contains,
     cut_stamps,
     edge_distance,
+    field_mismatch,
     lupton_rgb,
     open_tile,
     pixel_positions,
@@ -240,3 +242,74 @@ def test_its_rgb_shows_nan_pixels_black():
     r[20, 20] = np.nan
     rgb = lupton_rgb(g, r, i)
     assert (rgb[20, 20] == 0).all() and rgb[20, 21].max() > 0
+
+
+def write_compressed_tile(path, data):
+    image = fits.CompImageHDU(data, header=tan_wcs().to_header(), compression_type="RICE_1")
+    fits.HDUList([fits.PrimaryHDU(), image]).writeto(path)
+    return path
+
+
+def test_it_reads_a_compressed_tile(tmp_path):
+    data = np.arange(NY * NX, dtype=np.int32).reshape(NY, NX)
+    tile = open_tile(write_compressed_tile(tmp_path / "r.fits.fz", data))
+    assert tile.shape == (NY, NX)
+    np.testing.assert_array_equal(tile.data[10:13, 20:24], data[10:13, 20:24])
+
+
+def test_it_refuses_a_compressed_tile_that_decompresses_past_the_cap(tmp_path):
+    """A decompression bomb: a few kB on disk that would take 2.4 GB."""
+    path = write_compressed_tile(tmp_path / "bomb.fits.fz", np.zeros((NY, NX), np.int32))
+    assert path.stat().st_size < 20_000
+    with pytest.raises(TileError, match=r"bomb\.fits\.fz: the compressed image is 150 x 120 .*"
+                       r"funpack bomb\.fits\.fz"):  # fmt: skip
+        open_tile(path, max_pixels=NY * NX - 1)
+    assert open_tile(path, max_pixels=NY * NX).shape == (NY, NX)
+
+
+def test_it_scales_integer_tiles_a_section_at_a_time(tmp_path):
+    raw = (np.arange(NY * NX) % 30000).astype(np.int16).reshape(NY, NX)
+    raw[5, 7] = -32768
+    path = tmp_path / "int.fits"
+    hdu = fits.PrimaryHDU(raw, header=tan_wcs().to_header(), do_not_scale_image_data=True)
+    hdu.header.update(BSCALE=0.5, BZERO=10.0, BLANK=-32768)
+    hdu.writeto(path)
+    with fits.open(path) as hdul:  # astropy's own scaling, whole image
+        expected = hdul[0].data.astype(np.float32)
+    assert np.isnan(expected[5, 7]) and expected[0, 1] == 10.5
+
+    tile = open_tile(path)
+    assert not isinstance(tile.data, np.ndarray)  # nothing converted yet
+    assert tile.data.dtype == np.float32 and tile.shape == (NY, NX)
+    np.testing.assert_array_equal(tile.data[0:10, 0:12], expected[0:10, 0:12])
+    stamps, _ = cut_stamps(tile.data, [7.0], [5.0], 5)
+    np.testing.assert_array_equal(stamps[0], expected[3:8, 5:10])
+
+
+# --- Known items shown as a survey's stamps ------------------------------------
+
+
+def test_it_crops_a_stamp_keeping_the_centre_pixel_where_cut_stamps_puts_it(tile):
+    for size in (101, 100):
+        big = np.zeros((3, size, size))
+        big[:, size // 2, size // 2] = 1
+        small = centre_crop(big, 97)
+        assert small.shape == (3, 97, 97) and small[:, 48, 48].tolist() == [1, 1, 1]
+    # The same as cutting the smaller stamp from the image at the same place.
+    data = tile.data
+    assert np.array_equal(
+        centre_crop(cut_stamps(data, [70.0], [60.0], 41)[0][0], 21),
+        cut_stamps(data, [70.0], [60.0], 21)[0][0],
+    )
+    with pytest.raises(ValueError, match="cannot be cropped"):
+        centre_crop(np.zeros((3, 61, 61)), 97)
+
+
+def test_it_says_when_stamps_cannot_look_like_a_surveys():
+    gri = ["g", "r", "i"]
+    assert field_mismatch(gri, 0.21, (101, 101), gri, 0.2099, 97) is None
+    assert field_mismatch(gri, 0.21, (97, 97), ["r"], 0.21, 97) is None  # rgb simply unused
+    assert "g, r and i" in field_mismatch(["r"], 0.21, (97, 97), gri, 0.21, 97)
+    assert "lack the r band" in field_mismatch(["g", "i"], 0.21, (97, 97), ["r"], 0.21, 97)
+    assert '0.2"/px' in field_mismatch(gri, 0.2, (97, 97), gri, 0.21, 97)
+    assert "smaller" in field_mismatch(gri, 0.21, (61, 61), gri, 0.21, 97)

@@ -1,18 +1,31 @@
 """Training with feedback, campaigns, blind grading, history, access, and
-concurrent inspectors losing no grade."""
+concurrent inspectors losing no grade; known items that cannot be told from
+candidates, training before grading, and grade requests checked to the byte."""
 
 import contextlib
+import io
 import json
 import threading
+from urllib.parse import urlencode
 
 import numpy as np
 import pytest
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
+from PIL import Image
 
-from inspection import grading
-from inspection.models import Assignment, Campaign, Grade, GradeChange, Skill
+from inspection import cutouts, grading
+from inspection.models import (
+    Assignment,
+    Campaign,
+    Grade,
+    GradeChange,
+    KnownItem,
+    Skill,
+    TrainingAnswer,
+)
+from simulations.stampset import StampSetWriter
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -138,6 +151,7 @@ def test_grading_is_blind_and_private(graded_search, inspector, other_inspector,
     campaign = open_campaign(run, [inspector, other_inspector], known_fraction=0)
     theirs = campaign.assignments.filter(inspector=other_inspector).first()
     grading.record_grade(theirs, 2, "their secret comment")
+    pass_training(inspector)
     client.force_login(inspector)
     body = client.get(reverse("inspection:grade_items", args=[campaign.pk])).json()
     text = json.dumps(body)
@@ -147,8 +161,9 @@ def test_grading_is_blind_and_private(graded_search, inspector, other_inspector,
         campaign.assignments.filter(inspector=inspector).values_list("pk", flat=True)
     )
     # Another inspector's assignment, a forged id, a bad grade, a malformed body.
-    assert post_grade(client, campaign, theirs.pk, 0).status_code == 404
-    assert post_grade(client, campaign, 10**9, 0).status_code == 404
+    for refused in (post_grade(client, campaign, theirs.pk, 0),
+                    post_grade(client, campaign, 10**9, 0)):  # fmt: skip
+        assert refused.status_code == 404 and refused.json()["error"]
     mine = campaign.assignments.filter(inspector=inspector).first()
     assert post_grade(client, campaign, mine.pk, 5).status_code == 400
     assert client.post(reverse("inspection:grade_submit", args=[campaign.pk]), "nope",
@@ -170,17 +185,26 @@ def test_grading_is_blind_and_private(graded_search, inspector, other_inspector,
 def test_a_grade_needs_the_csrf_token(graded_search, inspector):
     run, _ = graded_search
     campaign = open_campaign(run, [inspector], known_fraction=0)
+    pass_training(inspector)
     client = Client(enforce_csrf_checks=True)
     client.force_login(inspector)
     a = campaign.assignments.first()
-    assert post_grade(client, campaign, a.pk, 1).status_code == 403
+    refused = post_grade(client, campaign, a.pk, 1)
+    assert refused.status_code == 403 and "token" in refused.json()["error"]
     assert not Grade.objects.exists()
+    client.get(reverse("inspection:grade", args=[campaign.pk]))  # sets the cookie
+    token = client.cookies["csrftoken"].value
+    accepted = client.post(reverse("inspection:grade_submit", args=[campaign.pk]),
+                           json.dumps({"id": a.pk, "grade": 1}),
+                           content_type="application/json", HTTP_X_CSRFTOKEN=token)  # fmt: skip
+    assert accepted.status_code == 200 and Grade.objects.get().grade == 1
 
 
 def test_a_closed_campaign_refuses_grades_clearly(graded_search, inspector, client):
     run, _ = graded_search
     campaign = open_campaign(run, [inspector], known_fraction=0)
     grading.set_status(campaign, "closed")
+    pass_training(inspector)
     client.force_login(inspector)
     response = post_grade(client, campaign, campaign.assignments.first().pk, 1)
     assert response.status_code == 409 and "closed" in response.json()["error"]
@@ -191,6 +215,8 @@ def test_many_inspectors_grading_at_once_lose_nothing(graded_search, django_user
 
     run, _ = graded_search
     users = [create_inspector(f"insp{k}", password="pw-123456789")[0] for k in range(6)]
+    for user in users:
+        pass_training(user)
     campaign = open_campaign(run, users, known_fraction=0)
     errors = []
 
@@ -233,10 +259,10 @@ def test_the_pages_of_a_campaign_render(graded_search, inspector, admin_client):
     assert "round 1" in listing and 'P("lens"|lens)' in listing
     assert Campaign.objects.get().status == "open"
     item = campaign.items.filter(known__isnull=False).first()
-    png = client.get(
-        reverse("inspection:known_preview", args=[known.name, item.known.stamp_index, "rgb"])
-    )
+    url = reverse("inspection:known_preview", args=[known.name, item.known.stamp_index, "rgb"])
+    png = admin_client.get(url)
     assert png.status_code == 200 and png["Content-Type"] == "image/png"
+    assert client.get(url).status_code == 403  # inspectors: only their own assignments
 
 
 def test_opening_a_campaign_renders_its_previews_ahead(graded_search, inspector, admin_client,
@@ -282,3 +308,254 @@ def test_an_admin_adds_real_lenses_as_fits_images(graded_search, admin_client, t
         reverse("inspection:known_set_add"), {"name": "x", "path": "/nope.fits"}
     )
     assert bad.status_code == 400 and "no such stamp-set file" in bad.content.decode()
+
+
+# --- Known items cannot be told from candidates -----------------------------------
+
+
+def stamp_url(campaign, assignment, kind):
+    return reverse("inspection:grade_stamp", args=[campaign.pk, assignment.pk, kind])
+
+
+def png_of(response):
+    assert response.status_code == 200 and response["Content-Type"] == "image/png"
+    return Image.open(io.BytesIO(response.content))
+
+
+def test_every_grading_image_comes_through_an_opaque_url_of_its_assignment(
+    graded_search, inspector, client
+):
+    run, known = graded_search
+    campaign = open_campaign(run, [inspector], known_fraction=0.3)
+    pass_training(inspector)
+    client.force_login(inspector)
+    page = client.get(reverse("inspection:grade", args=[campaign.pk])).content.decode()
+    body = client.get(reverse("inspection:grade_items", args=[campaign.pk])).json()
+    text = page + json.dumps(body)
+    assert "/known/" not in text and "/surveys/" not in text and run.survey.name not in text
+    for item in body["items"]:
+        assert set(item) == {"id", "position", "images", "grade", "comment"}
+        for kind, url in item["images"].items():
+            assert url == f"/grading/{campaign.pk}/stamps/{item['id']}/{kind}.png?stretch=asinh"
+    mine = campaign.assignments.filter(inspector=inspector)
+    shown = [mine.filter(item__known__isnull=False).first(), mine.filter(item__known=None).first()]
+    sizes = {(kind, png_of(client.get(stamp_url(campaign, a, kind))).size)
+             for a in shown for kind in ("r", "rgb")}  # fmt: skip
+    assert sizes == {("r", (291, 291)), ("rgb", (291, 291))}
+
+
+def big_known_set(tmp_path, pixscale_arcsec=0.21, size=105, name="big"):
+    """A g,r,i known set of noise with a blob, wider than the survey's 97 px."""
+    rng = np.random.default_rng(3)
+    cube = rng.normal(20, 5, (6, 3, size, size)).astype(np.float32)
+    cube[:, :, size // 2 - 3 : size // 2 + 4, size // 2 - 3 : size // 2 + 4] += [
+        [[[200]], [[400]], [[300]]]
+    ]
+    path = tmp_path / f"{name}.fits"
+    with StampSetWriter(path, 6, ["g", "r", "i"], (size, size), pixscale_arcsec) as w:
+        w.write(cube, {"id": [f"k{i}" for i in range(6)], "label": [1, 0] * 3})
+    return grading.add_known_set(name, path), cube
+
+
+def test_known_items_are_cut_and_rendered_exactly_as_the_surveys_stamps(
+    graded_search, inspector, client, tmp_path
+):
+    run, _ = graded_search
+    big, cube = big_known_set(tmp_path)
+    campaign = open_campaign(run, [inspector], known_fraction=0.2, known_sets=[big])
+    pass_training(inspector)
+    client.force_login(inspector)
+    a = campaign.assignments.filter(inspector=inspector, item__known__isnull=False).first()
+    assert run.survey.stamp_size == 97
+    # The survey's own route: the central 97 px (105 // 2 - 97 // 2 = 4), its
+    # r band with the inspector's stretch, its g,r,i composite.
+    stamp = cube[a.item.known.stamp_index, :, 4:101, 4:101]
+    for kind, image in (("r", stamp[1]), ("rgb", cutouts.lupton_rgb(*stamp))):
+        for stretch in ("asinh", "log"):
+            response = client.get(stamp_url(campaign, a, kind), {"stretch": stretch})
+            assert png_of(response).size == (291, 291)
+            assert response.content == cutouts.render_png(image, stretch=stretch)
+
+
+def test_known_sets_that_cannot_look_like_the_surveys_stamps_are_not_mixed_in(
+    graded_search, inspector, tmp_path
+):
+    run, known = graded_search
+    coarse, _ = big_known_set(tmp_path, pixscale_arcsec=0.3, name="coarse")
+    with pytest.raises(grading.GradingError, match=r'coarse: the stamps have 0.3"/px'):
+        grading.create_campaign(run, "r1", [inspector], known_fraction=0.2, known_sets=[coarse])
+    campaign = grading.create_campaign(run, "r2", [inspector], known_fraction=0.2,
+                                       known_sets=[coarse, known])  # fmt: skip
+    assert set(campaign.items.filter(known__isnull=False)
+               .values_list("known__known_set__name", flat=True)) == {"known"}  # fmt: skip
+
+
+def test_items_shown_in_training_are_never_mixed_into_campaigns(
+    graded_search, inspector, other_inspector
+):
+    run, known = graded_search
+    halves = [set(known.items.filter(for_training=t).values_list("is_lens", flat=True))
+              for t in (True, False)]  # fmt: skip
+    assert halves == [{True, False}, {True, False}]  # both classes in each half
+    campaign = open_campaign(run, [inspector, other_inspector], known_fraction=0.5)
+    mixed = set(campaign.items.exclude(known=None).values_list("known_id", flat=True))
+    trained = {i.pk for u in (inspector, other_inspector) for i in grading.training_items(u)}
+    assert mixed and not mixed & trained
+    assert not KnownItem.objects.filter(pk__in=mixed, for_training=True).exists()
+    # An answer given in training before the sets were split keeps an item out too.
+    answered = KnownItem.objects.get(pk=min(mixed))
+    TrainingAnswer.objects.create(inspector=inspector, item=answered, grade=2, correct=True)
+    again = open_campaign(run, [inspector], known_fraction=0.5)
+    assert answered.pk not in set(again.items.values_list("known_id", flat=True))
+
+
+def test_an_inspector_fetches_only_the_stamps_of_their_own_assignments(
+    graded_search, inspector, other_inspector, client
+):
+    run, known = graded_search
+    campaign = open_campaign(run, [inspector, other_inspector], known_fraction=0.3)
+    other = open_campaign(run, [other_inspector], known_fraction=0)
+    pass_training(inspector)
+    client.force_login(inspector)
+    theirs = campaign.assignments.filter(inspector=other_inspector).first()
+    mine = campaign.assignments.filter(inspector=inspector).first()
+    assert client.get(stamp_url(campaign, mine, "r")).status_code == 200
+    assert client.get(stamp_url(campaign, theirs, "r")).status_code == 404
+    assert client.get(stamp_url(other, mine, "r")).status_code == 404
+    # Stamps by survey or known set and index are the admins'.
+    item = campaign.items.exclude(known=None).first()
+    source = campaign.items.exclude(source=None).first().source
+    for url in (
+        reverse("inspection:known_preview", args=[known.name, item.known.stamp_index, "r"]),
+        reverse("inspection:preview", args=[run.survey.name, source.stamp_index, "r"]),
+    ):
+        assert client.get(url).status_code == 403
+    # In training, their own training items only.
+    trained = grading.training_items(inspector)
+    stranger = known.items.exclude(pk__in=[i.pk for i in trained]).first()
+    assert (
+        client.get(reverse("inspection:training_stamp", args=[trained[0].pk, "r"])).status_code
+        == 200
+    )
+    assert (
+        client.get(reverse("inspection:training_stamp", args=[stranger.pk, "r"])).status_code == 404
+    )
+
+
+# --- Training first; drafts hidden; answers in JSON --------------------------------
+
+
+def test_items_grades_and_stamps_wait_for_the_training(graded_search, inspector, client):
+    run, _ = graded_search
+    campaign = open_campaign(run, [inspector], known_fraction=0)
+    client.force_login(inspector)
+    a = campaign.assignments.filter(inspector=inspector).first()
+    items_url = reverse("inspection:grade_items", args=[campaign.pk])
+    for response in (client.get(items_url), post_grade(client, campaign, a.pk, 1)):
+        assert response.status_code == 403 and "training" in response.json()["error"]
+    assert client.get(stamp_url(campaign, a, "r")).status_code == 403
+    assert not Grade.objects.exists()
+    pass_training(inspector)
+    assert client.get(items_url).status_code == 200
+    assert client.get(stamp_url(campaign, a, "r")).status_code == 200
+    assert post_grade(client, campaign, a.pk, 1).status_code == 200
+
+
+def test_draft_campaigns_are_not_the_inspectors_to_see(graded_search, inspector, client):
+    run, _ = graded_search
+    draft = grading.create_campaign(run, "draft", [inspector], known_fraction=0)
+    pass_training(inspector)
+    client.force_login(inspector)
+    a = draft.assignments.first()
+    assert client.get(reverse("inspection:grade", args=[draft.pk])).status_code == 404
+    assert client.get(stamp_url(draft, a, "r")).status_code == 404
+    for response in (
+        client.get(reverse("inspection:grade_items", args=[draft.pk])),
+        post_grade(client, draft, a.pk, 1),
+    ):
+        assert response.status_code == 404 and response.json()["error"]
+    assert not Grade.objects.exists()
+
+
+def test_the_grading_api_refuses_non_inspectors_in_json(admin_client):
+    response = admin_client.get(reverse("inspection:grade_items", args=[1]))
+    assert response.status_code == 403 and "inspectors" in response.json()["error"]
+
+
+# --- Only 0, 1, 2; malformed bodies answer 400 ------------------------------------
+
+
+def test_only_the_integers_0_1_2_are_grades(graded_search, inspector, client):
+    run, _ = graded_search
+    campaign = open_campaign(run, [inspector], known_fraction=0)
+    pass_training(inspector)
+    client.force_login(inspector)
+    a = campaign.assignments.filter(inspector=inspector).first()
+    for value in (1.5, 2.99, -0.5, True, False, 1.0, 3, None, "two", [1]):
+        response = post_grade(client, campaign, a.pk, value)
+        assert response.status_code == 400, value
+        assert "0 (non-lens), 1 (possible) or 2 (definite)" in response.json()["error"]
+    assert not Grade.objects.exists()
+    assert post_grade(client, campaign, a.pk, 2).status_code == 200
+    assert Grade.objects.get().grade == 2
+
+
+def test_malformed_grade_bodies_answer_400_in_json(graded_search, inspector):
+    run, _ = graded_search
+    campaign = open_campaign(run, [inspector], known_fraction=0)
+    pass_training(inspector)
+    client = Client(enforce_csrf_checks=True)  # as a browser: the CSRF check reads forms
+    client.force_login(inspector)
+    client.get(reverse("inspection:grade", args=[campaign.pk]))
+    token = client.cookies["csrftoken"].value
+    url = reverse("inspection:grade_submit", args=[campaign.pk])
+    a = campaign.assignments.filter(inspector=inspector).first()
+    bodies = [
+        b'{"id": Infinity, "grade": 1}',
+        b'{"id": NaN, "grade": 1}',
+        b'{"id": 1e999, "grade": 1}',
+        b'{"id": 100000000000000000000000000000, "grade": 1}',
+        b'{"id": -5, "grade": 1}',
+        f'{{"id": {a.pk}, "grade": 1, "comment": 5}}'.encode(),
+        f'{{"id": {a.pk}, "grade": 1, "comment": {{"a": [1]}}}}'.encode(),
+        f'{{"id": {a.pk}, "grade": 1, "zoom": [2]}}'.encode(),
+        f'{{"id": {a.pk}, "grade": 1, "comment": "arc\\u0000"}}'.encode(),
+        f'{{"id": {a.pk}, "grade": 1, "comment": "\\udc80"}}'.encode(),
+        f'{{"id": {a.pk}, "grade": 1, "comment": '.encode() + b"[" * 5000 + b"]" * 5000 + b"}",
+        b"[1, 2]",
+        b"",
+    ]
+    for raw in bodies:
+        response = client.post(url, raw, content_type="application/json", HTTP_X_CSRFTOKEN=token)
+        assert response.status_code == 400, raw[:80]
+        assert response.json()["error"], raw[:80]
+    form = {"csrfmiddlewaretoken": token, "id": a.pk, "grade": 1}
+    for response in (
+        client.post(url, form),  # multipart
+        client.post(url, urlencode(form), content_type="application/x-www-form-urlencoded"),
+    ):
+        assert response.status_code == 400 and "application/json" in response.json()["error"]
+    assert not Grade.objects.exists()
+
+
+def test_the_migration_splits_existing_known_sets_by_the_same_rule(transactional_db):
+    from django.db.migrations.executor import MigrationExecutor
+
+    before = [("inspection", "0005_score_logit_required")]
+    after = [("inspection", "0006_known_items_for_training")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    old = executor.loader.project_state(before).apps
+    known = old.get_model("inspection", "KnownSet").objects.create(
+        name="old", stamps_path="old.fits", bands="r", pixscale_arcsec=0.2
+    )
+    labels = [1, 1, 0, 1, 0, 0, 0, 1, 1]
+    old.get_model("inspection", "KnownItem").objects.bulk_create(
+        old.get_model("inspection", "KnownItem")(known_set=known, stamp_index=i, is_lens=bool(b))
+        for i, b in enumerate(labels)
+    )
+    executor = MigrationExecutor(connection)
+    executor.migrate(after)
+    split = list(KnownItem.objects.order_by("stamp_index").values_list("for_training", flat=True))
+    assert split == grading.split_for_training(labels)
+    assert split == [True, False, True, True, False, True, False, False, True]

@@ -2,23 +2,28 @@
 truth table, stamps, runs scored by real workers on a real Redis, candidates,
 exports, a run killed mid-way and relaunched, retries."""
 
+import os
 import signal
 import subprocess
 import sys
 import time
+from io import StringIO
 
 import django_rq
 import numpy as np
 import pytest
 from astropy.table import Table
 from django.core.management import CommandError, call_command
+from django.urls import reverse
 from rq.worker import SimpleWorker
 
 from classifier.models import Network
 from classifier.services import register_shipped
-from core.models import Job
+from core import claims
+from core.models import Claim, Job
 from inspection import runs
 from inspection.models import FLAG_EDGE, FLAG_OUTSIDE, Score, ScoringRun, Source, Survey
+from inspection.surveys import IngestError, ingest_survey
 from simulations.field import simulate_field
 from simulations.stampset import read_stampset
 from tests.conftest import ROOT
@@ -250,7 +255,7 @@ def test_a_cancelled_chunk_is_retried_without_rescoring_the_others(field, data_d
     others = {c.pk: c.job_id for c in run.chunks.exclude(pk=second.pk)}
     kept = dict(run.scores.values_list("pk", "score"))
 
-    assert runs.retry_failed(run) == 1
+    assert runs.resume(run).queued == 1
     burst()
     assert runs.progress(run).status == "succeeded"
     assert run.scores.count() == run.n_sources
@@ -339,6 +344,42 @@ def test_a_tile_without_a_celestial_wcs_is_refused(field, data_dir, tmp_path):
         )
 
 
+def test_a_compressed_tile_past_the_pixel_cap_is_refused_before_decompressing(
+    field, data_dir, tmp_path, settings
+):
+    """A decompression bomb: 16 million pixels (64 MB) in a few hundred kB of RICE."""
+    import tracemalloc
+
+    from astropy.io import fits
+
+    header = fits.getheader(field / "r.fits")
+    bomb = fits.CompImageHDU(np.zeros((4000, 4000), np.int32), compression_type="RICE_1")
+    for key in ("CTYPE1", "CTYPE2", "CRVAL1", "CRVAL2", "CRPIX1", "CRPIX2", "CD1_1", "CD2_2"):
+        if key in header:
+            bomb.header[key] = header[key]
+    fits.HDUList([fits.PrimaryHDU(), bomb]).writeto(tmp_path / "r.fits.fz")
+    assert (tmp_path / "r.fits.fz").stat().st_size < 2**20
+    settings.MAX_TILE_PIXELS = 10**6
+    refusal = r"r\.fits\.fz: the compressed image is 4000 x 4000 pixels \(16 million\), more "
+    refusal += r"than the 1 million.*funpack"
+    tracemalloc.start()
+    try:
+        with pytest.raises(CommandError, match=refusal):
+            call_command("ingest_survey", "x", "--catalog", str(field / "catalogue.fits"),
+                         f"--tile=r={tmp_path / 'r.fits.fz'}")  # fmt: skip
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 32 * 2**20  # never decompressed (64 MB)
+    assert not Survey.objects.exists()
+
+
+def test_a_tile_band_must_be_a_band_name(field, data_dir):
+    with pytest.raises(CommandError, match="'r,g' is not a band name"):
+        call_command("ingest_survey", "x", "--catalog", str(field / "catalogue.fits"),
+                     f"--tile=r,g={field / 'r.fits'}")  # fmt: skip
+
+
 def test_sources_outside_every_tile_are_flagged_not_dropped(field, data_dir, tmp_path):
     from astropy.io import fits
 
@@ -399,3 +440,175 @@ def test_launching_without_redis_creates_nothing(field, data_dir, settings):
     with pytest.raises(CommandError, match="does not answer"):
         call_command("launch_run", "--survey", survey.name, "--network", "kids-r-cnn")
     assert not ScoringRun.objects.exists() and not Score.objects.exists()
+
+
+# --- Nothing lost when jobs race or die ------------------------------------------
+
+
+def wait_for(predicate, timeout_s=120, every_s=0.01):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(every_s)
+    return False
+
+
+def tiles_of(field, bands="gri"):
+    return [(b, field / f"{b}.fits") for b in bands]
+
+
+def test_a_second_ingest_of_a_name_being_ingested_is_refused_and_removes_nothing(field, data_dir):
+    second = []
+
+    def start_a_second_ingest(stage, done, total):
+        # The first ingest has the name and is reading its catalogue.
+        if second:
+            return
+        try:
+            ingest_survey("race", catalogue=field / "catalogue.fits", tiles=tiles_of(field))
+            second.append("ingested")
+        except IngestError as exc:
+            second.append(str(exc))
+
+    survey = ingest_survey("race", catalogue=field / "catalogue.fits", tiles=tiles_of(field),
+                           progress=start_a_second_ingest)  # fmt: skip
+    assert "Survey 'race' is being ingested by process" in second[0]
+    assert Survey.objects.count() == 1
+    stamps = read_stampset(survey.stamps_file())
+    assert len(stamps) == survey.sources.count() > 0
+    assert sorted(p.name for p in survey.stamps_file().parent.iterdir()) == ["stamps.fits"]
+    assert not Claim.objects.exists()
+
+
+def test_the_next_ingest_of_a_name_clears_what_a_killed_ingest_left(field, data_dir):
+    from inspection.surveys import WRITER_MARK
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()  # a process that is gone: the killed ingest
+    claim = claims.take("survey:field")
+    Claim.objects.filter(pk=claim.pk).update(pid=dead.pid)
+    folder = data_dir / "surveys" / "field"
+    folder.mkdir(parents=True)
+    (folder / WRITER_MARK).write_text(claim.token)
+    (folder / f".stamps.fits.partial-{dead.pid}").write_bytes(b"half a stamp set")
+
+    survey, _ = ingest(field)
+    assert sorted(p.name for p in folder.iterdir()) == ["stamps.fits"]
+    assert len(read_stampset(survey.stamps_file())) == survey.sources.count() > 0
+    assert not Claim.objects.exists()
+
+
+def test_an_ingest_job_whose_worker_died_no_longer_holds_the_name(field, data_dir, redis_url):
+    # Its row still says running, but the queue has no record of it.
+    job = Job.objects.create(title="Ingest survey field", function="inspection.jobs.ingest_survey",
+                             status=Job.Status.RUNNING)  # fmt: skip
+    claims.take("survey:field", job_pk=job.pk)  # this process lives: only the job can tell
+    # Left by an ingest of the old code: a partial stamp set, nothing else.
+    folder = data_dir / "surveys" / "field"
+    folder.mkdir(parents=True)
+    (folder / ".stamps.fits.partial-12345").write_bytes(b"half a stamp set")
+
+    survey, _ = ingest(field)
+    assert survey.sources.exists() and survey.stamps_file().exists()
+    job.refresh_from_db()
+    assert job.status == Job.Status.FAILED and "worker stopped" in job.error
+
+
+def test_a_run_whose_worker_was_killed_says_so_and_resumes_from_its_page(
+    field, data_dir, admin_client, start_worker, worker_env
+):
+    survey, _ = ingest(field)
+    n = survey.sample().count()
+    run = runs.launch_run(survey, Network.objects.get(name="kids-r-cnn"), chunk_size=(n + 1) // 2)
+    first, second = run.chunks.order_by("index")
+    worker_env["LENSFINDER_DATA_DIR"] = str(data_dir)
+    worker = start_worker("scoring", burst=False)
+    # Killed by its PID while it scores the first chunk (loading the network
+    # alone takes a second).
+    assert wait_for(lambda: Job.objects.get(pk=first.job_id).status == Job.Status.RUNNING)
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.wait()
+
+    page = admin_client.get(reverse("inspection:run", args=[run.pk])).content.decode()
+    first.job.refresh_from_db()
+    assert first.job.status == Job.Status.FAILED and "is gone" in first.job.error
+    assert Job.objects.get(pk=second.job_id).status == Job.Status.QUEUED
+    assert "Resume: queue 1 unfinished chunk again" in page
+    assert "No worker consumes the &#x27;scoring&#x27; queue" in page
+
+    admin_client.post(reverse("inspection:run_resume", args=[run.pk]))
+    burst()
+    assert runs.progress(run).status == "succeeded"
+    assert run.scores.count() == n
+    attempts = dict(run.chunks.values_list("index", "attempts"))
+    assert attempts == {0: 2, 1: 1}  # the queued chunk was not queued twice
+
+
+def test_resuming_a_run_whose_chunks_are_still_queued_scores_each_chunk_once(
+    field, data_dir, redis_url
+):
+    survey, _ = ingest(field)
+    run = runs.launch_run(survey, Network.objects.get(name="kids-r-cnn"), chunk_size=10)
+    n_chunks = run.chunks.count()
+    jobs = dict(run.chunks.values_list("pk", "job_id"))
+    out = StringIO()
+    call_command("launch_run", "--resume", str(run.pk), stdout=out, verbosity=0)
+    burst()
+    assert runs.progress(run).status == "succeeded"
+    assert run.scores.count() == run.n_sources
+    # Each chunk was scored by one job, the one it had.
+    assert Job.objects.filter(queue="scoring", started_at__isnull=False).count() == n_chunks
+    assert dict(run.chunks.values_list("pk", "job_id")) == jobs
+    assert f"0 unfinished chunk(s) queued again; {n_chunks} still queued" in out.getvalue()
+
+
+def test_a_run_whose_chunks_could_not_be_queued_says_it_exists_and_resumes(
+    field, data_dir, admin_client, redis_url, monkeypatch, settings
+):
+    from core import queue
+
+    survey, _ = ingest(field)
+    # Redis answers the check, then is gone when the chunks are queued.
+    monkeypatch.setattr(queue, "check_queue", lambda name="default": None)
+    live = settings.RQ_QUEUES
+    settings.RQ_QUEUES = {k: {**v, "URL": "redis://127.0.0.1:1/0"} for k, v in live.items()}
+    network = Network.objects.get(name="kids-r-cnn")
+    url = reverse("inspection:run_launch", args=[survey.name])
+    response = admin_client.post(url, {"network": network.pk}, follow=True)
+    run = ScoringRun.objects.get()
+    assert response.redirect_chain[-1][0] == reverse("inspection:run", args=[run.pk])
+    page = response.content.decode()
+    assert f"Run {run.pk} was created" in page and "launch_run --resume" in page
+
+    settings.RQ_QUEUES = live  # Redis is back
+    admin_client.post(reverse("inspection:run_resume", args=[run.pk]))
+    burst()
+    assert runs.progress(run).status == "succeeded" and run.scores.count() == run.n_sources
+
+
+def test_waiting_for_a_run_that_no_worker_consumes_says_how_to_start_one(
+    field, data_dir, redis_url
+):
+    survey, _ = ingest(field)
+    with pytest.raises(CommandError) as err:
+        call_command("launch_run", "--survey", survey.name, "--network", "kids-r-cnn", "--wait",
+                     "--no-worker-timeout", "0.5", verbosity=0)  # fmt: skip
+    run = ScoringRun.objects.get()
+    message = str(err.value)
+    assert f"Run {run.pk} waits for a worker" in message
+    assert "No worker consumes the 'scoring' queue" in message
+    assert "manage.py rqworker default scoring" in message
+    assert f"launch_run --resume {run.pk} --wait" in message
+
+
+def test_a_catalogue_from_which_no_lrg_is_selected_says_so_with_its_funnel(field, data_dir):
+    with pytest.raises(CommandError) as err:
+        call_command("ingest_survey", "none", "--catalog", str(field / "catalogue.fits"),
+                     f"--tile=r={field / 'r.fits'}", "--r-max", "5", verbosity=0)  # fmt: skip
+    message = str(err.value)
+    assert "no source passed the cuts" in message
+    assert f"{len(truth(field)):>10,d}  sources in" in message
+    assert "r < 5" in message
+    assert not Survey.objects.exists() and not (data_dir / "surveys" / "none").exists()
+    assert not Claim.objects.exists()

@@ -3,11 +3,14 @@ progress, threshold, cancel, retry, exports and the overlap matrix."""
 
 import contextlib
 import io
+from pathlib import Path
 
 import django_rq
 import pytest
 from astropy.table import Table
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
+from django.test import Client
 from django.urls import reverse
 from PIL import Image
 from rq.worker import SimpleWorker
@@ -67,6 +70,7 @@ def burst(queue):
 
 def test_an_admin_ingests_a_survey_from_the_web(admin_client, field, settings, tmp_path, redis_url):
     settings.DATA_DIR = tmp_path
+    settings.INGEST_ROOTS = [field]
     form = {
         "name": "web-field",
         "catalogue": str(field / "catalogue.fits"),
@@ -102,6 +106,127 @@ def test_an_admin_uploads_a_catalogue_and_tiles(admin_client, field, settings, t
     assert Survey.objects.get(name="up").bands == "g,r,i"
 
 
+def uploads_left(data_dir):
+    folder = data_dir / "surveys" / ".uploads"
+    return sorted(p.relative_to(folder) for p in folder.rglob("*")) if folder.exists() else []
+
+
+def tile_uploads(field, names=None):
+    """The field's tiles as uploads named ``names[band]``."""
+    names = names or {b: f"KIDS_35_-33_{b}.fits" for b in "gri"}
+    return [
+        SimpleUploadedFile(name, (field / f"{band}.fits").read_bytes())
+        for band, name in names.items()
+    ]
+
+
+def test_a_server_path_outside_the_ingest_roots_is_refused(admin_client, field, settings, tmp_path):
+    settings.DATA_DIR = tmp_path
+    settings.INGEST_ROOTS = [tmp_path / "incoming"]
+    form = {
+        "name": "web-field",
+        "catalogue": str(field / "catalogue.fits"),
+        "tiles": f"r={tmp_path / 'incoming' / '..' / '..' / 'r.fits'}",
+    }
+    response = admin_client.post(reverse("inspection:survey_ingest"), form)
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "is outside the directories the web forms may read" in page
+    assert "LENSFINDER_INGEST_ROOTS" in page
+    assert not Job.objects.exists()
+
+
+def test_an_upload_the_form_refuses_is_never_saved(admin_client, field, settings, tmp_path):
+    settings.DATA_DIR = tmp_path
+    with open(field / "catalogue.fits", "rb") as catalogue:  # but neither tiles nor stamps
+        response = admin_client.post(
+            reverse("inspection:survey_ingest"), {"name": "up", "catalogue_file": catalogue}
+        )
+    assert response.status_code == 400
+    assert "Give image tiles" in response.content.decode()
+    assert uploads_left(tmp_path) == [] and not Job.objects.exists()
+
+
+def test_uploads_are_removed_when_the_queue_is_down(admin_client, field, settings, tmp_path):
+    settings.DATA_DIR = tmp_path
+    settings.RQ_QUEUES = {
+        k: {**v, "URL": "redis://127.0.0.1:1/0"} for k, v in settings.RQ_QUEUES.items()
+    }
+    with contextlib.ExitStack() as stack:
+        files = {
+            "catalogue_file": stack.enter_context(open(field / "catalogue.fits", "rb")),
+            "tile_files": tile_uploads(field),
+        }
+        response = admin_client.post(reverse("inspection:survey_ingest"), {"name": "up", **files})
+    assert response.status_code == 503
+    assert uploads_left(tmp_path) == []
+
+
+def test_uploads_are_removed_when_the_ingest_fails(
+    admin_client, field, settings, tmp_path, redis_url
+):
+    settings.DATA_DIR = tmp_path
+    files = {
+        "catalogue_file": SimpleUploadedFile("catalogue.csv", b"no,columns,we,know\n1,2,3,4\n"),
+        "tile_files": tile_uploads(field),
+    }
+    response = admin_client.post(reverse("inspection:survey_ingest"), {"name": "up", **files})
+    assert response.status_code == 302
+    burst("default")
+    assert Job.objects.get().status == "failed"
+    assert uploads_left(tmp_path) == [] and not Survey.objects.exists()
+
+
+def test_two_uploaded_tiles_with_one_name_are_both_kept(
+    admin_client, field, settings, tmp_path, redis_url
+):
+    settings.DATA_DIR = tmp_path
+    with contextlib.ExitStack() as stack:
+        tiles = tile_uploads(field, {"g": "g.fits", "r": "r.fits", "i": "i.fits"})
+        tiles += tile_uploads(field, {"r": "r.fits"})  # a second pointing, same name
+        files = {
+            "catalogue_file": stack.enter_context(open(field / "catalogue.fits", "rb")),
+            "tile_files": tiles,
+        }
+        response = admin_client.post(reverse("inspection:survey_ingest"), {"name": "up", **files})
+    assert response.status_code == 302
+    burst("default")
+    assert Job.objects.get().status == "succeeded", Job.objects.get().error
+    r_tiles = Survey.objects.get(name="up").tiles.filter(band="r")
+    names = sorted(Path(t.path).name for t in r_tiles)
+    assert names == ["r-2.fits", "r.fits"]
+
+
+def test_an_uploaded_tile_must_be_named_after_its_band(admin_client, field, settings, tmp_path):
+    settings.DATA_DIR = tmp_path
+    with contextlib.ExitStack() as stack:
+        files = {
+            "catalogue_file": stack.enter_context(open(field / "catalogue.fits", "rb")),
+            "tile_files": tile_uploads(field, {"r": "KIDS_35_-33_r,g.fits"}),
+        }
+        response = admin_client.post(reverse("inspection:survey_ingest"), {"name": "up", **files})
+    assert response.status_code == 400
+    assert "does not end in a band" in response.content.decode()
+    assert uploads_left(tmp_path) == [] and not Job.objects.exists()
+
+
+def test_a_request_over_the_size_limit_is_refused_unread(admin_client, settings):
+    """A body claimed to be 1 GiB is refused from its Content-Length: reading
+    it (the CSRF check, the upload handlers) would fail on this short one."""
+    response = Client().generic(
+        "POST", reverse("login"), b"x" * 100, "multipart/form-data; boundary=x",
+        CONTENT_LENGTH=str(2**30),
+    )  # fmt: skip
+    assert response.status_code == 413
+    settings.MAX_UPLOAD_BYTES = 4 * 2**20
+    big = SimpleUploadedFile("KIDS_r.fits", b"\0" * (5 * 2**20))
+    response = admin_client.post(
+        reverse("inspection:survey_ingest"), {"name": "x", "tile_files": big}
+    )
+    assert response.status_code == 413
+    assert "LENSFINDER_MAX_UPLOAD_MB" in response.content.decode()
+
+
 def test_the_ingest_form_says_what_is_wrong(admin_client, settings, tmp_path, db):
     settings.DATA_DIR = tmp_path
     response = admin_client.post(
@@ -124,12 +249,12 @@ def test_the_survey_page_shows_the_funnel_and_stamps(admin_client, survey):
 
 
 @pytest.mark.parametrize("stretch", ["asinh", "linear", "log", "zscale"])
-def test_previews_are_pngs_rendered_once_and_cached(inspector_client, survey, stretch, settings):
+def test_previews_are_pngs_rendered_once_and_cached(admin_client, survey, stretch, settings):
     source = survey.sources.first()
     sizes = {}
     for kind in ("r", "rgb"):
         url = reverse("inspection:preview", args=[survey.name, source.stamp_index, kind])
-        response = inspector_client.get(url, {"stretch": stretch})
+        response = admin_client.get(url, {"stretch": stretch})
         assert response.status_code == 200 and response["Content-Type"] == "image/png"
         image = Image.open(io.BytesIO(response.content))
         sizes[kind] = image.mode
@@ -142,7 +267,13 @@ def test_previews_are_pngs_rendered_once_and_cached(inspector_client, survey, st
         assert cached.read_bytes() == response.content
     assert sizes["rgb"] == "RGB"
     bad = reverse("inspection:preview", args=[survey.name, 10**6, "r"])
-    assert inspector_client.get(bad).status_code == 404
+    assert admin_client.get(bad).status_code == 404
+
+
+def test_inspectors_cannot_browse_survey_stamps(inspector_client, survey):
+    # They see candidates only through their own assignments (grade_stamp).
+    url = reverse("inspection:preview", args=[survey.name, survey.sources.first().stamp_index, "r"])
+    assert inspector_client.get(url).status_code == 403
 
 
 def test_the_run_page_shows_progress_candidates_and_exports(admin_client, run):
@@ -182,8 +313,8 @@ def test_an_admin_launches_cancels_and_retries_a_run_from_the_web(admin_client, 
     admin_client.post(reverse("inspection:run_cancel", args=[run.pk]))
     assert runs.progress(run).status == "cancelled"
     page = admin_client.get(reverse("inspection:run", args=[run.pk])).content.decode()
-    assert "Retry 1 failed chunk" in page
-    admin_client.post(reverse("inspection:run_retry", args=[run.pk]))
+    assert "Resume: queue 1 unfinished chunk again" in page
+    admin_client.post(reverse("inspection:run_resume", args=[run.pk]))
     burst("scoring")
     assert runs.progress(run).status == "succeeded"
     assert run.scores.count() == survey.sample(refined=True).count()
@@ -211,7 +342,7 @@ def test_inspectors_get_403_on_survey_and_run_pages(inspector_client, run):
     ]
     for url in urls:
         assert inspector_client.get(url).status_code == 403, url
-    for name in ("run_cancel", "run_retry", "run_threshold"):
+    for name in ("run_cancel", "run_resume", "run_threshold"):
         assert (
             inspector_client.post(reverse(f"inspection:{name}", args=[run.pk])).status_code == 403
         )

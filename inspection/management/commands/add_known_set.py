@@ -35,4 +35,6 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         TrainingPolicy.current().known_sets.add(known)
         lenses = known.items.filter(is_lens=True).count()
-        self.stdout.write(f"Known set {known.name}: {known.items.count()} items ({lenses} lenses)")
+        training = known.items.filter(for_training=True).count()
+        self.stdout.write(f"Known set {known.name}: {known.items.count()} items ({lenses} lenses; "
+                          f"{training} for training, the rest to mix into campaigns)")  # fmt: skip

@@ -3,7 +3,7 @@ import dataclasses
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from inspection.cuts import LRGCuts
+from inspection.cuts import LRGCuts, funnel_lines
 from inspection.surveys import DEFAULT_STAMP_PX, IngestError, ingest_survey, parse_tile_args
 
 CUT_FIELDS = [f for f in dataclasses.fields(LRGCuts)]
@@ -96,8 +96,8 @@ class Command(BaseCommand):
             f"{survey.pixscale_arcsec:.4f} arcsec/px, {survey.stamp_size} px stamps"
         )
         self.stdout.write("Funnel:")
-        for label, count in survey.funnel:
-            self.stdout.write(f"  {count:>10,d}  {label}")
+        for line in funnel_lines(survey.funnel):
+            self.stdout.write(line)
         n = survey.stamp_counts()
         self.stdout.write(
             f"Sources: {n['lrgs']} LRGs, {n['refined']} refined; {n['edge']} stamps padded "

@@ -1,9 +1,11 @@
 import time
 
 from django.core.management.base import BaseCommand, CommandError
+from redis.exceptions import RedisError
 from tqdm import tqdm
 
 from classifier.models import Network
+from core import queue
 from core.logodds import format_p_lens
 from core.queue import QueueUnavailable
 from inspection import runs
@@ -51,6 +53,14 @@ class Command(BaseCommand):
         )
         parser.add_argument("--wait", action="store_true", help="wait until the run ends")
         parser.add_argument(
+            "--no-worker-timeout",
+            type=float,
+            default=10.0,
+            metavar="SECONDS",
+            help="with --wait: stop waiting, and say how to start one, when no worker has "
+            "listened on the scoring queue for this long (default 10)",
+        )
+        parser.add_argument(
             "--in-process",
             action="store_true",
             help="score here instead of on the workers (no Redis needed)",
@@ -65,8 +75,11 @@ class Command(BaseCommand):
                 if o["in_process"]:
                     runs.run_in_process(run)
                 else:
-                    n = runs.relaunch(run)
-                    self.stdout.write(f"Run {run.pk}: {n} unfinished chunk(s) queued again")
+                    resumed = runs.resume(run)
+                    self.stdout.write(
+                        f"Run {run.pk}: {resumed.queued} unfinished chunk(s) queued again; "
+                        f"{resumed.active} still queued or running on a live worker kept as is"
+                    )
             else:
                 if not (o["survey"] and o["network"]):
                     raise CommandError(
@@ -110,7 +123,8 @@ class Command(BaseCommand):
         except (runs.RunError, QueueUnavailable) as exc:
             raise CommandError(str(exc)) from exc
         if o["wait"] or o["in_process"]:
-            state = self._wait(run, o["verbosity"])
+            patience = None if o["in_process"] else o["no_worker_timeout"]
+            state = self._wait(run, o["verbosity"], patience)
             if state.status != "succeeded":
                 raise CommandError(
                     f"Run {run.pk} ended {state.status}: {state.error or state.message}. "
@@ -122,11 +136,30 @@ class Command(BaseCommand):
             f"P >= {format_p_lens(run.threshold_logit, minus='-')})"
         )
 
-    def _wait(self, run, verbosity):
+    def _wait(self, run, verbosity, no_worker_timeout_s=None):
+        """Follow the run until it ends; give up, saying how to start a
+        worker, once none has listened for ``no_worker_timeout_s``."""
+        seen_worker_at = time.monotonic()
         with tqdm(total=run.n_sources, unit="stamp", disable=verbosity == 0) as bar:
             while True:
                 state = runs.progress(run)
                 bar.update(state.done - bar.n)
                 if not state.is_active:
                     return state
+                if no_worker_timeout_s is not None:
+                    if self._worker_listens():
+                        seen_worker_at = time.monotonic()
+                    elif time.monotonic() - seen_worker_at > no_worker_timeout_s:
+                        advice = queue.no_worker_message("scoring")
+                        raise CommandError(
+                            f"Run {run.pk} waits for a worker. {advice} Then follow the run "
+                            f"with: manage.py launch_run --resume {run.pk} --wait"
+                        )
                 time.sleep(0.5)
+
+    @staticmethod
+    def _worker_listens():
+        try:
+            return queue.live_workers("scoring") > 0
+        except (RedisError, OSError):
+            return True  # Redis itself is away: not a missing worker

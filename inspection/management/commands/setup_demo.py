@@ -4,18 +4,18 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from classifier.models import Network
+from core.auth import DEMO_LOGINS
 from inspection import catalogues, grading, runs
 from inspection.accounts import ensure_user
 from inspection.models import KnownSet, PriorList, Survey, TrainingPolicy
 from inspection.surveys import ingest_survey
 from simulations.field import simulate_field
 
-# Local demo only (make run binds 127.0.0.1): fixed, printed passwords.
-DEMO_USERS = [
-    ("admin", "lensfinder-admin", {"admin": True}),
-    ("inspector1", "lensfinder-inspector1", {"inspector": True}),
-    ("inspector2", "lensfinder-inspector2", {"inspector": True}),
-]
+# Local demo only: fixed, printed passwords, which the login accepts only
+# from this machine (core.auth) and runstack refuses beyond loopback.
+DEMO_ROLES = {"admin": {"admin": True}, "inspector1": {"inspector": True},
+              "inspector2": {"inspector": True}}  # fmt: skip
+DEMO_USERS = [(name, DEMO_LOGINS[name], role) for name, role in DEMO_ROLES.items()]
 DEMO_FIELD_SEED = 2020
 DEMO_SURVEY = "demo-kids"
 DEMO_NETWORK = "kids-r-cnn"
@@ -31,7 +31,7 @@ class Command(BaseCommand):
     help = "Create the demo users and data; safe to run again (keeps what exists)."
 
     def handle(self, **options):
-        self.stdout.write("Demo logins:")
+        self.stdout.write("Demo logins (their passwords work from this machine only):")
         for username, password, role in DEMO_USERS:
             user, created = ensure_user(username, password, **role)
             kind = "admin" if role.get("admin") else "inspector"

@@ -82,7 +82,13 @@ class Command(BaseCommand):
                 compile = {"auto": None, "yes": True, "no": False}[options["compile"]]
                 if options["semi_real"]:
                     path = semireal_stampset(
-                        options["semi_real"], lenses, nonlenses, seed, out, psf, progress,
+                        options["semi_real"],
+                        lenses,
+                        nonlenses,
+                        seed,
+                        out,
+                        psf,
+                        progress,
                         transform=options["semi_real_transform"],
                     )
                 else:
