@@ -55,12 +55,12 @@ format: $(VENV)/.dev
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-# Rebuild the shipped networks in classifier/shipped/ (~1.5 hours on 2 CPU cores; see the README).
+# Rebuild the shipped networks in classifier/shipped/ (~3 hours on 2 CPU cores; see the README).
 # Needs the dev set: the cross-check test sets are rendered with lenstronomy.
 # The two builds run side by side, one thread each: on 2 cores that beats one
 # two-threaded build after the other (small convolutions scale poorly).
 networks: $(VENV)/.dev
-	OMP_NUM_THREADS=1 PY=$(PY) scripts/build-default-networks kids & kids=$$!; \
+	OMP_NUM_THREADS=1 PY=$(PY) scripts/build-default-networks kids kids-gri & kids=$$!; \
 	OMP_NUM_THREADS=1 PY=$(PY) scripts/build-default-networks lsst; lsst=$$?; \
 	wait $$kids && exit $$lsst
 

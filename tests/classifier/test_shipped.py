@@ -12,7 +12,11 @@ from classifier.services import SHIPPED_DIR, load_scorer, sha256_of
 from simulations import render
 from simulations.surveys import get_survey
 
-SHIPPED = {"kids-r-cnn": ("he2020-cnn", "kids-r"), "lsst-g-deeplens": ("deeplens-resnet", "lsst-g")}
+SHIPPED = {
+    "kids-r-cnn": ("he2020-cnn", "kids-r"),
+    "kids-gri-cnn": ("he2020-cnn", "kids-gri"),
+    "lsst-g-deeplens": ("deeplens-resnet", "lsst-g"),
+}
 EVALUATION_KEYS = {"n_lenses", "n_nonlenses", "auc", "tpr0", "tpr10", "accuracy_at_0.5",
                    "completeness_at_0.5", "threshold_at_fpr", "tpr_at_fpr", "completeness_grid",
                    "seconds", "shortcut_audit", "best_single_summary"}  # fmt: skip
@@ -58,3 +62,16 @@ def test_the_manifests_carry_the_cross_simulator_evaluation(name):
     for evaluation in (own, cross):
         best = evaluation["best_single_summary"]
         assert evaluation["auc"] > best["separation"] + 0.1
+
+
+def test_the_gri_network_is_shipped_because_it_beats_the_r_one_on_the_same_stamps():
+    """Colour separates blue arcs from red lens galaxies: kids-gri-cnn ships
+    only while it beats kids-r-cnn (reading the r band of the same lenstronomy
+    g,r,i stamps) on the cross-simulator check."""
+    manifest = json.loads((SHIPPED_DIR / "kids-gri-cnn.json").read_text())
+    mine, baseline = manifest["evaluation_cross_simulator"], manifest["baseline_cross_simulator"]
+    assert baseline["network"] == "kids-r-cnn" and baseline["file_sha256"] == mine["file_sha256"]
+    assert (
+        mine["auc"] > baseline["auc"]
+        and mine["tpr_at_fpr"]["0.01"] > baseline["tpr_at_fpr"]["0.01"]
+    )
