@@ -156,26 +156,35 @@ def needs_training(user):
     return policy.known_sets.exists() and skill_of(user).passed_at is None
 
 
-def may_grade(user, passed=None) -> bool:
+def may_grade(user, passed=None, required=None) -> bool:
     """Whether the inspector has passed the training, or there is none to
-    pass (``passed``: whether they have passed, where already known, as
-    from :func:`own_assignment`)."""
+    pass (``passed``: whether they have passed, ``required``: whether the
+    training has known sets, where already known, as from
+    :func:`own_assignment`)."""
     if passed is None:
         passed = Skill.objects.filter(inspector=user, passed_at__isnull=False).exists()
-    return passed or not needs_training(user)
+    if passed:
+        return True
+    if required is None:
+        return not needs_training(user)
+    return not required
 
 
 def own_assignment(user, campaign_pk, assignment_pk):
     """The inspector's own assignment in their open or closed campaign (a
     draft is the admins' alone), or None; ``passed`` on it says whether they
-    have passed the training. One query, kept to the joins that saving a
-    grade needs (each join costs more to plan than to run): it guards every
-    grade and every image request."""
+    have passed the training, ``training_required`` whether there is one.
+    One query, kept to the joins that saving a grade needs (each join costs
+    more to plan than to run): it guards every grade and every image
+    request."""
     passed = Skill.objects.filter(inspector=OuterRef("inspector"), passed_at__isnull=False)
+    # Whether there is a training to pass at all (TrainingPolicy.current() is
+    # row 1): in the same query, not two more on every grade.
+    required = TrainingPolicy.known_sets.through.objects.filter(trainingpolicy_id=1)
     try:
         assignment = (
             Assignment.objects.select_related("campaign", "item__source", "item__known")
-            .annotate(passed=Exists(passed))
+            .annotate(passed=Exists(passed), training_required=Exists(required))
             # Owning the assignment is enough: assignments are made only for
             # the campaign's inspectors (``create_campaign``).
             .get(

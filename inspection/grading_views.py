@@ -165,8 +165,8 @@ def _campaign_for(request, pk):
     return get_object_or_404(Campaign, pk=pk, inspectors=request.user, status__in=Campaign.VISIBLE)
 
 
-def _require_training(user, passed=None):
-    if not grading.may_grade(user, passed):
+def _require_training(user, passed=None, required=None):
+    if not grading.may_grade(user, passed, required):
         raise PermissionDenied(TRAINING_FIRST)
 
 
@@ -176,7 +176,7 @@ def _own_assignment(request, pk, assignment_pk):
     assignment = grading.own_assignment(request.user, pk, assignment_pk)
     if assignment is None:
         raise Http404("No such assignment of yours in this campaign.")
-    _require_training(request.user, assignment.passed)
+    _require_training(request.user, assignment.passed, assignment.training_required)
     return assignment
 
 
