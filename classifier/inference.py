@@ -121,11 +121,13 @@ class _Scoring:
                 f"{','.join(stampset.bands)} (missing {','.join(bad)})."
             )
         picked = [stampset.bands.index(b) for b in self.bands]
+        # None where the file holds exactly the network's bands: no copy per chunk.
+        picked = None if picked == list(range(len(stampset.bands))) else picked
         scores = []
         n = len(stampset)
         for start in range(0, n, CHUNK):
             chunk = stampset.stamps(slice(start, start + CHUNK))
-            if picked != list(range(len(stampset.bands))):
+            if picked is not None:
                 chunk = chunk[:, picked]
             if np.all(np.isnan(chunk)):
                 raise ValueError(
