@@ -19,7 +19,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from core import queue
-from core.roles import INSPECTOR_GROUP, admin_required, inspector_required
+from core.roles import INSPECTOR_GROUP, admin_required, inspector_required, is_inspector
 from inspection import catalogues, grade_body, grading, previews
 from inspection.models import (
     Campaign,
@@ -170,10 +170,17 @@ def _require_training(user, passed=None, required=None):
         raise PermissionDenied(TRAINING_FIRST)
 
 
-def _own_assignment(request, pk, assignment_pk):
+def _own_assignment(request, pk, assignment_pk, with_survey=False):
     """The inspector's own assignment in their campaign ``pk`` (else 404),
-    once they have passed the training (else 403)."""
-    assignment = grading.own_assignment(request.user, pk, assignment_pk)
+    once they have passed the training (else 403). The role is checked in
+    the same query (``grading.own_assignment``), not by a decorator's own
+    query: these are the requests of every key press; a refused request may
+    spend one more query on saying why."""
+    assignment = grading.own_assignment(request.user, pk, assignment_pk, with_survey)
+    if assignment is not None:
+        request.user._lensfinder_is_inspector = assignment.is_inspector
+    if not is_inspector(request.user):
+        raise PermissionDenied("This page is for inspectors.")
     if assignment is None:
         raise Http404("No such assignment of yours in this campaign.")
     _require_training(request.user, assignment.passed, assignment.training_required)
@@ -220,12 +227,12 @@ def grade_items(request, pk: int) -> JsonResponse:
     return JsonResponse({"campaign": campaign.name, "status": campaign.status, "items": items})
 
 
-@inspector_required
 def grade_stamp(request, pk: int, assignment_pk: int, kind: str) -> HttpResponse:
     """The picture of one of the inspector's own assignments; a known item
-    is cut and rendered exactly as the survey's stamps are."""
-    assignment = _own_assignment(request, pk, assignment_pk)
-    survey = grading.survey_of(assignment.campaign_id)
+    is cut and rendered exactly as the survey's stamps are (the inspector
+    role is checked by ``_own_assignment``)."""
+    assignment = _own_assignment(request, pk, assignment_pk, with_survey=True)
+    survey = assignment.campaign.run.survey
     if kind not in previews.kinds_of(survey):
         raise Http404(f"Previews of {survey.name} are {', '.join(previews.kinds_of(survey))}.")
     stretch = _server_stretch(request.GET.get("stretch", "asinh"))
@@ -237,18 +244,19 @@ def grade_stamp(request, pk: int, assignment_pk: int, kind: str) -> HttpResponse
 
 
 @json_api
-@inspector_required
 @require_POST
 def grade_submit(request, pk: int) -> JsonResponse:
     """Save one grade (the request on every key press: one query finds the
-    assignment and checks the campaign, the owner and the training, so that
-    it stays fast under many inspectors)."""
+    assignment and checks the campaign, the owner, the inspector role and the
+    training, so that it stays fast under many inspectors)."""
     # A form or multipart body is never read: the CSRF check may have read
     # its stream already, and it is refused for its type in any case.
     raw = request.body if request.content_type == "application/json" else b""
     try:
         body = grade_body.parse_grade_body(raw, request.content_type)
     except grade_body.GradeBodyError as exc:
+        if not is_inspector(request.user):  # the role first, as on every other page
+            raise PermissionDenied("This page is for inspectors.") from None
         return JsonResponse({"error": str(exc)}, status=400)
     assignment = _own_assignment(request, pk, body.id)
     try:

@@ -482,6 +482,58 @@ def test_the_grading_api_refuses_non_inspectors_in_json(admin_client):
     assert response.status_code == 403 and "inspectors" in response.json()["error"]
 
 
+def test_an_inspector_taken_out_of_the_group_grades_and_sees_nothing_more(
+    graded_search, inspector, client, admin_client
+):
+    """The role is checked inside the one query that guards grades and
+    stamps (``grading.own_assignment``), not by a decorator: taking someone
+    out of the inspectors' group must still shut them out at once."""
+    run, _ = graded_search
+    campaign = open_campaign(run, [inspector], known_fraction=0)
+    pass_training(inspector)
+    client.force_login(inspector)
+    a = campaign.assignments.filter(inspector=inspector).first()
+    assert client.get(stamp_url(campaign, a, "r")).status_code == 200
+    inspector.groups.clear()
+    for response in (post_grade(client, campaign, a.pk, 1),
+                     client.post(reverse("inspection:grade_submit", args=[campaign.pk]), b"[1]",
+                                 content_type="application/json")):  # fmt: skip
+        assert response.status_code == 403 and "inspectors" in response.json()["error"]
+    assert client.get(stamp_url(campaign, a, "r")).status_code == 403
+    # An admin who is no inspector: 403 whatever the body, never a 400 or 404.
+    for body in (json.dumps({"id": a.pk, "grade": 1}), "[1]"):
+        response = admin_client.post(reverse("inspection:grade_submit", args=[campaign.pk]),
+                                     body, content_type="application/json")  # fmt: skip
+        assert response.status_code == 403 and "inspectors" in response.json()["error"]
+    assert admin_client.get(stamp_url(campaign, a, "r")).status_code == 403
+    assert not Grade.objects.exists()
+
+
+def test_a_grade_and_a_stamp_cost_a_fixed_few_queries(graded_search, inspector, client):
+    """Every key press is a grade request and every item two stamp requests,
+    under 20 inspectors at once (``bench/grading.py``): session, user, and
+    one query that checks owner, campaign, role and training (for a stamp,
+    and loads the survey), then the grade's own writes."""
+    from django.test.utils import CaptureQueriesContext
+
+    run, _ = graded_search
+    campaign = open_campaign(run, [inspector], known_fraction=0)
+    pass_training(inspector)
+    client.force_login(inspector)
+    a, b = campaign.assignments.filter(inspector=inspector)[:2]
+    client.get(stamp_url(campaign, b, "r"))  # rendered once, then read from the cache
+    with CaptureQueriesContext(connection) as stamp:
+        assert client.get(stamp_url(campaign, b, "r")).status_code == 200
+    with CaptureQueriesContext(connection) as grade:
+        assert post_grade(client, campaign, a.pk, 1).status_code == 200
+    reads = [q["sql"] for q in grade.captured_queries if q["sql"].lstrip().startswith("SELECT")]
+    writes = [q["sql"] for q in grade.captured_queries if q["sql"].lstrip().startswith("INSERT")]
+    assert len(stamp.captured_queries) == 3, [q["sql"][:80] for q in stamp.captured_queries]
+    assert len(reads) == 3, [q[:80] for q in reads]
+    assert len(writes) == 2  # the grade and its history
+    assert Grade.objects.get().grade == 1
+
+
 # --- Only 0, 1, 2; malformed bodies answer 400 ------------------------------------
 
 
