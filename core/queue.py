@@ -51,7 +51,7 @@ def check_queue(queue_name="default"):
 
 
 def launch(func, *args, title, queue="default", user=None, unit="steps", timeout=None,
-           enqueue=True):  # fmt: skip
+           enqueue=True, uploads=None):  # fmt: skip
     """Create a ``Job`` row and queue ``func(job.pk, *args)`` once it commits.
 
     ``func`` must be a module-level function decorated with
@@ -60,7 +60,10 @@ def launch(func, *args, title, queue="default", user=None, unit="steps", timeout
     plain values, never model instances. Raises ``QueueUnavailable`` (and
     creates nothing) when Redis does not answer. ``enqueue=False`` only
     creates the row, for a caller that runs ``func(job.pk, *args)`` itself
-    (the demo set-up, before any Redis is up).
+    (the demo set-up, before any Redis is up). ``uploads``: a folder of
+    files uploaded for this job alone (``core.uploads``), removed if the job
+    is cancelled before it starts or its worker dies (the job itself
+    removes it when it fails).
     """
     if enqueue:
         check_queue(queue)
@@ -70,6 +73,7 @@ def launch(func, *args, title, queue="default", user=None, unit="steps", timeout
         queue=queue,
         created_by=user if (user is not None and user.is_authenticated) else None,
         unit=unit,
+        result={"uploads": str(uploads)} if uploads else {},
     )
 
     def enqueue_after_commit():
@@ -110,7 +114,21 @@ def request_cancel(job):
         with contextlib.suppress(NoSuchJobError, RedisError, OSError):
             RqJob.fetch(job.rq_job_id, connection=django_rq.get_connection(job.queue)).cancel()
     job.refresh_from_db()
+    if cancelled_now:
+        _discard_uploads(job)
     return job
+
+
+def _discard_uploads(job):
+    """Remove the upload folder of a job that ended without running to the
+    end (``launch(uploads=...)``): nothing will ever read it."""
+    from pathlib import Path
+
+    from core.uploads import discard
+
+    folder = (job.result or {}).get("uploads") if isinstance(job.result, dict) else None
+    if folder and job.status in (Job.Status.CANCELLED, Job.Status.FAILED):
+        discard(Path(folder))
 
 
 LOST_STATUSES = {RqStatus.FAILED, RqStatus.STOPPED, RqStatus.CANCELED}
@@ -170,12 +188,14 @@ def reconcile(job):
         return job
     if why:
         # Re-read first: the job may have finished since the page loaded.
-        Job.objects.filter(pk=job.pk, status__in=Job.ACTIVE).update(
+        lost = Job.objects.filter(pk=job.pk, status__in=Job.ACTIVE).update(
             status=Job.Status.FAILED,
             finished_at=timezone.now(),
             error=f"The worker stopped before the job finished ({why}). Launch it again.",
         )
         job.refresh_from_db()
+        if lost:
+            _discard_uploads(job)
     return job
 
 

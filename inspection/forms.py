@@ -8,7 +8,7 @@ from django import forms
 
 from core import uploads
 from inspection.cuts import LRGCuts
-from inspection.models import Survey
+from inspection.models import KnownSet, Survey
 from inspection.surveys import (
     DEFAULT_STAMP_PX,
     NAME_RE,
@@ -152,3 +152,49 @@ class SurveyIngestForm(forms.Form):
         tiles = list(data["tiles"])
         tiles += [(band, str(uploads.save_upload(f, folder))) for band, f in data["tile_files"]]
         return catalogue, tiles
+
+
+class KnownSetForm(forms.Form):
+    """The Campaigns page's known-set form: a labelled stamp set (a server
+    path under the ingest roots, or an upload), or FITS images of real
+    lenses or non-lenses. Nothing is saved until it is valid."""
+
+    name = forms.CharField(max_length=80)
+    path = forms.CharField(required=False)
+    stamps = forms.FileField(required=False)
+    images = MultipleFileField(required=False)
+    label = forms.ChoiceField(choices=[("lens", "lenses"), ("nonlens", "non-lenses")],
+                              required=False)  # fmt: skip
+    pixscale = forms.FloatField(
+        required=False,
+        min_value=1e-4,
+        error_messages={"invalid": "The pixel scale is a number of arcseconds per pixel."},
+    )
+    description = forms.CharField(required=False, max_length=2000)
+
+    def clean_name(self):
+        name = self.cleaned_data["name"].strip()
+        if not NAME_RE.match(name):
+            raise forms.ValidationError("Name the set with letters, digits, - and _.")
+        if KnownSet.objects.filter(name=name).exists():
+            raise forms.ValidationError(
+                f"A known set named {name!r} exists already: choose another name."
+            )
+        return name
+
+    def clean_path(self):
+        value = self.cleaned_data["path"].strip()
+        return _server_path(value) if value else ""
+
+    def clean(self):
+        data = super().clean()
+        given = [bool(data.get("images")), bool(data.get("stamps")), bool(data.get("path"))]
+        if "path" in data and not any(given):
+            self.add_error(None, "Give a stamp set (path or upload) or FITS images.")
+        elif sum(given) > 1:
+            self.add_error(None, "Give one of a server path, a stamp-set upload or FITS images.")
+        return data
+
+    def messages(self) -> list[str]:
+        """Every error, for the page's list of reasons."""
+        return [message for errors in self.errors.values() for message in errors]

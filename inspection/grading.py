@@ -78,9 +78,13 @@ def split_for_training(labels) -> list[bool]:
     return split
 
 
-def _known_from_stamps(name, path, description="", allow_one_class=False):
+def _check_new_known_name(name: str) -> None:
     if KnownSet.objects.filter(name=name).exists():
         raise GradingError(f"A known set named {name!r} exists already: choose another name.")
+
+
+def _known_from_stamps(name, path, description="", allow_one_class=False):
+    _check_new_known_name(name)
     try:
         stamps = read_stampset(path)
     except StampSetError as exc:
@@ -95,10 +99,16 @@ def _known_from_stamps(name, path, description="", allow_one_class=False):
     theta = np.asarray(meta["theta_e"], float) if "theta_e" in meta.colnames else None
     for_training = split_for_training(labels)
     with transaction.atomic():
-        known = KnownSet.objects.create(
-            name=name, stamps_path=str(path), bands=",".join(stamps.bands),
-            pixscale_arcsec=stamps.pixscale_arcsec, description=description,
-        )  # fmt: skip
+        try:
+            with transaction.atomic():
+                known = KnownSet.objects.create(
+                    name=name, stamps_path=str(path), bands=",".join(stamps.bands),
+                    pixscale_arcsec=stamps.pixscale_arcsec, description=description,
+                )  # fmt: skip
+        except IntegrityError:  # the same name, registered a moment ago by another request
+            raise GradingError(
+                f"A known set named {name!r} exists already: choose another name."
+            ) from None
         KnownItem.objects.bulk_create(
             KnownItem(
                 known_set=known,
@@ -470,6 +480,9 @@ def known_set_from_images(name, paths, is_lens=True, pixscale_arcsec=None, folde
 
     from simulations.stampset import StampSetWriter
 
+    # Before anything is written: the folder may be that of the set that
+    # holds the name (``add_known_set --images`` writes into known/<name>/).
+    _check_new_known_name(name)
     images, scales = [], []
     for path in paths:
         try:
@@ -508,8 +521,15 @@ def known_set_from_images(name, paths, is_lens=True, pixscale_arcsec=None, folde
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     out = folder / f"{name}.fits"
+    if out.exists():
+        raise GradingError(f"{out} exists already (left by an earlier set?): move it away, "
+                           "or choose another name.")  # fmt: skip
     with StampSetWriter(out, len(cube), bands, (size, size), pixscale, survey="real") as w:
         w.write(cube, {"id": [Path(p).name for p in paths],
                        "label": np.full(len(cube), 1 if is_lens else 0),
                        "kind": ["real lens" if is_lens else "real"] * len(cube)})  # fmt: skip
-    return _known_from_stamps(name, out, description, allow_one_class=True)
+    try:
+        return _known_from_stamps(name, out, description, allow_one_class=True)
+    except BaseException:
+        out.unlink(missing_ok=True)
+        raise

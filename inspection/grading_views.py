@@ -359,34 +359,40 @@ def training_policy(request):
 @require_POST
 def known_set_add(request):
     """Register known items: a labelled stamp set (path or upload), or FITS
-    images of real lenses (or non-lenses)."""
+    images of real lenses (or non-lenses). The form is checked before an
+    upload is saved; uploads and the stamps made of them go into a new
+    folder of their own (never an existing set's), removed if the set is
+    refused."""
     from django.conf import settings
 
-    from inspection.search_views import _saved_upload
+    from core import uploads
+    from inspection.forms import KnownSetForm
 
-    name = request.POST.get("name", "").strip()
-    folder = settings.DATA_DIR / "known" / name
+    form = KnownSetForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return campaign_list(request, form.messages(), status=400)
+    data = form.cleaned_data
+    name = data["name"]
+    folder = None
     try:
-        if not name or not name.replace("-", "").replace("_", "").isalnum():
-            raise grading.GradingError("Name the set with letters, digits, - and _.")
-        images = request.FILES.getlist("images")
-        if images:
-            paths = [_saved_upload(f, folder / "upload") for f in images]
-            scale = float(request.POST["pixscale"]) if request.POST.get("pixscale") else None
+        if data["images"] or data["stamps"]:
+            folder = uploads.upload_folder(settings.DATA_DIR / "known", name)
+        if data["images"]:
+            paths = [uploads.save_upload(f, folder / "upload") for f in data["images"]]
             known = grading.known_set_from_images(
-                name, paths, is_lens=request.POST.get("label", "lens") == "lens",
-                pixscale_arcsec=scale, folder=folder,
-                description=request.POST.get("description", ""),
+                name, paths, is_lens=data["label"] != "nonlens",
+                pixscale_arcsec=data["pixscale"], folder=folder,
+                description=data["description"],
             )  # fmt: skip
         else:
-            path = request.POST.get("path", "").strip()
-            if "stamps" in request.FILES:
-                path = str(_saved_upload(request.FILES["stamps"], folder))
-            if not path:
-                raise grading.GradingError("Give a stamp set (path or upload) or FITS images.")
-            known = grading.add_known_set(name, path, request.POST.get("description", ""))
-    except (grading.GradingError, ValueError) as exc:
+            path = str(uploads.save_upload(data["stamps"], folder)) if folder else data["path"]
+            known = grading.add_known_set(name, path, data["description"])
+    except grading.GradingError as exc:
+        uploads.discard(folder)
         return campaign_list(request, [str(exc)], status=400)
+    except BaseException:
+        uploads.discard(folder)
+        raise
     TrainingPolicy.current().known_sets.add(known)
     messages.success(
         request,

@@ -63,8 +63,9 @@ def survey_ingest(request):
     """Start an ingest job from the form (server paths or uploaded files).
 
     The form is checked before an upload is saved; uploads go into a folder
-    of their own, removed if the job cannot be queued (503) or the ingest
-    fails (the job removes it).
+    of their own, removed if the job cannot be queued (503), the ingest
+    fails (the job removes it), or the job is cancelled before it starts or
+    loses its worker (``queue.launch(uploads=...)``).
     """
     form = SurveyIngestForm(request.POST, request.FILES)
     if not form.is_valid():
@@ -92,6 +93,7 @@ def survey_ingest(request):
             user=request.user,
             unit="sources",
             timeout=6 * 3600,
+            uploads=folder,
         )
     except queue.QueueUnavailable as exc:
         uploads.discard(folder)

@@ -304,10 +304,66 @@ def test_an_admin_adds_real_lenses_as_fits_images(graded_search, admin_client, t
     from simulations.stampset import read_stampset
 
     assert read_stampset(known.stamps_file()).cube.shape == (2, 3, 61, 61)
-    bad = admin_client.post(
-        reverse("inspection:known_set_add"), {"name": "x", "path": "/nope.fits"}
-    )
+    missing = str(settings.INGEST_ROOTS[0] / "nope.fits")
+    bad = admin_client.post(reverse("inspection:known_set_add"), {"name": "x", "path": missing})
     assert bad.status_code == 400 and "no such stamp-set file" in bad.content.decode()
+
+
+def test_a_refused_known_set_leaves_nothing_and_never_touches_another_sets_stamps(
+    graded_search, admin_client, tmp_path, settings
+):
+    import hashlib
+
+    from astropy.io import fits
+    from django.core.management import CommandError, call_command
+
+    from inspection.models import KnownSet
+
+    def image(name, value=1.0):
+        path = tmp_path / name
+        header = fits.Header()
+        header["PIXSCALE"] = 0.2
+        fits.PrimaryHDU(np.full((3, 61, 61), value, np.float32), header=header).writeto(path)
+        return path
+
+    def post(form):
+        return admin_client.post(reverse("inspection:known_set_add"), form)
+
+    def files_under_known():
+        return sorted(p for p in (settings.DATA_DIR / "known").rglob("*") if p.is_file())
+
+    with open(image("a.fits"), "rb") as f:
+        assert post({"name": "real", "images": [f], "label": "lens"}).status_code == 302
+    real = KnownSet.objects.get(name="real")
+    digest = hashlib.sha256(real.stamps_file().read_bytes()).hexdigest()
+    before = files_under_known()
+    with open(image("b.fits", 7.0), "rb") as f:
+        again = post({"name": "real", "images": [f], "label": "lens"})
+    assert again.status_code == 400 and "exists already" in again.content.decode()
+    with pytest.raises(CommandError, match="exists already"):
+        call_command("add_known_set", "real", str(image("c.fits", 9.0)), "--images")
+    assert hashlib.sha256(real.stamps_file().read_bytes()).hexdigest() == digest
+    refused = [
+        ({"name": "bad name!", "path": "x"}, "letters, digits"),
+        ({"name": "outside", "path": "/etc/passwd"}, "outside the directories"),
+        ({"name": "nothing"}, "Give a stamp set"),
+        (
+            {
+                "name": "scale",
+                "images": [io.BytesIO(image("d.fits").read_bytes())],
+                "pixscale": "x",
+            },
+            "arcseconds per pixel",
+        ),
+        ({"name": "junk", "images": [io.BytesIO(b"not a FITS file")]}, "not a readable FITS"),
+        ({"name": "junk2", "stamps": io.BytesIO(b"not a stamp set")}, "not a readable FITS"),
+    ]
+    for form, message in refused:
+        response = post(form)
+        assert response.status_code == 400, form["name"]
+        assert message in response.content.decode(), form["name"]
+        assert files_under_known() == before, form["name"]
+    assert not KnownSet.objects.filter(name__in=[f["name"] for f, _ in refused]).exists()
 
 
 # --- Known items cannot be told from candidates -----------------------------------

@@ -177,6 +177,37 @@ def test_uploads_are_removed_when_the_ingest_fails(
     assert uploads_left(tmp_path) == [] and not Survey.objects.exists()
 
 
+def test_uploads_are_removed_when_the_job_is_cancelled_or_its_worker_is_lost(
+    admin_client, field, settings, tmp_path, redis_url
+):
+    """Before it starts, or when its worker is gone, an ingest job never
+    gets to remove its own uploads: cancelling it, or noticing the loss
+    (``queue.reconcile``), removes them. Nothing runs in between: no worker."""
+    from rq.job import Job as RqJob
+
+    from core import queue
+
+    settings.DATA_DIR = tmp_path
+
+    def post(name):
+        catalogue = SimpleUploadedFile("catalogue.fits", (field / "catalogue.fits").read_bytes())
+        response = admin_client.post(
+            reverse("inspection:survey_ingest"),
+            {"name": name, "catalogue_file": catalogue, "tile_files": tile_uploads(field)},
+        )
+        assert response.status_code == 302
+        return Job.objects.get(title=f"Ingest survey {name}")
+
+    cancelled, lost = post("up1"), post("up2")
+    assert len({p.parts[0] for p in uploads_left(tmp_path)}) == 2
+    assert queue.request_cancel(cancelled).status == "cancelled"
+    assert len({p.parts[0] for p in uploads_left(tmp_path)}) == 1
+    # The queue forgets the second job, as when a worker dies and rq cleans up.
+    RqJob.fetch(lost.rq_job_id, connection=django_rq.get_connection("default")).delete()
+    assert queue.reconcile(lost).status == "failed"
+    assert uploads_left(tmp_path) == []
+
+
 def test_two_uploaded_tiles_with_one_name_are_both_kept(
     admin_client, field, settings, tmp_path, redis_url
 ):
