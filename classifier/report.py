@@ -9,26 +9,24 @@ Fig. 8). Pure: no Django.
 
 import base64
 import html
-import io
 
 import numpy as np
 import plotly.graph_objects as go
-from PIL import Image
 
 from classifier import metrics
 from classifier.figures import LAYOUT, reliability_figure, roc_figure
-from simulations.display import to_png_array
+from core import display
 
 CUTS = [("all lenses", 0.0, 0.0), ("θE > 1.4″", 1.4, 0.0), ("S/N > 20", 0.0, 20.0),
         ("θE > 1.4″, S/N > 20", 1.4, 20.0), ("θE > 2″, S/N > 40", 2.0, 40.0)]  # fmt: skip
 N_STAMPS = 12
 
 
-def _png(stamp):
-    buffer = io.BytesIO()
-    img = Image.fromarray(to_png_array(stamp if stamp.shape[0] == 3 else stamp[0]))
-    img.resize((img.width * 2, img.height * 2), Image.NEAREST).save(buffer, "PNG")
-    return base64.b64encode(buffer.getvalue()).decode()
+def _png(stamp, stampset):
+    """A stamp as the web pages show it (``core.display``), twice its size, base64."""
+    picture = display.stamp_picture(stamp, stampset.bands)
+    png = display.render_png(picture, scale=2, pixscale_arcsec=stampset.pixscale_arcsec)
+    return base64.b64encode(png).decode()
 
 
 def _gallery(title, indices, stampset, scores):
@@ -40,7 +38,7 @@ def _gallery(title, indices, stampset, scores):
             caption += f" · {html.escape(str(meta['kind'][i]))}"
         if "theta_e" in meta.colnames and meta["theta_e"][i] > 0:
             caption += f"<br>θE {meta['theta_e'][i]:.2f}″ S/N {meta['snr'][i]:.0f}"
-        img = _png(stampset.stamps(int(i)))
+        img = _png(stampset.stamps(int(i)), stampset)
         cells.append(
             f'<figure><img src="data:image/png;base64,{img}">'
             + f"<figcaption>{caption}</figcaption></figure>"

@@ -5,15 +5,17 @@ One noise estimate serves everything: the background sigma of a stamp is
 1.4826 x the median absolute deviation of its outer frame. The shortcut
 audit measures the same quantity the networks divide by, so that a label
 hidden in the noise level shows up in the audit before a network finds it.
+This is its torch form, for batches on a device; ``core.noise`` defines it
+in numpy (pictures, the web process: no torch) and the two agree
+(tests/core/test_imaging_layer.py).
 """
 
 import numpy as np
 import torch
 
-BORDER_PX = 5
-MAD_TO_SIGMA = 1.4826  # sigma of a Gaussian per unit median absolute deviation
-# Relative to a stamp's data scale: a flat or empty stamp divides by this, not by 0.
-SIGMA_FLOOR = 1e-6
+from core.noise import BORDER_PX, MAD_TO_SIGMA, SIGMA_FLOOR, frame, frame_width, sorted_mad
+
+__all__ = ["BORDER_PX", "MAD_TO_SIGMA", "SIGMA_FLOOR", "as_stamps", "estimate_noise_sigma"]
 
 
 def as_stamps(stamps, device=None):
@@ -30,31 +32,17 @@ def as_stamps(stamps, device=None):
     return t
 
 
-def _sorted_mad(a, k):
-    """(MAD about the lower median, max |a - median| + |median|) of each row
-    of the float32 array ``a``, from one sort. The k+1 values nearest the
-    median are k+1 consecutive sorted values that include it, so the MAD
-    (the (k+1)-th smallest deviation) is the least, over the windows
-    ``s[lo : lo + k + 1]`` with ``lo <= k``, of the window's larger
-    deviation: the same float32 differences a second selection would rank."""
-    s = np.sort(a, axis=-1)
-    med = s[:, k : k + 1]
-    mad = np.maximum(med - s[:, : k + 1], s[:, k : 2 * k + 1] - med).min(axis=-1)
-    scale = np.maximum(med[:, 0] - s[:, 0], s[:, -1] - med[:, 0]) + np.abs(med[:, 0])
-    return mad, scale
-
-
 def _finite_robust_sigma(x):
     """``_robust_sigma`` where every value is finite: the same lower medians
     (the element ``torch.nanmedian`` returns), found by selection or a sort.
-    On the CPU numpy sorts each row once (``_sorted_mad``): ~1.3x faster than
+    On the CPU numpy sorts each row once (``core.noise.sorted_mad``): ~1.3x faster than
     two numpy selections (``bench/rewrites.py``), which are ~4x faster than
     torch's on these short rows.
     (Sharing the rows among threads gains nothing in a scoring run: torch's
     OpenMP workers spin on the cores for a while after each operation.)"""
     k = (x.shape[-1] - 1) // 2
     if x.device.type == "cpu":
-        mad, scale = _sorted_mad(x.reshape(-1, x.shape[-1]).numpy(), k)
+        mad, scale, _ = sorted_mad(x.reshape(-1, x.shape[-1]).numpy(), k)
         shape = x.shape[:-1]
         return (MAD_TO_SIGMA * torch.from_numpy(mad).reshape(shape),
                 torch.from_numpy(scale).reshape(shape))  # fmt: skip
@@ -79,11 +67,8 @@ def _robust_sigma(x):
 
 
 def _frame(t, k):
-    """The pixels of the outer ``k``-pixel frame of each stamp, ``(N, B, n)``:
-    four slices, cheaper than a boolean mask (order does not matter here)."""
-    h, w = t.shape[-2:]
-    parts = (t[..., :k, :], t[..., h - k :, :], t[..., k : h - k, :k], t[..., k : h - k, w - k :])
-    return torch.cat([p.reshape(*t.shape[:2], -1) for p in parts], dim=-1)
+    """The outer ``k``-pixel frame of each stamp, ``(N, B, n)`` (``core.noise.frame``)."""
+    return frame(t, k, concatenate=lambda parts, axis: torch.cat(parts, dim=axis))
 
 
 def estimate_noise_sigma(stamps, border_px=BORDER_PX):
@@ -111,7 +96,7 @@ def estimate_noise_sigma(stamps, border_px=BORDER_PX):
     """
     t = as_stamps(stamps)
     n, b, h, w = t.shape
-    k = max(1, min(border_px, h // 4, w // 4))
+    k = frame_width(h, w, border_px)
     sigma, scale = _robust_sigma(_frame(t, k))
     empty = torch.isnan(sigma)
     if empty.any():

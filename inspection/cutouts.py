@@ -1,41 +1,33 @@
-"""Stamps from survey image tiles, RGB composites and PNG previews (pure: no Django).
+"""Stamps from survey image tiles (pure: no Django).
 
 Cutting is vectorised where it matters (docs/design.md, "Stamps and previews"):
 one ``world_to_pixel_values`` call for all the sources of a tile, then plain
 numpy slicing per source (~35 us per 97x97 stamp, against 170-930 us for
-``Cutout2D``). Previews are PNGs written with ``compress_level=1``; render
-them once and cache them.
+``Cutout2D``). Pictures of stamps (stretches, RGB composites, PNGs) are made
+by ``core.display`` and re-exported here (``STRETCHES``, ``render_png``,
+``lupton_rgb``, ``grey_band``, ``has_rgb``); render previews once and cache
+them (``inspection.previews``).
 
 Pixel convention: astropy's zero-based pixel coordinates, in which an
 integer is a pixel's centre and pixel ``j`` covers ``[j - 0.5, j + 0.5)``.
 """
 
-import io
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
-from astropy.visualization import (
-    AsinhStretch,
-    AsymmetricPercentileInterval,
-    LinearStretch,
-    LogStretch,
-    ZScaleInterval,
-    make_lupton_rgb,
-)
 from astropy.wcs import WCS
 from astropy.wcs.utils import proj_plane_pixel_scales
-from PIL import Image
 
+# Pictures are made by the one imaging layer; re-exported for the views.
+from core.display import STRETCHES, grey_band, has_rgb, lupton_rgb, render_png  # noqa: F401
 from inspection.catalogue import open_fits
 
 #: Flag bit: part of the stamp lies beyond the image; those pixels are NaN.
 EDGE = 1
 #: Flag bit: the source's centre is outside the image (or unknown); the stamp is all NaN.
 OUTSIDE = 2
-
-STRETCHES = ("asinh", "linear", "log", "zscale")
 
 #: A compressed tile is decompressed whole: 500 million pixels take 2 GB as
 #: float32 (a 21k x 21k KiDS coadd is 441 million). Uncompressed tiles are
@@ -338,144 +330,10 @@ def assign_tiles(tiles, ra, dec):
     return index, x_best, y_best
 
 
-# --- Display -----------------------------------------------------------------
-
-
-def _sky_and_sigma(image):
-    """Median and MAD-based noise sigma of the finite pixels (1.0 if undefined)."""
-    finite = image[np.isfinite(image)]
-    if finite.size == 0:
-        return 0.0, 1.0
-    sky = float(np.median(finite))
-    sigma = 1.4826 * float(np.median(np.abs(finite - sky)))
-    if not sigma > 0:
-        sigma = float(finite.std()) or 1.0
-    return sky, sigma
-
-
-def lupton_rgb(g, r, i, stretch_sigma=5.0, Q=8.0):
-    """An RGB composite of g, r, i stamps (i -> red, r -> green, g -> blue).
-
-    Each band has its sky (median) subtracted and is divided by its own
-    robust noise sigma (MAD), so that the picture does not depend on the
-    pixel units or zero points of the survey; then
-    ``astropy.visualization.make_lupton_rgb`` (Lupton et al. 2004).
-
-    Parameters
-    ----------
-    g, r, i : ndarray
-        2-d stamps of one shape.
-    stretch_sigma : float
-        Lupton's ``stretch`` (the linear range), in units of the noise sigma.
-    Q : float
-        Lupton's asinh softening.
-
-    Returns
-    -------
-    ndarray of uint8, shape (H, W, 3)
-        Pixels that are NaN in any band are black.
-    """
-    bands = [np.asarray(b, np.float64) for b in (i, r, g)]
-    if len({b.shape for b in bands}) != 1 or bands[0].ndim != 2:
-        raise ValueError(
-            f"g, r and i must be 2-d stamps of one shape, not {[b.shape for b in bands]}."
-        )
-    bad = np.logical_or.reduce([~np.isfinite(b) for b in bands])
-    scaled = []
-    for band in bands:
-        sky, sigma = _sky_and_sigma(band)
-        scaled.append(np.where(bad, 0.0, (band - sky) / sigma))
-    # make_lupton_rgb divides 0 by 0 where all bands are 0 (masked pixels); harmless.
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rgb = make_lupton_rgb(*scaled, minimum=0.0, stretch=stretch_sigma, Q=Q)
-    rgb[bad] = 0
-    return rgb
-
-
-_INTERVALS = {
-    "asinh": lambda: AsymmetricPercentileInterval(0.5, 99.8),
-    "linear": lambda: AsymmetricPercentileInterval(1.0, 99.5),
-    "log": lambda: AsymmetricPercentileInterval(1.0, 99.5),
-    "zscale": ZScaleInterval,
-}
-_STRETCH_FUNCTIONS = {
-    "asinh": lambda: AsinhStretch(a=0.1),
-    "linear": LinearStretch,
-    "log": lambda: LogStretch(a=1000.0),
-    "zscale": LinearStretch,
-}
-
-
-def stretch_grey(image, stretch="asinh"):
-    """A 2-d float image -> uint8 grey levels with one of :data:`STRETCHES`; NaN -> 0."""
-    if stretch not in STRETCHES:
-        raise ValueError(f"Unknown stretch {stretch!r}: choose one of {', '.join(STRETCHES)}.")
-    image = np.asarray(image, np.float64)
-    finite = np.isfinite(image)
-    if not finite.any():
-        return np.zeros(image.shape, np.uint8)
-    low, high = _INTERVALS[stretch]().get_limits(image[finite])
-    with np.errstate(invalid="ignore", divide="ignore"):
-        unit = np.clip((image - low) / (high - low), 0.0, 1.0) if high > low else image * 0.0
-    out = _STRETCH_FUNCTIONS[stretch]()(np.where(finite, unit, 0.0), clip=True)
-    return np.where(finite, np.round(out * 255), 0).astype(np.uint8)
-
-
-def render_png(image, stretch="asinh", scale=3):
-    """A PNG preview of a stamp.
-
-    Parameters
-    ----------
-    image : ndarray
-        A 2-d float stamp (grey, shown with ``stretch``) or an (H, W, 3)
-        uint8 RGB image such as :func:`lupton_rgb` makes (shown as it is;
-        ``stretch`` is only checked).
-    stretch : str
-        One of :data:`STRETCHES`: ``asinh`` (0.5-99.8 percentile range),
-        ``linear`` and ``log`` (1-99.5 percentiles), ``zscale`` (IRAF's
-        zscale limits, linear).
-    scale : int
-        Upscaling factor (nearest neighbour, so pixels stay visible).
-
-    Returns
-    -------
-    bytes
-        The PNG, compressed with ``compress_level=1`` (fast; docs/design.md).
-    """
-    if stretch not in STRETCHES:
-        raise ValueError(f"Unknown stretch {stretch!r}: choose one of {', '.join(STRETCHES)}.")
-    if isinstance(scale, bool) or not isinstance(scale, int | np.integer) or scale < 1:
-        raise ValueError(f"scale must be a whole number >= 1, not {scale!r}.")
-    image = np.asarray(image)
-    if image.ndim == 3 and image.shape[2] == 3 and image.dtype == np.uint8:
-        pixels = image
-    elif image.ndim == 2:
-        pixels = stretch_grey(image, stretch)
-    else:
-        raise ValueError(
-            f"image must be a 2-d stamp or an (H, W, 3) uint8 RGB image, not "
-            f"{image.dtype} of shape {image.shape}."
-        )
-    pixels = np.repeat(np.repeat(pixels, scale, axis=0), scale, axis=1)
-    buffer = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(pixels)).save(buffer, format="PNG", compress_level=1)
-    return buffer.getvalue()
-
-
 # --- Showing one set's stamps as another's ------------------------------------
 
 #: Pixel scales closer than this (relative) count as the same.
 PIXSCALE_RTOL = 0.01
-
-
-def grey_band(bands) -> str:
-    """The band shown as the grey image: r, else the first band."""
-    return "r" if "r" in bands else bands[0]
-
-
-def has_rgb(bands) -> bool:
-    """Whether stamps in these bands have a g,r,i composite."""
-    return all(b in bands for b in "gri")
 
 
 def field_mismatch(bands, pixscale_arcsec: float, shape_px, like_bands,

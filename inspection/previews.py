@@ -1,6 +1,12 @@
 """PNG previews of stamps (r band or g,r,i composite), rendered once and cached
 on disk under ``DATA_DIR/previews`` so that no grading request renders.
-No torch here: the web process serves these."""
+No torch here: the web process serves these.
+
+Pictures come from the one imaging layer (``core.display``); each cache
+folder records the ``core.display.RENDERING`` its files were made under, and
+files made under another are dropped the first time a process uses the
+folder, so that a change of rendering never serves stale previews.
+"""
 
 import os
 from functools import lru_cache
@@ -8,6 +14,7 @@ from pathlib import Path
 
 from django.conf import settings
 
+from core import display
 from inspection import cutouts
 from simulations.stampset import StampSetError, read_stampset
 
@@ -26,7 +33,7 @@ def _stampset(path, mtime):
 def rgb_bands(survey):
     """Indices of g, r, i in the cube, or None."""
     bands = survey.band_list
-    if cutouts.has_rgb(bands):
+    if display.has_rgb(bands):
         return [bands.index(b) for b in "gri"]
     return None
 
@@ -66,8 +73,8 @@ def stamp_image(owner, index, kind, like=None):
         bands = rgb_bands(owner)
         if bands is None:
             raise PreviewError(f"{owner.name} has no g, r and i bands for an RGB composite.")
-        return cutouts.lupton_rgb(cube[bands[0]], cube[bands[1]], cube[bands[2]])
-    grey = cutouts.grey_band(shown.band_list)
+        return display.lupton_rgb(cube[bands[0]], cube[bands[1]], cube[bands[2]])
+    grey = display.grey_band(shown.band_list)
     if grey not in owner.band_list:
         raise PreviewError(f"{owner.name} has no {grey} band.")
     return cube[owner.band_list.index(grey)]
@@ -85,14 +92,44 @@ def known_set_mismatch(known, survey) -> str | None:
                                   survey.stamp_size)  # fmt: skip
 
 
+#: Cache folders this process has found (or made) current with ``display.RENDERING``.
+_CURRENT = set()
+_RENDERING_FILE = ".rendering"
+
+
+def _cache_folder(key):
+    """``DATA_DIR/previews/<key>``, emptied of previews rendered under another
+    ``display.RENDERING`` (checked once per process and folder)."""
+    folder = Path(settings.DATA_DIR) / "previews" / key
+    if str(folder) in _CURRENT:
+        return folder
+    marker = folder / _RENDERING_FILE
+    try:
+        current = marker.read_text() == display.RENDERING
+    except OSError:
+        current = False
+    if not current:
+        for stale in folder.glob("*.png"):
+            stale.unlink(missing_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f"{_RENDERING_FILE}.{os.getpid()}"
+        tmp.write_text(display.RENDERING)
+        os.replace(tmp, marker)
+    _CURRENT.add(str(folder))
+    return folder
+
+
 def render_preview(survey, index, kind, stretch, cache_key=None, like=None):
     """PNG bytes of one stamp (see :func:`stamp_image`), cached on disk:
-    rendered once, never twice on the grading request path."""
+    rendered once, never twice on the grading request path. With a scale
+    bar from the pixel scale of the stamps as shown (``like``'s, if given)."""
     key = cache_key or str(survey.pk)
-    cache = Path(settings.DATA_DIR) / "previews" / key / f"{index}-{kind}-{stretch}.png"
+    cache = _cache_folder(key) / f"{index}-{kind}-{stretch}.png"
     if cache.is_file():
         return cache.read_bytes()
-    png = cutouts.render_png(stamp_image(survey, index, kind, like=like), stretch=stretch)
+    image = stamp_image(survey, index, kind, like=like)
+    pixscale = (like or survey).pixscale_arcsec
+    png = display.render_png(image, stretch=stretch, pixscale_arcsec=pixscale)
     cache.parent.mkdir(parents=True, exist_ok=True)
     tmp = cache.with_name(f".{cache.name}.{os.getpid()}")
     tmp.write_bytes(png)

@@ -1,57 +1,16 @@
-"""Stretches and contact sheets for looking at stamps (pure: numpy + Pillow)."""
+"""Contact sheets of stamp sets (pure: no torch, no Django).
+
+Drawn by the one imaging layer (``core.display``): the same pictures as the
+web pages' (g,r,i composite where the set has those bands, else its grey
+band; sky-noise scaling, masked pixels in one colour, a scale bar).
+"""
 
 import numpy as np
-from PIL import Image, ImageDraw
 
-STRETCHES = ("asinh", "linear", "log", "zscale")
+from core import display
 
-
-def _robust_sigma(image):
-    finite = image[np.isfinite(image)]
-    if finite.size == 0:
-        return 1.0
-    mad = np.median(np.abs(finite - np.median(finite)))
-    return 1.4826 * mad if mad > 0 else (finite.std() or 1.0)
-
-
-def stretch(image, kind="asinh", softening=3.0):
-    """Map a 2-d image to [0, 1] for display; NaN -> 0.
-
-    ``asinh``: Lupton-style, ``asinh(x / (softening sigma))`` scaled to the
-    99.5th percentile; ``linear`` and ``log`` between the 1st and 99.5th
-    percentiles; ``zscale``: linear within median +- 2.5 sigma (a robust
-    cousin of IRAF's zscale).
-    """
-    if kind not in STRETCHES:
-        raise ValueError(f"Unknown stretch {kind!r}: choose one of {', '.join(STRETCHES)}.")
-    img = np.nan_to_num(np.asarray(image, np.float64), nan=0.0)
-    sigma = _robust_sigma(img)
-    sky = np.median(img)
-    if kind == "asinh":
-        scaled = np.arcsinh((img - sky) / (softening * sigma))
-        top = np.percentile(scaled, 99.5) or 1.0
-        out = scaled / top
-    elif kind == "zscale":
-        out = (img - (sky - 2.5 * sigma)) / (5 * sigma)
-    else:
-        low, high = np.percentile(img, [1.0, 99.5])
-        out = (img - low) / ((high - low) or 1.0)
-        if kind == "log":
-            out = np.log10(1 + 999 * np.clip(out, 0, 1)) / 3
-    return np.clip(out, 0.0, 1.0)
-
-
-def to_png_array(stamp, kind="asinh"):
-    """(H, W) grey or (3, H, W) colour stamp -> uint8 (H, W) or (H, W, 3)."""
-    stamp = np.asarray(stamp)
-    if stamp.ndim == 3 and stamp.shape[0] == 3:
-        # g, r, i -> b, g, r: one shared stretch keeps the colours.
-        rgb = np.stack([stamp[2], stamp[1], stamp[0]], axis=-1)
-        flat = stretch(rgb.reshape(rgb.shape[0], -1), kind).reshape(rgb.shape)
-        return (flat * 255).astype(np.uint8)
-    if stamp.ndim == 3:
-        stamp = stamp[stamp.shape[0] // 2]
-    return (stretch(stamp, kind) * 255).astype(np.uint8)
+#: Width of the column that names each row's kind and count, pixels.
+ROW_TITLE_PX = 150
 
 
 def _caption(meta, i):
@@ -85,21 +44,13 @@ def write_contact_sheet(stampset_path, png_path, columns=8):
     rows = []
     for group in sorted(set(groups), key=lambda g: (not g.startswith("lens"), g)):
         members = np.flatnonzero(groups == group)
-        rows.append((f"{group} ({len(members)})", members[:columns]))
-    h, w = s.cube.shape[-2:]
-    scale = max(1, 96 // w + 1)
-    label_w, cell_w, cell_h = 150, w * scale, h * scale + 14
-    sheet = Image.new("RGB", (label_w + columns * cell_w, max(1, len(rows)) * cell_h), "black")
-    draw = ImageDraw.Draw(sheet)
-    for r, (title, members) in enumerate(rows):
-        y0 = r * cell_h
-        draw.text((4, y0 + cell_h // 2 - 6), title[:24], fill="white")
-        for c, i in enumerate(members):
-            stamp = s.stamps(int(i))
-            arr = to_png_array(stamp if stamp.shape[0] == 3 else stamp[0])
-            tile = Image.fromarray(arr).convert("RGB").resize((cell_w, h * scale), Image.NEAREST)
-            x0 = label_w + c * cell_w
-            sheet.paste(tile, (x0, y0))
-            draw.text((x0 + 2, y0 + h * scale + 1), _caption(meta, i)[:28], fill="white")
-    sheet.save(png_path)
+        shown = members[:columns]
+        tiles = [display.stamp_picture(s.stamps(int(i)), s.bands) for i in shown]
+        rows.append((f"{group} ({len(members)})", tiles, [_caption(meta, i) for i in shown]))
+    w = s.cube.shape[-1]
+    tile_px = w * max(1, 96 // max(w, 1) + 1)
+    png = display.contact_sheet(rows, tile_px=max(16, tile_px), row_title_px=ROW_TITLE_PX,
+                                pixscale_arcsec=s.pixscale_arcsec, columns=columns)  # fmt: skip
+    with open(png_path, "wb") as out:
+        out.write(png)
     return png_path

@@ -38,7 +38,7 @@ Choices (also in docs/simulations.md):
 import numpy as np
 import torch
 
-from core.imaging import estimate_noise_sigma
+from core.noise import noise_sigma
 from simulations import observe, populations, render
 from simulations.errors import SimulationError
 from simulations.generate import check_counts, check_output, write_labelled_set
@@ -62,8 +62,8 @@ def lrg_flux(stamps, pixscale_arcsec, band):
 
 
 def background_sigma(stamps):
-    """Noise sigma of each stamp and band (the networks' estimate, ``core.imaging``)."""
-    return estimate_noise_sigma(stamps).numpy()
+    """Noise sigma of each stamp and band (the networks' estimate, ``core.noise``)."""
+    return noise_sigma(stamps)
 
 
 def rotate_and_crop(stamps, angle_deg, crop_px, rng):

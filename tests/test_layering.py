@@ -16,7 +16,7 @@ PURE = [
     "classifier.augment", "classifier.metrics", "classifier.training", "classifier.inference",
     "classifier.figures", "classifier.report", "classifier.calibration", "core.sky",
     "core.files", "core.stats", "core.imaging", "core.logodds", "core.liveness",
-    "simulations.audit",
+    "simulations.audit", "core.noise", "core.display",
     "inspection.catalogue", "inspection.cuts", "inspection.cutouts", "inspection.consensus",
     "inspection.priors", "inspection.dashboards", "inspection.gallery", "inspection.grade_body",
 ]  # fmt: skip

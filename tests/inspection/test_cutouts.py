@@ -1,4 +1,6 @@
-"""inspection.cutouts: stamps from tiles, RGB composites, PNG previews (no database)."""
+"""inspection.cutouts: stamps from tiles, RGB composites, PNG previews (no database).
+
+The pictures are core.display's, re-exported (tests/core/test_imaging_layer.py)."""
 
 import io
 
@@ -8,6 +10,7 @@ from astropy.io import fits
 from astropy.wcs import WCS
 from PIL import Image
 
+from core.display import MASK_RGB
 from inspection.cutouts import (
     EDGE,
     OUTSIDE,
@@ -190,9 +193,11 @@ def test_it_renders_a_grey_png_upscaled_for_every_stretch(stretch):
     stamp = galaxy_stamp()
     stamp[0, 0] = np.nan
     pixels = png_pixels(render_png(stamp, stretch=stretch, scale=3))
-    assert pixels.shape == (123, 123) and pixels.dtype == np.uint8
-    assert (pixels[:3, :3] == 0).all()  # the NaN pixel, black and 3x3
-    assert pixels[61, 61] > 200  # the galaxy's centre is bright
+    assert pixels.shape == (123, 123, 3) and pixels.dtype == np.uint8
+    assert (pixels[:3, :3] == MASK_RGB).all()  # the NaN pixel, in the mask colour and 3x3
+    assert (pixels[:3, 3] != MASK_RGB).any()
+    assert (pixels[..., 0] == pixels[..., 2])[3:, 3:].all()  # grey elsewhere
+    assert pixels[61, 61].min() > 200  # the galaxy's centre is bright
     assert (pixels[::3, ::3] == pixels[1::3, 1::3]).all()  # nearest-neighbour blocks
 
 
@@ -237,11 +242,11 @@ def test_its_rgb_puts_i_in_red_and_g_in_blue():
     assert rgb[20, 20, 0] > rgb[20, 20, 1] and rgb[20, 20, 0] > rgb[20, 20, 2]
 
 
-def test_its_rgb_shows_nan_pixels_black():
+def test_its_rgb_shows_nan_pixels_in_the_mask_colour():
     g, r, i = galaxy_stamp(1), galaxy_stamp(2), galaxy_stamp(3)
     r[20, 20] = np.nan
     rgb = lupton_rgb(g, r, i)
-    assert (rgb[20, 20] == 0).all() and rgb[20, 21].max() > 0
+    assert (rgb[20, 20] == MASK_RGB).all() and (rgb[20, 21] != MASK_RGB).any()
 
 
 def write_compressed_tile(path, data):

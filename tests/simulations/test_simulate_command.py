@@ -5,6 +5,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from PIL import Image
 
+from core.display import label_band_px
 from simulations.generate import CHUNK
 from simulations.stampset import read_stampset
 
@@ -107,8 +108,8 @@ def test_it_writes_a_contact_sheet_with_a_row_per_kind_and_subkind(tmp_path):
     assert len(groups) >= 10  # lens configurations and look-alike subkinds
     with Image.open(sheet) as img:
         assert img.mode == "RGB" and img.size[0] == 150 + 8 * 97 * 1
-        # Rows of 97 px stamps plus a 14 px caption line: one row per group.
-        assert img.size[1] == len(groups) * (97 + 14)
+        # Rows of 97 px stamps plus a caption line: one row per group.
+        assert img.size[1] == len(groups) * (97 + label_band_px(["one line"], 97))
 
 
 @pytest.mark.parametrize(
