@@ -36,9 +36,9 @@ from core.models import Job
 # Pages that anonymous users may reach: everything else sends them to the login page.
 PUBLIC = {
     "login",
-    # Django admin's own login form: axes and the published-password backend
-    # guard it as they guard ours (tests/core/test_auth.py).
-    "admin:login",
+    # Django admin's login URL only forwards to ours (one login form, one cap
+    # on passwords hashed at once); the pattern it shadows is never reached.
+    "admin_login_redirect",
 }
 
 # The inspector's whole world. Any other URL answers 403 to an inspector: a new
@@ -46,6 +46,8 @@ PUBLIC = {
 INSPECTOR_PAGES = {
     "login",
     "logout",
+    "password_change",  # everyone changes their own password
+    "password_change_done",
     "inspection:home",  # the inspector's own overview (admins get theirs)
     "inspection:my_grading",
     # Training on the known sets, and its stamps (only their own training set's).
@@ -60,7 +62,13 @@ INSPECTOR_PAGES = {
     "inspection:grade_stamp",
 }
 # Pages of the inspector role: an admin who is not also an inspector gets 403.
-INSPECTOR_ONLY = INSPECTOR_PAGES - {"login", "logout", "inspection:home"}
+INSPECTOR_ONLY = INSPECTOR_PAGES - {
+    "login",
+    "logout",
+    "password_change",
+    "password_change_done",
+    "inspection:home",
+}
 
 # The old hand lists of admin pages: the walk must cover each of them.
 ADMIN_PAGES = [
@@ -249,6 +257,10 @@ def _problem(persona, r, response, read):
     if status >= 500:
         return "a server error"
     if persona.name == "anonymous":
+        if r.key in ("admin_login_redirect", "admin:login"):  # one URL, ours first
+            location = response.get("Location", "")
+            ok = status == 302 and location.startswith(resolve_url(settings.LOGIN_URL))
+            return None if ok else "not forwarded to the login page"
         if r.key in PUBLIC:
             return "the login page" if _is_login_redirect(response) else None
         return None if _is_login_redirect(response, r.staff_prefix) else "not the login page"
