@@ -1,13 +1,15 @@
-from pathlib import Path
 from urllib.parse import urlencode
 
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from classifier import figures
+from classifier.forms import ARCHITECTURES, TrainForm
 from classifier.models import Network
 from core import queue
+from core.forms import form_errors
 from core.models import Job
 from core.roles import admin_required
 
@@ -58,51 +60,30 @@ def _adaptation(network):
             "parent": parent}  # fmt: skip
 
 
-# Names only: the web process does not import torch (docs/design.md). A
-# committee is made from trained networks (make_committee), not trained.
-ARCHITECTURES = [name for name, _ in Network.ARCHITECTURES if name != Network.COMMITTEE]
-
-
-def _train_form(request, errors=None, status=200):
-    context = {"architectures": list(ARCHITECTURES), "errors": errors or [], "form": request.POST}
+def _train_form(
+    request: HttpRequest, errors: list[str] | None = None, status: int = 200
+) -> HttpResponse:
+    context = {"architectures": ARCHITECTURES, "errors": errors or [], "form": request.POST}
     return render(request, "classifier/train.html", context, status=status)
 
 
 @admin_required
-def train(request):
+def train(request: HttpRequest) -> HttpResponse:
     return _train_form(request)
 
 
 @admin_required
 @require_POST
-def train_launch(request):
-    form = request.POST
-    errors = []
-    name = form.get("name", "").strip()
-    if not name or not name.replace("-", "").replace("_", "").isalnum():
-        errors.append("Give a name of letters, digits, - and _ (e.g. kids-r-cnn).")
-    elif Network.objects.filter(name=name).exists():
-        errors.append(f"A network named {name!r} exists already.")
-    if form.get("architecture") not in ARCHITECTURES:
-        errors.append(f"Choose an architecture: {', '.join(ARCHITECTURES)}.")
-    for field in ("train_path", "val_path"):
-        path = form.get(field, "").strip()
-        if (field == "train_path" or path) and not Path(path).is_file():
-            errors.append(f"{field.replace('_', ' ')}: no such file {path!r} on the server.")
-    options = {}
-    try:
-        for field, kind in (("epochs", int), ("batch_size", int), ("lr", float), ("seed", int)):
-            if form.get(field):
-                options[field] = kind(form[field])
-    except ValueError:
-        errors.append("Epochs, batch size and seed are whole numbers; the learning rate a number.")
-    if errors:
-        return _train_form(request, errors, status=400)
+def train_launch(request: HttpRequest) -> HttpResponse:
+    form = TrainForm(request.POST)
+    if not form.is_valid():
+        return _train_form(request, form_errors(form), status=400)
+    data = form.cleaned_data
     try:
         job = queue.launch(
-            "classifier.jobs.train_network", name, form["architecture"], form["train_path"].strip(),
-            form.get("val_path", "").strip(), options, request.user.pk,
-            title=f"Train {name} ({form['architecture']})", queue="scoring",
+            "classifier.jobs.train_network", data["name"], data["architecture"],
+            data["train_path"], data["val_path"], form.options(), request.user.pk,
+            title=f"Train {data['name']} ({data['architecture']})", queue="scoring",
             user=request.user, unit="epochs", timeout=7 * 24 * 3600,
         )  # fmt: skip
     except queue.QueueUnavailable as exc:

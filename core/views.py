@@ -1,13 +1,12 @@
 from django.contrib import messages
-from django.http import JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from core import jobs, queue
+from core.forms import SelftestForm, form_errors
 from core.models import Job
 from core.roles import admin_required
-
-SELFTEST_MAX_STEPS = 10_000
 
 
 @admin_required
@@ -38,18 +37,11 @@ def job_cancel(request, pk):
 
 @admin_required
 @require_POST
-def job_selftest(request):
-    try:
-        steps = int(request.POST.get("steps", 20))
-        delay_s = float(request.POST.get("delay_s", 0.25))
-    except ValueError:
-        return job_list(request, error="Steps and delay must be numbers.", status=400)
-    if not (1 <= steps <= SELFTEST_MAX_STEPS and 0 <= delay_s <= 10):
-        return job_list(
-            request,
-            error=f"Steps must be 1-{SELFTEST_MAX_STEPS} and the delay 0-10 s.",
-            status=400,
-        )
+def job_selftest(request: HttpRequest) -> HttpResponse:
+    form = SelftestForm(request.POST)
+    if not form.is_valid():
+        return job_list(request, error=" ".join(form_errors(form)), status=400)
+    steps, delay_s = form.cleaned_data["steps"], form.cleaned_data["delay_s"]
     try:
         job = queue.launch(
             jobs.selftest, steps, delay_s, title=f"Self-test: count to {steps}", user=request.user

@@ -1,42 +1,21 @@
 """The survey page's "Adapt a network" form: validated by a Django form and
 ``inspection.adapt.check_adaptation`` (torch-free), then queued as a job."""
 
-from django import forms
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_POST
 
-from classifier.models import Network
 from core import queue
+from core.forms import form_errors
 from core.roles import admin_required
 from inspection import adapt
+from inspection.forms import AdaptForm
 from inspection.models import Survey
-
-
-class AdaptForm(forms.Form):
-    network = forms.ModelChoiceField(
-        Network.objects.exclude(architecture=Network.COMMITTEE),
-        error_messages={"invalid_choice": "Choose a network (not a committee)."},
-    )
-    name = forms.SlugField(max_length=80)
-    lenses = forms.IntegerField(min_value=10, max_value=200_000, initial=adapt.DEFAULT_LENSES)
-    epochs = forms.IntegerField(min_value=1, max_value=50, initial=adapt.DEFAULT_EPOCHS)
-    accept_warnings = forms.BooleanField(required=False)
-
-
-def form_errors(form: forms.Form) -> list[str]:
-    """One line per field error, naming the field."""
-    return [
-        message
-        if field == "__all__"
-        else f"{form.fields[field].label or field.replace('_', ' ').capitalize()}: {message}"
-        for field, messages in form.errors.items()
-        for message in messages
-    ]
 
 
 @admin_required
 @require_POST
-def adapt_launch(request, name):
+def adapt_launch(request: HttpRequest, name: str) -> HttpResponse:
     """Refusals re-render the survey page with the reason (400; 503 without
     Redis); nothing is registered or queued."""
     from inspection.search_views import survey_detail

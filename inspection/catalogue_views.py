@@ -2,26 +2,26 @@
 dashboards. Thin: each view calls ``inspection.catalogues`` (the code path of
 ``manage.py export_catalogue`` and ``add_prior_list``) and renders."""
 
-import re
 from pathlib import Path
 
 from django.conf import settings
 from django.contrib import messages
 from django.db.models import Count, Q
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from classifier.figures import to_div
 from core import uploads
+from core.forms import form_errors
 from core.roles import admin_required
 from inspection import catalogues, grading
+from inspection.forms import CatalogueSettingsForm, PriorListForm
 from inspection.models import Campaign, PriorList
 
 EXPORT_SUFFIXES = {"csv": ".csv", "fits": ".fits", "ecsv": ".ecsv", "vot": ".vot"}
 RANKED_SHOWN = 50
-NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 
 
 def _chosen_priors(request):
@@ -38,7 +38,9 @@ def _report(request, cat, chosen=None):
 
 
 @admin_required
-def catalogue_list(request, errors=None, status=200):
+def catalogue_list(
+    request: HttpRequest, errors: list[str] | None = None, status: int = 200
+) -> HttpResponse:
     campaigns = Campaign.objects.select_related("run__survey", "run__network").annotate(
         # distinct: the two joins multiply each other's rows.
         n_candidates=Count("items", filter=Q(items__source__isnull=False), distinct=True),
@@ -51,12 +53,16 @@ def catalogue_list(request, errors=None, status=200):
         "prior_lists": PriorList.objects.annotate(n=Count("lenses")),
         "errors": errors or [],
         "has_lenscat": PriorList.objects.filter(name="lenscat").exists(),
+        "kept": request.POST if errors else {},  # the refused form's values, back in its fields
     }
     return render(request, "inspection/catalogues.html", context, status=status)
 
 
 @admin_required
-def catalogue_detail(request, pk):
+def catalogue_detail(
+    request: HttpRequest, pk: int, errors: list[str] | None = None, status: int = 200
+) -> HttpResponse:
+    """A campaign's catalogue; ``errors``: why its settings form was refused."""
     campaign = get_object_or_404(
         Campaign.objects.select_related("run__survey", "run__network", "parent"), pk=pk
     )
@@ -65,6 +71,8 @@ def catalogue_detail(request, pk):
         cat = catalogues.build(campaign)
         report = _report(request, cat, chosen)
     except catalogues.CatalogueError as exc:
+        if errors:  # a refused settings form: say both, not only that the catalogue failed
+            return catalogue_list(request, [*errors, str(exc)], status=status)
         messages.error(request, str(exc))
         return redirect("inspection:catalogues")
     agree = catalogues.agreement(cat)
@@ -100,8 +108,10 @@ def catalogue_detail(request, pk):
         "vote_child": next(
             (c for c in cat.children if c.parent_total == campaign.vote_total), None
         ),
+        "errors": errors or [],
+        "kept": request.POST if errors else {},
     }
-    return render(request, "inspection/catalogue_detail.html", context)
+    return render(request, "inspection/catalogue_detail.html", context, status=status)
 
 
 def _row(cat, report, i):
@@ -125,25 +135,20 @@ def _row(cat, report, i):
 
 @admin_required
 @require_POST
-def catalogue_settings(request, pk):
+def catalogue_settings(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = get_object_or_404(Campaign.objects.select_related("run__survey"), pk=pk)
-    survey = campaign.run.survey
-    try:
-        high_total = int(request.POST.get("high_total", campaign.high_total))
-        vote_total = int(request.POST.get("vote_total", campaign.vote_total))
-        lens_prior = float(request.POST.get("lens_prior", survey.lens_prior))
-    except ValueError:
-        messages.error(request, "Totals are whole numbers; the lens prior a fraction in (0, 1).")
-        return redirect("inspection:catalogue", pk=pk)
-    if high_total < 0 or vote_total < 0 or not 0 < lens_prior < 1:
-        messages.error(request, "Totals are 0 or more; the lens prior lies strictly in (0, 1).")
-        return redirect("inspection:catalogue", pk=pk)
-    campaign.high_total, campaign.vote_total = high_total, vote_total
+    form = CatalogueSettingsForm(request.POST)
+    if not form.is_valid():
+        return catalogue_detail(request, pk, form_errors(form), status=400)
+    data = form.cleaned_data
+    campaign.high_total, campaign.vote_total = data["high_total"], data["vote_total"]
     campaign.save(update_fields=["high_total", "vote_total"])
-    survey.lens_prior = lens_prior
+    survey = campaign.run.survey
+    survey.lens_prior = data["lens_prior"]
     survey.save(update_fields=["lens_prior"])
-    messages.success(request, f"High probability at total ≥ {high_total}; further vote at "
-                              f"{vote_total}; lens prior {lens_prior:g}.")  # fmt: skip
+    messages.success(request, f"High probability at total ≥ {campaign.high_total}; further "
+                              f"vote at {campaign.vote_total}; lens prior "
+                              f"{survey.lens_prior:g}.")  # fmt: skip
     return redirect("inspection:catalogue", pk=pk)
 
 
@@ -183,7 +188,7 @@ def catalogue_export(request, pk, which, fmt):
         path = folder / f"campaign{campaign.pk}-{which}{suffix}"
         catalogues.export_catalogue(cat, path, which, report, request.GET.get("order", "total"))
     except catalogues.CatalogueError as exc:
-        return HttpResponse(str(exc), status=400, content_type="text/plain")
+        return HttpResponse(str(exc), status=exc.http_status, content_type="text/plain")
     return FileResponse(open(path, "rb"), as_attachment=True, filename=path.name)
 
 
@@ -198,7 +203,7 @@ def catalogue_gallery(request, pk, which):
         report = _report(request, cat) if which == "new" else None
         png = catalogues.gallery_png(cat, which, report, request.GET.get("order", "total"))
     except catalogues.CatalogueError as exc:
-        return HttpResponse(str(exc), status=400, content_type="text/plain")
+        return HttpResponse(str(exc), status=exc.http_status, content_type="text/plain")
     response = HttpResponse(png, content_type="image/png")
     if request.GET.get("download"):
         response["Content-Disposition"] = f'attachment; filename="campaign{pk}-{which}.png"'
@@ -207,35 +212,29 @@ def catalogue_gallery(request, pk, which):
 
 @admin_required
 @require_POST
-def prior_list_add(request):
+def prior_list_add(request: HttpRequest) -> HttpResponse:
     """A prior lens list from an upload or a server path (under the ingest
-    roots), or the built-in lenscat. An upload is saved once the rest of the
-    form is valid and removed if the list cannot be read."""
+    roots), or the built-in lenscat. An upload is saved once the whole form
+    is valid and removed if the list cannot be read."""
+    form = PriorListForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return catalogue_list(request, form_errors(form), status=400)
+    data = form.cleaned_data
     folder = None
     try:
-        if request.POST.get("lenscat"):
-            prior = catalogues.add_lenscat()
+        if data["lenscat"]:
+            prior = catalogues.add_lenscat(data["name"])
         else:
-            name = request.POST.get("name", "").strip()
-            if not NAME_RE.match(name):
-                raise catalogues.CatalogueError(
-                    "Name the list with letters, digits, - and _ (e.g. petrillo2019)."
-                )
-            path = request.POST.get("path", "").strip()
-            columns = catalogues.parse_columns(request.POST.get("columns", ""))
-            if "file" in request.FILES:
-                folder = uploads.upload_folder(settings.DATA_DIR / "priors", name)
-                path = str(uploads.save_upload(request.FILES["file"], folder))
-            elif path:
-                path = str(uploads.check_server_path(path))
-            else:
-                raise catalogues.CatalogueError("Upload a list or give its path on the server.")
+            path = data["path"]
+            if data["file"]:
+                folder = uploads.upload_folder(settings.DATA_DIR / "priors", data["name"])
+                path = str(uploads.save_upload(data["file"], folder))
             prior = catalogues.add_prior_list(
-                name, path, columns, request.POST.get("description", "")
+                data["name"], path, data["columns"], data["description"]
             )
-    except (catalogues.CatalogueError, uploads.ServerPathError) as exc:
+    except catalogues.CatalogueError as exc:
         uploads.discard(folder)
-        return catalogue_list(request, [str(exc)], status=400)
+        return catalogue_list(request, [str(exc)], status=exc.http_status)
     except BaseException:
         uploads.discard(folder)
         raise

@@ -54,7 +54,12 @@ GALLERY_MAX = 300
 
 
 class CatalogueError(ValueError):
-    """A catalogue, prior list or export cannot be made as asked; the message says why."""
+    """A catalogue, prior list or export cannot be made as asked; the message says why.
+
+    ``http_status``: what a page answers when it refuses for this reason (the
+    views read the type, never the message's wording)."""
+
+    http_status = 400
 
 
 def inspector_codes(inspector_ids):
@@ -555,4 +560,5 @@ def gallery_png(cat, which="high", report=None, order="total", limit=GALLERY_MAX
                       f"P={cat.posterior[i]:.2f}")  # fmt: skip
     title = f"{cat.campaign.name}: {SELECTIONS[which]} ({len(rows)}"
     title += f", first {limit} shown)" if len(rows) > limit else ")"
-    return gallery.contact_sheet(tiles, labels, columns=columns, title=title)
+    return gallery.contact_sheet(tiles, labels, columns=columns, title=title,
+                                 pixscale_arcsec=survey.pixscale_arcsec)  # fmt: skip

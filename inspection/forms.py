@@ -1,14 +1,22 @@
-"""Forms of the search pages: every input is checked before anything is
-saved, queued or created."""
+"""The forms of every page that takes a POST: every input is checked here,
+before anything is saved, queued or created, and a refusal names the field
+and how to fix it (``core.forms.form_errors`` makes the page's list of
+reasons). Where a management command takes the same inputs it validates
+them with the same form."""
 
 import dataclasses
 from pathlib import Path
 
 from django import forms
+from django.contrib.auth import get_user_model
 
+from classifier.models import Network
 from core import uploads
+from core.forms import form_errors
+from core.roles import INSPECTOR_GROUP
+from inspection import adapt, catalogues, grade_body
 from inspection.cuts import LRGCuts
-from inspection.models import KnownSet, Survey
+from inspection.models import Campaign, KnownSet, PriorList, ScoringRun, Survey
 from inspection.surveys import (
     DEFAULT_STAMP_PX,
     NAME_RE,
@@ -53,15 +61,17 @@ class SurveyIngestForm(forms.Form):
     False.
     """
 
-    name = forms.CharField(max_length=100)
-    catalogue = forms.CharField(required=False)
-    catalogue_file = forms.FileField(required=False)
-    tiles = forms.CharField(required=False)
-    tile_files = MultipleFileField(required=False)
-    stamps = forms.CharField(required=False)
-    columns = forms.CharField(required=False)
+    name = forms.CharField(max_length=80, label="Name")
+    catalogue = forms.CharField(required=False, label="Catalogue (path on the server)")
+    catalogue_file = forms.FileField(required=False, label="Catalogue upload")
+    tiles = forms.CharField(required=False, label="Tiles (BAND=FILE lines)")
+    tile_files = MultipleFileField(required=False, label="Tile uploads")
+    stamps = forms.CharField(required=False, label="Pre-cut stamp set (path on the server)")
+    columns = forms.CharField(required=False, label="Columns (field=COLUMN, …)")
     stamp_size = forms.IntegerField(
-        required=False, error_messages={"invalid": "The stamp size is a whole number of pixels."}
+        required=False,
+        label="Stamp size (px, 9-1024)",
+        error_messages={"invalid": "The stamp size is a whole number of pixels."},
     )
 
     def clean_name(self):
@@ -137,8 +147,8 @@ class SurveyIngestForm(forms.Form):
             return None
 
     def messages(self) -> list[str]:
-        """Every error, for the page's list of reasons."""
-        return [message for errors in self.errors.values() for message in errors]
+        """Every error, each naming its field, for the page's list of reasons."""
+        return form_errors(self)
 
     def has_uploads(self) -> bool:
         return bool(self.cleaned_data["catalogue_file"] or self.cleaned_data["tile_files"])
@@ -159,18 +169,22 @@ class KnownSetForm(forms.Form):
     path under the ingest roots, or an upload), or FITS images of real
     lenses or non-lenses. Nothing is saved until it is valid."""
 
-    name = forms.CharField(max_length=80)
-    path = forms.CharField(required=False)
-    stamps = forms.FileField(required=False)
-    images = MultipleFileField(required=False)
+    name = forms.CharField(max_length=80, label="Name")
+    path = forms.CharField(required=False, label="Stamp set (path on the server)")
+    stamps = forms.FileField(required=False, label="Stamp-set upload")
+    images = MultipleFileField(required=False, label="FITS images")
     label = forms.ChoiceField(choices=[("lens", "lenses"), ("nonlens", "non-lenses")],
-                              required=False)  # fmt: skip
+                              required=False, label="The images are")  # fmt: skip
     pixscale = forms.FloatField(
         required=False,
         min_value=1e-4,
+        max_value=3600,
+        label="Pixel scale (arcsec per pixel)",
         error_messages={"invalid": "The pixel scale is a number of arcseconds per pixel."},
     )
-    description = forms.CharField(required=False, max_length=2000)
+    # The model's column holds 200 characters: a longer text would be a
+    # database error (a 500) on PostgreSQL rather than a reason on the page.
+    description = forms.CharField(required=False, max_length=200, label="Description")
 
     def clean_name(self):
         name = self.cleaned_data["name"].strip()
@@ -196,5 +210,284 @@ class KnownSetForm(forms.Form):
         return data
 
     def messages(self) -> list[str]:
-        """Every error, for the page's list of reasons."""
-        return [message for errors in self.errors.values() for message in errors]
+        """Every error, each naming its field, for the page's list of reasons."""
+        return form_errors(self)
+
+
+# --- Adapting a network (the survey page) ------------------------------------------
+
+
+class AdaptForm(forms.Form):
+    """The survey page's "Adapt a network" form (posted with the prefix
+    ``adapt``, apart from the launch form's fields); what needs the survey
+    and the network is checked by ``inspection.adapt.check_adaptation``."""
+
+    network = forms.ModelChoiceField(
+        Network.objects.exclude(architecture=Network.COMMITTEE),
+        error_messages={"invalid_choice": "Choose a network (not a committee)."},
+    )
+    name = forms.SlugField(max_length=80)
+    lenses = forms.IntegerField(min_value=10, max_value=200_000, initial=adapt.DEFAULT_LENSES)
+    epochs = forms.IntegerField(min_value=1, max_value=50, initial=adapt.DEFAULT_EPOCHS)
+    accept_warnings = forms.BooleanField(required=False)
+
+
+# --- Campaigns and training (the Campaigns page) -----------------------------------
+
+#: The largest value of a PositiveSmallIntegerField on every database: a
+#: larger total would be a database error (a 500), not a reason on the page.
+MAX_TOTAL = 32767
+
+
+def inspectors():
+    """Users in the inspector group, by username."""
+    return get_user_model().objects.filter(groups__name=INSPECTOR_GROUP).order_by("username")
+
+
+def _id_field_errors(what: str) -> dict:
+    return {
+        "invalid_choice": f"{what} %(value)s is not in the list: choose one (reload the page "
+        "if it was just deleted).",
+        "invalid_pk_value": f"{what} %(pk)r is not in the list: choose one.",
+    }
+
+
+class ModelIdsField(forms.ModelMultipleChoiceField):
+    """A multiple choice of objects by id that refuses an id beyond 64 bits
+    as no id: Django would pass it to the database (``pk__in``), whose
+    overflow is a 500 rather than a reason on the page."""
+
+    def _check_values(self, value):
+        for pk in value:
+            try:
+                n = int(str(pk))
+            except ValueError:
+                continue  # not a number at all: Django's own check says so
+            if not -grade_body.MAX_ID - 1 <= n <= grade_body.MAX_ID:
+                raise forms.ValidationError(self.error_messages["invalid_pk_value"],
+                                            code="invalid_pk_value", params={"pk": pk})  # fmt: skip
+        return super()._check_values(value)
+
+
+class CampaignForm(forms.Form):
+    """A new campaign over a run's candidates, or a further vote over the
+    candidates of an earlier campaign whose grades sum to a total."""
+
+    name = forms.CharField(required=False, max_length=120, label="Name")
+    run = forms.ModelChoiceField(
+        ScoringRun.objects.all(),
+        label="Scoring run",
+        error_messages={"required": "Choose a scoring run.", **_id_field_errors("Run")},
+    )
+    parent = forms.ModelChoiceField(
+        Campaign.objects.all(),
+        required=False,
+        label="Further vote on campaign",
+        error_messages=_id_field_errors("Campaign"),
+    )
+    parent_total = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=MAX_TOTAL,
+        label="Total score to select (sum of grades)",
+        error_messages={"invalid": "Give the total as a whole number, e.g. 3."},
+    )
+    inspectors = ModelIdsField(
+        inspectors(),
+        label="Inspectors",
+        error_messages={"required": "Choose at least one inspector.",
+                        **_id_field_errors("Inspector")},
+    )  # fmt: skip
+    known_fraction = forms.FloatField(
+        required=False,
+        min_value=0,
+        max_value=0.5,
+        label="Known-item share (0-0.5)",
+        error_messages={"invalid": "Give the share of known items as a fraction, e.g. 0.07."},
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The group's members now, not when the module was imported.
+        self.fields["inspectors"].queryset = inspectors()
+
+    def clean_known_fraction(self):
+        value = self.cleaned_data["known_fraction"]
+        return 0.07 if value is None else value
+
+    def clean(self):
+        data = super().clean()
+        if data.get("parent") and data.get("parent_total") is None and "parent_total" in data:
+            self.add_error("parent_total", "A further vote needs the total score to select "
+                                           "(e.g. 3).")  # fmt: skip
+        elif data.get("parent_total") is not None and "parent" in data and not data["parent"]:
+            self.add_error("parent", "Choose the campaign whose candidates to vote on (or "
+                                     "leave the total empty).")  # fmt: skip
+        if data.get("run") and not data.get("name"):
+            data["name"] = f"{data['run'].label} inspection"
+        return data
+
+
+class CampaignStatusForm(forms.Form):
+    status = forms.ChoiceField(
+        choices=Campaign.Status.choices,
+        label="Status",
+        error_messages={
+            "invalid_choice": f"A campaign is {', '.join(Campaign.Status.values)}, not %(value)r."
+        },
+    )
+
+
+class TrainingPolicyForm(forms.Form):
+    """The training every inspector passes before grading."""
+
+    known_sets = ModelIdsField(
+        KnownSet.objects.all(),
+        required=False,
+        label="Known sets",
+        error_messages=_id_field_errors("Known set"),
+    )
+    n_items = forms.IntegerField(
+        min_value=2,
+        max_value=10_000,
+        label="Training items (2-10,000)",
+        error_messages={"invalid": "Give the number of training items, e.g. 20."},
+    )
+    pass_mark = forms.FloatField(
+        min_value=0,
+        max_value=1,
+        label="Pass mark (fraction correct, 0-1)",
+        error_messages={"invalid": "Give the pass mark as a fraction correct, e.g. 0.8."},
+    )
+
+
+class TrainingAnswerForm(forms.Form):
+    """An inspector's answer to one training stamp."""
+
+    item = forms.IntegerField(
+        min_value=1,
+        max_value=grade_body.MAX_ID,
+        label="Training item",
+        error_messages={"invalid": "Answer one of the page's stamps."},
+    )
+    grade = forms.TypedChoiceField(
+        choices=[(str(g), str(g)) for g in grade_body.GRADES],
+        coerce=int,
+        label="Grade (0, 1 or 2)",
+        error_messages={"invalid_choice": "Grade with 0 (not a lens), 1 (possible) or 2 "
+                                          "(definite), not %(value)r."},
+    )  # fmt: skip
+
+
+class InspectorForm(forms.Form):
+    """A new inspector; ``inspection.accounts.create_inspector`` checks what
+    needs the database (a free username, Django's password rules)."""
+
+    username = forms.CharField(max_length=150, label="Username",
+                               error_messages={"required": "A username is required."})  # fmt: skip
+    full_name = forms.CharField(required=False, max_length=300, label="Full name")
+    email = forms.EmailField(required=False, label="Email")
+    password = forms.CharField(required=False, strip=False, max_length=128,
+                               label="Password (empty: one is generated)")  # fmt: skip
+
+    def clean_full_name(self):
+        # The user model keeps first and last names of 150 characters each.
+        name = self.cleaned_data["full_name"].strip()
+        first, _, last = name.partition(" ")
+        if len(first) > 150 or len(last) > 150:
+            raise forms.ValidationError("Each of the first and last names has at most 150 "
+                                        "characters.")  # fmt: skip
+        return name
+
+
+# --- Catalogues (the Catalogues and catalogue pages) -------------------------------
+
+
+class CatalogueSettingsForm(forms.Form):
+    """A campaign's totals (He et al.: high probability at a total of 4 or
+    more, a further vote at 3) and its survey's lens prior."""
+
+    high_total = forms.IntegerField(
+        min_value=0,
+        max_value=MAX_TOTAL,
+        label="High-probability total (sum of grades, 0 or more)",
+        error_messages={"invalid": "Give the total as a whole number, e.g. 4."},
+    )
+    vote_total = forms.IntegerField(
+        min_value=0,
+        max_value=MAX_TOTAL,
+        label="Further-vote total (sum of grades, 0 or more)",
+        error_messages={"invalid": "Give the total as a whole number, e.g. 3."},
+    )
+    lens_prior = forms.FloatField(
+        label="Lens prior (fraction of sources, strictly in (0, 1))",
+        error_messages={"invalid": "Give the lens prior as a fraction, e.g. 0.001."},
+    )
+
+    def clean_lens_prior(self):
+        value = self.cleaned_data["lens_prior"]
+        if not 0 < value < 1:
+            raise forms.ValidationError(
+                f"The lens prior lies strictly in (0, 1), e.g. 0.001; not {value:g}."
+            )
+        return value
+
+
+class PriorListForm(forms.Form):
+    """A prior lens list: an upload, a file on the server, or the bundled
+    lenscat list. ``anywhere=True`` (the ``add_prior_list`` command) takes
+    any readable file: whoever runs a command can read it anyway; the web
+    form only reads under the ingest roots."""
+
+    lenscat = forms.BooleanField(required=False, label="The bundled lenscat list")
+    name = forms.CharField(required=False, max_length=80, label="Name")
+    file = forms.FileField(required=False, label="Upload (CSV, FITS, ECSV or VOTable)")
+    path = forms.CharField(required=False, max_length=500, label="Path on the server")
+    columns = forms.CharField(required=False, max_length=500,
+                              label="Columns (field=COLUMN, …)")  # fmt: skip
+    description = forms.CharField(required=False, max_length=200, label="Description")
+
+    def __init__(self, *args, anywhere: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.anywhere = anywhere
+
+    def clean_name(self):
+        name = self.cleaned_data["name"].strip()
+        if not name and self.cleaned_data.get("lenscat"):
+            name = "lenscat"
+        if not NAME_RE.match(name):
+            raise forms.ValidationError(
+                "Name the list with letters, digits, - and _ (e.g. petrillo2019)."
+            )
+        if PriorList.objects.filter(name=name).exists():
+            raise forms.ValidationError(
+                f"A prior list named {name!r} exists already: choose another name."
+            )
+        return name
+
+    def clean_path(self):
+        value = self.cleaned_data["path"].strip()
+        if not value:
+            return ""
+        path = Path(value).expanduser() if self.anywhere else Path(_server_path(value))
+        if not path.is_file():
+            raise forms.ValidationError(f"{value} does not exist or is not a file: check the path.")
+        return str(path)
+
+    def clean_columns(self):
+        try:
+            return catalogues.parse_columns(self.cleaned_data["columns"])
+        except catalogues.CatalogueError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+
+    def clean(self):
+        data = super().clean()
+        if data.get("lenscat"):
+            return data
+        given = [bool(data.get("file")), bool(data.get("path"))]
+        if "path" in data and not any(given):
+            self.add_error(None, "Give the list's PATH." if self.anywhere
+                           else "Upload a list or give its path on the server.")  # fmt: skip
+        elif all(given):
+            self.add_error(None, "Upload a list or give its path on the server, not both.")
+        return data

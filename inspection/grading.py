@@ -39,7 +39,26 @@ MAX_COMMENT = grade_body.MAX_COMMENT
 
 
 class GradingError(ValueError):
-    """A grade, campaign or training step is not valid; the message says why."""
+    """A grade, campaign or training step is not valid; the message says why.
+
+    ``http_status`` is what a page answers when it refuses for this reason:
+    the views read the type, never the message's wording."""
+
+    http_status = 400
+
+
+class GradesClosed(GradingError):
+    """A grade sent to a campaign that is not open: the request was well
+    formed but the campaign's state refuses it (the grading page's script
+    stops retrying on a 409)."""
+
+    http_status = 409
+
+
+class NotInTraining(GradingError):
+    """A training answer for an item that is not in the inspector's own set."""
+
+    http_status = 404
 
 
 def is_correct(grade, is_lens):
@@ -255,7 +274,7 @@ def answer_training(user, item_pk, value):
     items, answers, passed, _ = training_state(user)
     item = next((i for i in items if i.pk == int(item_pk)), None)
     if item is None:
-        raise GradingError("That item is not in your training set.")
+        raise NotInTraining("That item is not in your training set.")
     correct = is_correct(grade, item.is_lens)
     with transaction.atomic():
         try:
@@ -399,7 +418,7 @@ def record_grade(assignment, value, comment="", view=None):
         raise GradingError(str(exc)) from None
     campaign = assignment.campaign
     if campaign.status != Campaign.Status.OPEN:
-        raise GradingError(f"Campaign {campaign.name!r} is {campaign.status}: grades are closed.")
+        raise GradesClosed(f"Campaign {campaign.name!r} is {campaign.status}: grades are closed.")
     known = assignment.item.known
     with transaction.atomic():
         try:

@@ -9,9 +9,8 @@ says nothing of whether the item is a candidate or a known item.
 from functools import wraps
 
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -19,8 +18,16 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from core import queue
-from core.roles import INSPECTOR_GROUP, admin_required, inspector_required, is_inspector
+from core.forms import form_errors
+from core.roles import admin_required, inspector_required, is_inspector
 from inspection import catalogues, grade_body, grading, previews
+from inspection.forms import (
+    CampaignForm,
+    CampaignStatusForm,
+    TrainingAnswerForm,
+    TrainingPolicyForm,
+    inspectors,
+)
 from inspection.models import (
     Campaign,
     CampaignItem,
@@ -115,12 +122,15 @@ def training_stamp(request, item_pk: int, kind: str) -> HttpResponse:
 
 @inspector_required
 @require_POST
-def training_answer(request):
+def training_answer(request: HttpRequest) -> HttpResponse:
+    form = TrainingAnswerForm(request.POST)
+    if not form.is_valid():
+        return HttpResponse(" ".join(form_errors(form)), status=400, content_type="text/plain")
     try:
-        feedback = grading.answer_training(request.user, request.POST.get("item", 0),
-                                           request.POST.get("grade"))  # fmt: skip
-    except (grading.GradingError, ValueError) as exc:
-        return HttpResponse(str(exc), status=400)
+        feedback = grading.answer_training(request.user, form.cleaned_data["item"],
+                                           form.cleaned_data["grade"])  # fmt: skip
+    except grading.GradingError as exc:
+        return HttpResponse(str(exc), status=exc.http_status, content_type="text/plain")
     request.session["training_feedback"] = feedback
     return redirect("inspection:training")
 
@@ -262,93 +272,88 @@ def grade_submit(request, pk: int) -> JsonResponse:
     try:
         grade, changed = grading.record_grade(assignment, body.grade, body.comment, body.view)
     except grading.GradingError as exc:
-        status = 409 if "grades are closed" in str(exc) else 400
-        return JsonResponse({"error": str(exc)}, status=status)
+        return JsonResponse({"error": str(exc)}, status=exc.http_status)
     return JsonResponse({"id": assignment.pk, "grade": grade.grade, "changed": changed})
 
 
 # --- Admin -------------------------------------------------------------------------
 
 
-def _inspectors():
-    return get_user_model().objects.filter(groups__name=INSPECTOR_GROUP).order_by("username")
-
-
 @admin_required
-def campaign_list(request, errors=None, status=200):
+def campaign_list(
+    request: HttpRequest, errors: list[str] | None = None, status: int = 200
+) -> HttpResponse:
+    """The Campaigns page; a refused form re-renders it with its reasons
+    (``errors``) and the refusal's status, the values posted kept in its
+    fields (file inputs cannot be refilled: the browser keeps them only until
+    the page is left)."""
     from inspection.models import ScoringRun
 
     context = {
         "campaigns": Campaign.objects.select_related("run__network", "run__survey"),
         "runs": ScoringRun.objects.select_related("network", "survey"),
-        "inspectors": _inspectors(),
+        "inspectors": inspectors(),
         "known_sets": KnownSet.objects.all(),
         "policy": TrainingPolicy.current(),
         "policy_sets": list(TrainingPolicy.current().known_sets.all()),
         "skills": Skill.objects.select_related("inspector").order_by("inspector__username"),
         "errors": errors or [],
+        # The refused form (the name of the view it was posted to), so that
+        # its reasons and values go back to it: the page's three forms share
+        # field names ("name").
+        "refused": request.resolver_match.url_name if errors else "",
+        "kept": {request.resolver_match.url_name: request.POST} if errors else {},
     }
     return render(request, "inspection/campaigns.html", context, status=status)
 
 
 @admin_required
 @require_POST
-def campaign_create(request):
-    from inspection.models import ScoringRun
-
-    form = request.POST
-    run = ScoringRun.objects.filter(pk=form.get("run") or None).first()
-    if run is None:
-        return campaign_list(request, ["Choose a scoring run."], status=400)
-    parent = Campaign.objects.filter(pk=form.get("parent") or None).first()
+def campaign_create(request: HttpRequest) -> HttpResponse:
+    form = CampaignForm(request.POST)
+    if not form.is_valid():
+        return campaign_list(request, form_errors(form), status=400)
+    data = form.cleaned_data
     try:
         campaign = grading.create_campaign(
-            run, form.get("name", "").strip() or f"{run.label} inspection",
-            _inspectors().filter(pk__in=form.getlist("inspectors")),
-            known_fraction=float(form.get("known_fraction") or 0.07),
-            parent=parent,
-            parent_total=int(form["parent_total"]) if form.get("parent_total") else None,
-            user=request.user,
+            data["run"], data["name"], data["inspectors"], known_fraction=data["known_fraction"],
+            parent=data["parent"], parent_total=data["parent_total"], user=request.user,
         )  # fmt: skip
-    except (grading.GradingError, ValueError) as exc:
-        return campaign_list(request, [str(exc)], status=400)
-    return redirect("inspection:campaign", pk=campaign.pk)
-
-
-@admin_required
-@require_POST
-def campaign_status(request, pk):
-    campaign = get_object_or_404(Campaign, pk=pk)
-    try:
-        grading.set_status(campaign, request.POST.get("status", ""))
     except grading.GradingError as exc:
-        messages.error(request, str(exc))
-    else:
-        if campaign.status == Campaign.Status.OPEN:
-            try:
-                queue.launch("inspection.jobs.prerender_campaign", campaign.pk,
-                             title=f"Previews for {campaign.name}", user=request.user,
-                             unit="items")  # fmt: skip
-            except queue.QueueUnavailable:
-                messages.warning(request, "The queue does not answer: previews will be "
-                                          "rendered on first view instead.")  # fmt: skip
+        return campaign_list(request, [str(exc)], status=exc.http_status)
     return redirect("inspection:campaign", pk=campaign.pk)
 
 
 @admin_required
 @require_POST
-def training_policy(request):
+def campaign_status(request: HttpRequest, pk: int) -> HttpResponse:
+    campaign = get_object_or_404(Campaign, pk=pk)
+    form = CampaignStatusForm(request.POST)
+    if not form.is_valid():
+        return campaign_detail(request, pk, form_errors(form), status=400)
+    grading.set_status(campaign, form.cleaned_data["status"])
+    if campaign.status == Campaign.Status.OPEN:
+        try:
+            queue.launch("inspection.jobs.prerender_campaign", campaign.pk,
+                         title=f"Previews for {campaign.name}", user=request.user,
+                         unit="items")  # fmt: skip
+        except queue.QueueUnavailable:
+            messages.warning(request, "The queue does not answer: previews will be "
+                                      "rendered on first view instead.")  # fmt: skip
+    return redirect("inspection:campaign", pk=campaign.pk)
+
+
+@admin_required
+@require_POST
+def training_policy(request: HttpRequest) -> HttpResponse:
+    form = TrainingPolicyForm(request.POST)
+    if not form.is_valid():
+        return campaign_list(request, form_errors(form), status=400)
     policy = TrainingPolicy.current()
-    try:
-        policy.pass_mark = float(request.POST.get("pass_mark", policy.pass_mark))
-        policy.n_items = int(request.POST.get("n_items", policy.n_items))
-        if not (0 <= policy.pass_mark <= 1 and policy.n_items >= 2):
-            raise ValueError
-    except ValueError:
-        messages.error(request, "The pass mark is a fraction 0-1; at least 2 training items.")
-        return redirect("inspection:campaigns")
+    policy.pass_mark = form.cleaned_data["pass_mark"]
+    policy.n_items = form.cleaned_data["n_items"]
     policy.save()
-    policy.known_sets.set(KnownSet.objects.filter(pk__in=request.POST.getlist("known_sets")))
+    policy.known_sets.set(form.cleaned_data["known_sets"])
     messages.success(
         request, f"Training: {policy.n_items} items, pass mark {policy.pass_mark:.0%}."
     )
@@ -404,7 +409,10 @@ def known_set_add(request):
 
 
 @admin_required
-def campaign_detail(request, pk):
+def campaign_detail(
+    request: HttpRequest, pk: int, errors: list[str] | None = None, status: int = 200
+) -> HttpResponse:
+    """A campaign's progress and grades; ``errors``: why its status form was refused."""
     campaign = get_object_or_404(
         Campaign.objects.select_related("run__survey", "run__network"), pk=pk
     )
@@ -427,8 +435,9 @@ def campaign_detail(request, pk):
         "flagged": flagged,
         "rows": rows[:200],
         "n_known": campaign.items.filter(known__isnull=False).count(),
+        "errors": errors or [],
     }
-    return render(request, "inspection/campaign_detail.html", context)
+    return render(request, "inspection/campaign_detail.html", context, status=status)
 
 
 @admin_required

@@ -1,12 +1,14 @@
 from django.contrib import messages
-from django.contrib.auth import get_user_model
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from core import queue
+from core.forms import form_errors
 from core.models import Job
-from core.roles import INSPECTOR_GROUP, admin_required, inspector_required, is_admin
+from core.roles import admin_required, inspector_required, is_admin
 from inspection import accounts
+from inspection.forms import InspectorForm, inspectors
 
 
 def home(request):
@@ -20,10 +22,6 @@ def home(request):
         }
         return render(request, "inspection/home_admin.html", context)
     return render(request, "inspection/home_inspector.html", _my_work(request.user))
-
-
-def inspectors():
-    return get_user_model().objects.filter(groups__name=INSPECTOR_GROUP).order_by("username")
 
 
 def _my_work(user):
@@ -45,26 +43,31 @@ def my_grading(request):
 
 
 @admin_required
-def inspector_list(request, form_error=None, status=200):
-    context = {"inspectors": inspectors(), "form_error": form_error, "form": request.POST}
+def inspector_list(
+    request: HttpRequest, errors: list[str] | None = None, status: int = 200
+) -> HttpResponse:
+    """The inspectors, and the form that adds one (a refused form keeps its values)."""
+    context = {"inspectors": inspectors(), "errors": errors or [], "form": request.POST}
     return render(request, "inspection/inspector_list.html", context, status=status)
 
 
 @admin_required
 @require_POST
-def inspector_create(request):
+def inspector_create(request: HttpRequest) -> HttpResponse:
+    form = InspectorForm(request.POST)
+    if not form.is_valid():
+        return inspector_list(request, form_errors(form), status=400)
+    data = form.cleaned_data
     try:
         user, password = accounts.create_inspector(
-            request.POST.get("username", ""),
-            password=request.POST.get("password") or None,
-            email=request.POST.get("email", ""),
-            full_name=request.POST.get("full_name", ""),
-        )
+            data["username"], password=data["password"] or None, email=data["email"],
+            full_name=data["full_name"],
+        )  # fmt: skip
     except accounts.AccountError as exc:
-        return inspector_list(request, form_error=str(exc), status=400)
+        return inspector_list(request, [str(exc)], status=400)
     shown = (
         ""
-        if request.POST.get("password")
+        if data["password"]
         else f" Their password is {password} — pass it on now; it is not shown again."
     )
     messages.success(request, f"Inspector {user.username} created.{shown}")

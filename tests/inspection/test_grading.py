@@ -430,7 +430,9 @@ def test_known_items_are_cut_and_rendered_exactly_as_the_surveys_stamps(
         for stretch in ("asinh", "log"):
             response = client.get(stamp_url(campaign, a, kind), {"stretch": stretch})
             assert png_of(response).size == (291, 291)
-            assert response.content == cutouts.render_png(image, stretch=stretch)
+            pixscale = run.survey.pixscale_arcsec  # the survey's scale bar too
+            assert response.content == cutouts.render_png(image, stretch=stretch,
+                                                          pixscale_arcsec=pixscale)  # fmt: skip
 
 
 def test_known_sets_that_cannot_look_like_the_surveys_stamps_are_not_mixed_in(

@@ -3,9 +3,11 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from classifier.forms import TrainForm
 from classifier.models import Network
 from classifier.networks import ARCHITECTURES
 from classifier.services import NetworkError, settings_for, train_and_register
+from core.forms import form_errors
 
 
 class Command(BaseCommand):
@@ -48,6 +50,14 @@ class Command(BaseCommand):
         )
 
     def handle(self, **o):
+        # The web form's checks of the inputs both take (a free name, files
+        # that exist, sensible settings), with the same messages.
+        data = {"name": o["name"], "architecture": o["architecture"], "train_path": o["train"],
+                "val_path": o["val"] or "", "epochs": o["epochs"], "batch_size": o["batch_size"],
+                "lr": o["lr"], "seed": o["seed"]}  # fmt: skip
+        form = TrainForm(data)
+        if not form.is_valid():
+            raise CommandError(" ".join(form_errors(form)))
         try:
             parent = None
             if o["init_from"]:

@@ -1,6 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from core.forms import form_errors
 from inspection import catalogues
+from inspection.forms import PriorListForm
 
 
 class Command(BaseCommand):
@@ -17,14 +19,22 @@ class Command(BaseCommand):
         parser.add_argument("--lenscat", action="store_true", help="add lenscat as 'lenscat'")
 
     def handle(self, name, path, columns, description, lenscat, **o):
+        if not (lenscat or (name and path)):
+            raise CommandError("Give NAME and PATH, or --lenscat.")
+        # The web form's checks (name, columns, the file exists), on any path:
+        # whoever runs a command may read the file anyway.
+        data = {"lenscat": lenscat, "name": name or "", "path": path or "",
+                "columns": columns or "", "description": description}  # fmt: skip
+        form = PriorListForm(data, anywhere=True)
+        if not form.is_valid():
+            raise CommandError(" ".join(form_errors(form)))
+        data = form.cleaned_data
         try:
             if lenscat:
-                prior = catalogues.add_lenscat(name or "lenscat")
-            elif not (name and path):
-                raise CommandError("Give NAME and PATH, or --lenscat.")
+                prior = catalogues.add_lenscat(data["name"])
             else:
                 prior = catalogues.add_prior_list(
-                    name, path, catalogues.parse_columns(columns), description
+                    data["name"], data["path"], data["columns"], data["description"]
                 )
         except catalogues.CatalogueError as exc:
             raise CommandError(str(exc)) from exc
