@@ -10,14 +10,25 @@ from django import forms
 from django.core.validators import validate_slug
 
 from classifier.models import Network
+from core import uploads
 
 # A committee is made from trained networks (make_committee), not trained.
 ARCHITECTURES = [name for name, _ in Network.ARCHITECTURES if name != Network.COMMITTEE]
 
 
-def _stamp_set_path(value: str) -> str:
+def _stamp_set_path(value: str, anywhere: bool = False) -> str:
+    """A stamp-set file on the server; from the web page only under the
+    ingest roots (``core.uploads.check_server_path``), from the command line
+    anywhere its user may read."""
     value = value.strip()
-    if value and not Path(value).expanduser().is_file():
+    if not value:
+        return value
+    if not anywhere:
+        try:
+            uploads.check_server_path(value)
+        except uploads.ServerPathError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+    if not Path(value).expanduser().is_file():
         raise forms.ValidationError(f"no such file {value!r} on the server: check the path.")
     return value
 
@@ -84,11 +95,17 @@ class TrainForm(forms.Form):
             )
         return name
 
+    def __init__(self, *args, anywhere: bool = False, **kwargs):
+        # ``anywhere``: the command line's paths (its user's own files); the
+        # web page's stay under the ingest roots.
+        super().__init__(*args, **kwargs)
+        self.anywhere = anywhere
+
     def clean_train_path(self):
-        return _stamp_set_path(self.cleaned_data["train_path"])
+        return _stamp_set_path(self.cleaned_data["train_path"], self.anywhere)
 
     def clean_val_path(self):
-        return _stamp_set_path(self.cleaned_data["val_path"])
+        return _stamp_set_path(self.cleaned_data["val_path"], self.anywhere)
 
     def options(self) -> dict:
         """The training settings given (the others keep the architecture's defaults)."""

@@ -1,5 +1,8 @@
 """Network pages and training from the web as a background job."""
 
+import tempfile
+from pathlib import Path
+
 import django_rq
 import pytest
 from django.contrib.staticfiles import finders
@@ -11,6 +14,16 @@ from classifier.models import Network
 from core.models import Job
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def roots_hold_the_test_files(settings):
+    """The web form reads stamp sets only under the ingest roots: here, the
+    temporary folder the tests' files are written to."""
+    settings.INGEST_ROOTS = [Path(tempfile.gettempdir()).resolve()]
+
+
+NOWHERE = str(Path(tempfile.gettempdir()).resolve() / "nowhere.fits")
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +68,7 @@ def test_an_admin_trains_a_network_from_the_web(admin_client, data_dir, small_se
 
 def test_the_training_form_explains_what_is_wrong(admin_client, data_dir, small_set):
     response = launch(admin_client, small_set, name="bad name!", architecture="vgg",
-                      train_path="/nowhere.fits", epochs="many")  # fmt: skip
+                      train_path=NOWHERE, epochs="many")  # fmt: skip
     assert response.status_code == 400
     page = response.content.decode()
     assert "Give a name of letters" in page and "Choose an architecture" in page

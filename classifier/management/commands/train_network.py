@@ -55,7 +55,7 @@ class Command(BaseCommand):
         data = {"name": o["name"], "architecture": o["architecture"], "train_path": o["train"],
                 "val_path": o["val"] or "", "epochs": o["epochs"], "batch_size": o["batch_size"],
                 "lr": o["lr"], "seed": o["seed"]}  # fmt: skip
-        form = TrainForm(data)
+        form = TrainForm(data, anywhere=True)
         if not form.is_valid():
             raise CommandError(" ".join(form_errors(form)))
         try:
