@@ -2,7 +2,7 @@
 
 import plotly.graph_objects as go
 
-LAYOUT = {"margin": {"l": 50, "r": 20, "t": 30, "b": 45}, "height": 360, "template": "plotly_white"}
+from core.plots import LAYOUT
 
 
 def roc_figure(curves):
@@ -48,11 +48,3 @@ def loss_figure(history):
     fig.update_xaxes(title="epoch")
     fig.update_yaxes(title="loss")
     return fig
-
-
-def to_div(fig, div_id=None):
-    """HTML for a figure; plotly.js itself comes from the page (served locally)."""
-    # responsive: the figure follows its card's width (cards sit in CSS grids).
-    return fig.to_html(
-        include_plotlyjs=False, full_html=False, div_id=div_id, config={"responsive": True}
-    )

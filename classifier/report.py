@@ -14,8 +14,9 @@ import numpy as np
 import plotly.graph_objects as go
 
 from classifier import metrics
-from classifier.figures import LAYOUT, reliability_figure, roc_figure
+from classifier.figures import reliability_figure, roc_figure
 from core import display
+from core.plots import LAYOUT
 
 CUTS = [("all lenses", 0.0, 0.0), ("θE > 1.4″", 1.4, 0.0), ("S/N > 20", 0.0, 20.0),
         ("θE > 1.4″, S/N > 20", 1.4, 20.0), ("θE > 2″, S/N > 40", 2.0, 40.0)]  # fmt: skip

@@ -11,6 +11,7 @@ from classifier.models import Network
 from core import queue
 from core.forms import form_errors
 from core.models import Job
+from core.plots import to_div
 from core.roles import admin_required
 
 
@@ -24,12 +25,12 @@ def network_detail(request, name):
     network = get_object_or_404(Network, name=name)
     ev = network.evaluation or {}
     roc = (
-        figures.to_div(figures.roc_figure({network.name: (ev["roc"]["fpr"], ev["roc"]["tpr"])}))
+        to_div(figures.roc_figure({network.name: (ev["roc"]["fpr"], ev["roc"]["tpr"])}))
         if "roc" in ev
         else None
     )
     history = network.training.get("history") or []
-    loss = figures.to_div(figures.loss_figure(history)) if history else None
+    loss = to_div(figures.loss_figure(history)) if history else None
     context = {"network": network, "ev": ev, "roc": roc, "loss": loss,
                **_adaptation(network)}  # fmt: skip
     return render(request, "classifier/network_detail.html", context)
@@ -95,5 +96,5 @@ def train_launch(request: HttpRequest) -> HttpResponse:
 def training(request, pk):
     job = queue.reconcile(get_object_or_404(Job, pk=pk, function="classifier.jobs.train_network"))
     history = (job.result or {}).get("history") or []
-    loss = figures.to_div(figures.loss_figure(history), div_id="loss-curve") if history else None
+    loss = to_div(figures.loss_figure(history), div_id="loss-curve") if history else None
     return render(request, "classifier/training.html", {"job": job, "loss": loss})

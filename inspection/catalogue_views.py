@@ -12,15 +12,15 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from classifier.figures import to_div
-from core import uploads
+from core import tables, uploads
 from core.forms import form_errors
+from core.plots import to_div
 from core.roles import admin_required
 from inspection import catalogues, grading
 from inspection.forms import CatalogueSettingsForm, PriorListForm
 from inspection.models import Campaign, PriorList
 
-EXPORT_SUFFIXES = {"csv": ".csv", "fits": ".fits", "ecsv": ".ecsv", "vot": ".vot"}
+EXPORT_SUFFIXES = tables.DOWNLOADS
 RANKED_SHOWN = 50
 
 

@@ -36,6 +36,7 @@ import numpy as np
 from django.db import transaction
 
 from classifier.calibration import prior_shift
+from core import tables
 from core.logodds import format_p_lens
 from inspection import consensus, dashboards, gallery, previews, priors
 from inspection.models import Campaign, Grade, PriorLens, PriorList, Score, Skill
@@ -485,17 +486,12 @@ def catalogue_table(cat, which="candidates", report=None, order="total"):
     t["name"] = np.array([s.name for s in src], dtype=str)
     t["catalogue_id"] = np.array([s.catalogue_id for s in src], dtype=str)
     t["ra"] = np.array([s.ra_deg for s in src], np.float64)
-    t["ra"].unit = "deg"
     t["dec"] = np.array([s.dec_deg for s in src], np.float64)
-    t["dec"].unit = "deg"
     t["score"] = cat.scores[rows]
     t["score"].description = "network P(lens) at the training prior"
     t["logit"] = cat.logits[rows]
-    t["logit"].description = "network log-odds ln(P / (1 - P)): ranks where P ties at 1.0"
     t["p_prior"] = cat.p_prior[rows]
-    t["p_prior"].description = "network score mapped to the survey's lens prior"
     t["posterior"] = cat.posterior[rows]
-    t["posterior"].description = "Space Warps posterior P(lens) after every grade"
     for col, code in enumerate(cat.codes):
         values = cat.grades[rows, col]
         t[f"grade_{code}"] = MaskedColumn(
@@ -503,13 +499,11 @@ def catalogue_table(cat, which="candidates", report=None, order="total"):
             description=f"grade of inspector {code}: 0 non-lens, 1 possible, 2 definite",
         )  # fmt: skip
     t["total"] = cat.totals[rows].astype(np.int16)
-    t["total"].description = "sum of the first-round grades (He et al. 2020)"
     t["n_grades"] = cat.n_grades[rows].astype(np.int16)
     if cat.children:
         second = cat.second_total[rows]
         t["second_total"] = MaskedColumn(
             np.nan_to_num(second, nan=0).astype(np.int16), mask=np.isnan(second),
-            description="total of the further vote",
         )  # fmt: skip
     t["rank_total"] = rank_total[rows]
     t["rank_posterior"] = rank_post[rows]
@@ -518,7 +512,6 @@ def catalogue_table(cat, which="candidates", report=None, order="total"):
     if report is not None:
         t["prior_match"] = np.array([report.match[i] for i in rows], dtype=str)
         t["prior_sep"] = report.separation_arcsec[rows]
-        t["prior_sep"].unit = "arcsec"
         t["new"] = report.new[rows]
     campaign = cat.campaign
     t.meta.update({
@@ -528,18 +521,13 @@ def catalogue_table(cat, which="candidates", report=None, order="total"):
     })  # fmt: skip
     if report is not None:
         t.meta["MATCHRAD"] = report.radius_arcsec
-    return t
+    return tables.describe(t)
 
 
 def export_catalogue(cat, path, which="high", report=None, order="total"):
     """Write a selection as CSV, FITS, ECSV or VOTable (by suffix); atomic."""
-    from inspection import runs
-
-    try:
-        runs.export_format(path)
-        return runs.write_table(catalogue_table(cat, which, report, order), path)
-    except runs.RunError as exc:
-        raise CatalogueError(str(exc)) from exc
+    tables.write_format(path, CatalogueError)  # before the table is built
+    return tables.write_table(catalogue_table(cat, which, report, order), path, CatalogueError)
 
 
 def gallery_png(cat, which="high", report=None, order="total", limit=GALLERY_MAX, columns=6):

@@ -22,7 +22,7 @@ from astropy.wcs.utils import proj_plane_pixel_scales
 
 # Pictures are made by the one imaging layer; re-exported for the views.
 from core.display import STRETCHES, grey_band, has_rgb, lupton_rgb, render_png  # noqa: F401
-from inspection.catalogue import open_fits
+from core.tables import open_fits
 
 #: Flag bit: part of the stamp lies beyond the image; those pixels are NaN.
 EDGE = 1

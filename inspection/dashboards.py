@@ -6,15 +6,15 @@ network score against the inspectors' consensus, the candidates on the sky and
 how the inspectors agree; and a scoring run's scores as log-odds. Each
 function takes plain lists or arrays and returns a
 ``plotly.graph_objects.Figure``; empty inputs give an empty figure that says
-"no data yet". Render with :func:`classifier.figures.to_div`.
+"no data yet". Render with :func:`core.plots.to_div`.
 """
 
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from classifier.figures import LAYOUT
 from core.logodds import format_p_lens
+from core.plots import LAYOUT, empty_figure
 
 GREY, AMBER, STRONG, BLUE = "#9e9e9e", "#f0a202", "#c0392b", "#1f6fb2"
 KINDS = ("candidate", "known", "new")  # drawing order: the interesting ones on top
@@ -23,14 +23,6 @@ _KIND_STYLE = {
     "known": {"color": BLUE, "size": 9, "symbol": "diamond"},
     "new": {"color": STRONG, "size": 11, "symbol": "star"},
 }
-
-
-def _empty(message="no data yet"):
-    fig = go.Figure(layout=LAYOUT)
-    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False)
-    return fig
 
 
 def _floats(values, name):
@@ -63,7 +55,7 @@ def funnel_figure(stages):
     previous stage.
     """
     if not stages:
-        return _empty()
+        return empty_figure()
     labels = [str(label) for label, _ in stages]
     counts = _floats([count for _, count in stages], "counts")
     if (counts < 0).any() or not np.isfinite(counts).all():
@@ -111,7 +103,7 @@ def total_score_figure(counts, min_total=4, vote_total=3):
     if vote_total > min_total:
         raise ValueError(f"vote_total ({vote_total}) must not exceed min_total ({min_total}).")
     if len(counts) == 0:
-        return _empty()
+        return empty_figure()
     totals = np.arange(len(counts))
     counts = np.asarray(counts)
     classes = [
@@ -137,7 +129,7 @@ def score_vs_consensus_figure(network_scores, totals, posteriors, names):
     ``posteriors`` may hold None (not computed yet); those points are grey.
     """
     if len(network_scores) == 0:
-        return _empty()
+        return empty_figure()
     scores = _floats(network_scores, "network_scores")
     totals = _floats(totals, "totals")
     posteriors = _floats(posteriors, "posteriors")
@@ -217,7 +209,7 @@ def score_histogram_figure(counts, edges, threshold_logit):
         annotation says where.
     """
     if len(counts) == 0 or sum(counts) == 0:
-        return _empty("no scores yet")
+        return empty_figure("no scores yet")
     edges = np.asarray(edges, np.float64)
     fig = go.Figure(layout=LAYOUT)
     fig.add_trace(
@@ -293,7 +285,7 @@ def sky_figure(ra_deg, dec_deg, names, kind, prior_ra_deg=(), prior_dec_deg=(), 
     if unknown:
         raise ValueError(f"Unknown kind(s) {sorted(unknown)}: use {', '.join(KINDS)}.")
     if len(ra) + len(pra) == 0:
-        return _empty()
+        return empty_figure()
     offset, ticks = _ra_axis(np.concatenate([ra, pra]))
     kind, names = np.asarray(kind, object), np.asarray(names, object)
 
@@ -350,7 +342,7 @@ def agreement_figure(codes, bias, scatter, pairwise):
         candidates.
     """
     if len(codes) == 0:
-        return _empty()
+        return empty_figure()
     codes = [str(c) for c in codes]
     bias, scatter = _floats(bias, "bias"), _floats(scatter, "scatter")
     _same_length(codes=codes, bias=bias, scatter=scatter)

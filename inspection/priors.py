@@ -7,7 +7,6 @@ Sect. 4.3.1). Its columns are found by common names, case-insensitively
 Positions are ICRS ``ra``/``dec`` in degrees (float64); separations in arcsec.
 """
 
-import csv
 import importlib.util
 import warnings
 from pathlib import Path
@@ -15,11 +14,10 @@ from pathlib import Path
 import astropy.units as u
 import numpy as np
 from astropy.coordinates import Angle, SkyCoord
-from astropy.io import ascii
 from astropy.table import Table
 
+from core import tables
 from core.sky import iau_name
-from inspection import catalogue
 
 FIELDS = ("name", "ra", "dec", "grade")
 
@@ -45,46 +43,19 @@ class PriorListError(ValueError):
     """A prior list cannot be read; the message says what is wrong and how to fix it."""
 
 
-def _mapping(columns):
-    """``{"ra": "RAJ2000"}`` or ``"ra=RAJ2000,dec=DEJ2000"`` -> ``{field: column}``."""
-    if isinstance(columns, str):
-        columns = dict(item.partition("=")[::2] for item in columns.split(",") if item.strip())
-    mapping = {str(f).strip().lower(): str(c).strip() for f, c in (columns or {}).items()}
-    for field, column in mapping.items():
-        if field not in FIELDS or not column:
-            raise PriorListError(
-                f"Column mapping entry {field}={column!r} is not valid: write field=COLUMN "
-                f"with a field among {', '.join(FIELDS)}, e.g. ra=RAJ2000,dec=DEJ2000."
-            )
-    return mapping
-
-
 def _resolve(colnames, mapping, where):
     """``{field: actual column}``; name and grade may be absent, ra and dec may not."""
-    lower = {}
-    for name in colnames:
-        lower.setdefault(name.strip().lower(), name)
-    listing = ", ".join(colnames) or "(none)"
-    found = {}
-    for field, candidates in DEFAULT_COLUMNS.items():
-        if field in mapping:
-            given = mapping[field]
-            found[field] = given if given in colnames else lower.get(given.lower())
-            if found[field] is None:
-                raise PriorListError(
-                    f"{where} has no column {given!r} (given for {field}): its columns are "
-                    f"{listing}."
-                )
-        elif (actual := next((lower[c] for c in candidates if c in lower), None)) is not None:
-            found[field] = actual
-    missing = [field.upper() for field in ("ra", "dec") if field not in found]
-    if missing:
-        raise PriorListError(
-            f"{where} has no {' or '.join(missing)} column that is recognised: its columns "
-            f"are {listing}. Say which to use: give columns ra=COL,dec=COL, "
-            f"e.g. ra=RAJ2000,dec=DEJ2000."
-        )
-    return found
+    return tables.resolve_columns(
+        colnames,
+        DEFAULT_COLUMNS,
+        mapping,
+        optional=("name", "grade"),
+        where=where,
+        error=PriorListError,
+        what="prior-list",
+        how="columns ra=COL,dec=COL, e.g. ra=RAJ2000,dec=DEJ2000",
+        example="ra=RAJ2000,dec=DEJ2000",
+    )
 
 
 def _strings(values):
@@ -157,38 +128,16 @@ def _degrees(values, field, column, where):
 
 def _read_file(path, mapping, extra_columns=()):
     """The file's table (for CSV only the columns needed) and its resolved columns."""
-    suffix = catalogue._suffix(path)
-    if suffix not in catalogue.SUFFIXES:
-        raise PriorListError(
-            f"{path}: unknown prior-list format {suffix or '(no suffix)'!r}: "
-            f"use one of {', '.join(catalogue.SUFFIXES)}."
-        )
-    if not path.is_file():
-        raise PriorListError(f"{path} does not exist or is not a file: check the path.")
-    try:
-        if suffix in catalogue.CSV_SUFFIXES:
-            # Reading only the needed columns skips lenscat's long reference strings.
-            with open(path, newline="") as handle:
-                header = [name.strip() for name in next(csv.reader(handle), [])]
-            columns = _resolve(header, mapping, path)
-            names = list(dict.fromkeys([*columns.values(), *extra_columns]))
-            return ascii.read(path, format="csv", guess=False, include_names=names), columns
-        if suffix in catalogue.FITS_SUFFIXES:
-            with catalogue.open_fits(path, error=PriorListError) as hdul:
-                table = Table.read(hdul)  # the first table HDU
-        else:
-            table = Table.read(path, format=catalogue.WHOLE_SUFFIXES[suffix])
-    except PriorListError:
-        raise
-    except Exception as exc:  # astropy's readers raise many types on bad input
-        raise PriorListError(f"{path} cannot be read as {suffix[1:]} ({exc}).") from None
-    return table, _resolve(table.colnames, mapping, path)
+    source = tables.TableFile(path, PriorListError, "prior-list")
+    columns = _resolve(source.colnames, mapping, path)
+    # Reading only the needed columns of a CSV skips lenscat's long reference strings.
+    return source.read([*columns.values(), *extra_columns]), columns
 
 
 def _prior_table(path, columns=None, extra=None):
     """:func:`read_prior_list`, keeping also the ``extra`` ``{field: column}`` as str."""
     path, extra = Path(path), extra or {}
-    table, found = _read_file(path, _mapping(columns), tuple(extra.values()))
+    table, found = _read_file(path, columns, tuple(extra.values()))
     n = len(table)
     if n == 0:
         raise PriorListError(f"{path} lists no entries: upload a list with at least one row.")

@@ -15,9 +15,7 @@ at 1.0, their log-odds do not.
 """
 
 import math
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 from django.db import transaction
@@ -25,7 +23,7 @@ from django.db.models import Count, Max, Min
 from django.utils import timezone
 
 from classifier.fit import FitReport, check_fit
-from core import queue
+from core import queue, tables
 from core.logodds import logit, sigmoid
 from core.models import Job, ProgressFigures
 from inspection import dashboards
@@ -33,15 +31,6 @@ from inspection.models import RunChunk, ScoringRun
 
 DEFAULT_CHUNK = 2000  # stamps per job: ~0.2-3 s of work on 2 cores, small next to a run
 CHUNK_TIMEOUT_S = 3600
-EXPORT_FORMATS = {
-    ".csv": "ascii.csv",
-    ".fits": "fits",
-    ".fit": "fits",
-    ".ecsv": "ascii.ecsv",
-    ".vot": "votable",
-    ".xml": "votable",
-    ".votable": "votable",
-}
 
 
 class RunError(ValueError):
@@ -406,19 +395,15 @@ def candidate_table(run):
     table["name"] = np.array(columns[0], dtype=str)
     table["catalogue_id"] = np.array(columns[1], dtype=str)
     table["ra"] = np.array(columns[2], dtype=np.float64)
-    table["ra"].unit = "deg"
     table["dec"] = np.array(columns[3], dtype=np.float64)
-    table["dec"].unit = "deg"
     table["score"] = np.array(columns[4], dtype=np.float64)
     table["score"].description = "network P(lens) = 1 / (1 + exp(-logit))"
     table["logit"] = np.array(columns[10], dtype=np.float64)
-    table["logit"].description = "network log-odds ln(P / (1 - P)): ranks where P ties at 1.0"
     table["is_refined"] = np.array(columns[5], dtype=bool)
     for k, band in zip((6, 7, 8), "gri", strict=True):
         table[f"mag_{band}"] = np.array(
             [np.nan if v is None else v for v in columns[k]], np.float64
         )
-        table[f"mag_{band}"].unit = "mag"
     table["stamp_flags"] = np.array(columns[9], dtype=np.int16)
     table.meta["RUN"] = run.pk
     table.meta["NETWORK"] = run.network.name
@@ -426,33 +411,19 @@ def candidate_table(run):
     table.meta["THRESH"] = run.threshold
     table.meta["THRLOGIT"] = run.threshold_logit  # candidates: logit >= THRLOGIT
     table.meta["SAMPLE"] = run.sample
-    return table
+    return tables.describe(table)
 
 
 def export_format(path):
-    suffix = Path(path).suffix.lower()
-    if suffix not in EXPORT_FORMATS:
-        raise RunError(
-            f"Cannot tell the format of {path}: "
-            f"end it in one of {', '.join(sorted(EXPORT_FORMATS))}."
-        )
-    return EXPORT_FORMATS[suffix]
+    """The astropy format an export to ``path`` is written in (``core.tables``)."""
+    return tables.write_format(path, RunError)
 
 
 def write_table(table, path):
-    """Write an astropy table; the format follows the suffix. Atomic: a
-    failed write leaves no file behind and an older file untouched."""
-    path = Path(path)
-    fmt = export_format(path)
-    if not path.parent.is_dir():
-        raise RunError(f"Cannot write {path}: the folder {path.parent} does not exist.")
-    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}{path.suffix}")
-    try:
-        table.write(tmp, format=fmt, overwrite=True)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return len(table)
+    """Write an astropy table (``core.tables.write_table``): the format follows
+    the suffix; units, descriptions and, in VOTable, UCDs are written. Atomic:
+    a failed write leaves no file behind and an older file untouched."""
+    return tables.write_table(table, path, RunError)
 
 
 def export_candidates(run, path):

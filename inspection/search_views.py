@@ -18,10 +18,10 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 from redis.exceptions import RedisError
 
-from classifier.figures import to_div
 from classifier.models import Network
-from core import queue, uploads
+from core import queue, tables, uploads
 from core.logodds import format_p_lens
+from core.plots import to_div
 from core.roles import admin_required
 from inspection import adapt, cutouts, dashboards, previews, runs
 from inspection.cuts import LRGCuts
@@ -226,7 +226,7 @@ def run_detail(request, pk):
         "histogram": to_div(histogram, div_id="fig-scores"),
         "stretch": _stretch(request),
         "has_rgb": previews.rgb_bands(run.survey) is not None,
-        "formats": ["csv", "fits", "ecsv", "vot"],
+        "formats": list(tables.DOWNLOADS),
     }
     return render(request, "inspection/run_detail.html", context)
 
@@ -286,9 +286,9 @@ def run_threshold(request, pk):
 @admin_required
 def run_export(request, pk, fmt):
     run = get_object_or_404(ScoringRun, pk=pk)
-    suffix = {"csv": ".csv", "fits": ".fits", "ecsv": ".ecsv", "vot": ".vot"}.get(fmt)
+    suffix = tables.DOWNLOADS.get(fmt)
     if suffix is None:
-        raise Http404("Formats: csv, fits, ecsv, vot.")
+        raise Http404(f"Formats: {', '.join(tables.DOWNLOADS)}.")
     folder = Path(settings.DATA_DIR) / "exports"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"run{run.pk}-candidates{suffix}"

@@ -15,8 +15,8 @@ PURE = [
     "simulations.display", "classifier.networks", "classifier.preprocessing",
     "classifier.augment", "classifier.metrics", "classifier.training", "classifier.inference",
     "classifier.figures", "classifier.report", "classifier.calibration", "core.sky",
-    "core.files", "core.stats", "core.imaging", "core.logodds", "core.liveness",
-    "simulations.audit", "core.noise", "core.display",
+    "core.files", "core.tables", "core.stats", "core.imaging", "core.logodds", "core.liveness",
+    "simulations.audit", "core.noise", "core.display", "core.plots",
     "inspection.catalogue", "inspection.cuts", "inspection.cutouts", "inspection.consensus",
     "inspection.priors", "inspection.dashboards", "inspection.gallery", "inspection.grade_body",
 ]  # fmt: skip
