@@ -7,6 +7,7 @@ from django.db import connection, transaction
 from core.logodds import LOGIT_FLOOR, sigmoid
 from core.progress import tracked
 from inspection.models import RunChunk, Score
+from inspection.runs import check_network_unchanged
 
 BATCH = 1024  # stamps read, scored and written per step: progress and cancel points
 _SCORERS = {}  # a SimpleWorker keeps the network loaded between chunks
@@ -69,6 +70,7 @@ def score_chunk(progress, chunk_pk):
         .values_list("pk", "stamp_index")
     )
     progress.start(total=len(rows), unit="stamps", message="loading the network")
+    check_network_unchanged(run)
     scorer = _scorer(run.network)
     stamps = _open_stamps(survey)
     bands = [survey.band_list.index(b) for b in scorer.bands]

@@ -166,6 +166,12 @@ class ScoringRun(models.Model):
         help_text="candidates: logit >= threshold_logit (log-odds: exact where P ties at 1)"
     )
     threshold_origin = models.CharField(max_length=80, blank=True)
+    network_state = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="the network as the run scores with it: weights sha256, temperature, TTA "
+        "(a committee: its members); a chunk refuses to score once the network differs",
+    )
     chunk_size = models.PositiveIntegerField()
     n_sources = models.PositiveIntegerField(help_text="sources in the sample")
     created_at = models.DateTimeField(default=timezone.now)

@@ -166,6 +166,7 @@ def launch_run(
                 threshold=threshold,
                 threshold_logit=threshold_logit,
                 threshold_origin=origin,
+                network_state=network_state(network),
                 chunk_size=int(chunk_size),
                 n_sources=len(index),
                 created_by=user if user is not None and user.is_authenticated else None,
@@ -183,6 +184,41 @@ def launch_run(
             raise
         raise RunNotQueued(run, exc) from exc
     return run
+
+
+def network_state(network) -> dict:
+    """What a run's scores depend on besides the stamps: the network's
+    weights, temperature and TTA setting (a committee: also its members as it
+    pinned them). Kept on the run at launch, so that every chunk scores with
+    the same network even when an upgrade re-registers a shipped one."""
+    state = {
+        "weights_sha256": network.weights_sha256,
+        "temperature": network.temperature,
+        "tta": network.tta,
+    }
+    if network.is_committee:
+        state["members"] = (network.training or {}).get("members", [])
+    return state
+
+
+def check_network_unchanged(run) -> None:
+    """Raise ``RunError`` when the run's network is no longer the one it was
+    launched with (``network_state``): its scores would mix two networks."""
+    if not run.network_state:
+        return  # runs from before the record: nothing to compare
+    now = network_state(run.network)
+    if now == run.network_state:
+        return
+    changed = [
+        f"{key} {run.network_state.get(key)!s:.12} -> {now.get(key)!s:.12}"
+        for key in sorted(set(now) | set(run.network_state))
+        if now.get(key) != run.network_state.get(key)
+    ]
+    raise RunError(
+        f"{run.network.name} has changed since {run.label} was launched ({'; '.join(changed)}): "
+        "its chunks would be scored by two different networks. Launch a new run with the "
+        "network as it is now."
+    )
 
 
 def _launch_chunk(chunk, n_chunks, user=None, enqueue=True):
@@ -411,6 +447,10 @@ def candidate_table(run):
     table.meta["THRESH"] = run.threshold
     table.meta["THRLOGIT"] = run.threshold_logit  # candidates: logit >= THRLOGIT
     table.meta["SAMPLE"] = run.sample
+    if run.network_state:  # the weights the scores came from
+        table.meta["NETSHA"] = run.network_state["weights_sha256"]
+        table.meta["NETTEMP"] = run.network_state["temperature"]
+        table.meta["NETTTA"] = run.network_state["tta"]
     return tables.describe(table)
 
 

@@ -289,3 +289,37 @@ def test_the_migration_fills_log_odds_from_the_stored_probabilities():
     finally:
         executor.loader.build_graph()
         executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+def test_the_migration_records_the_network_of_existing_runs():
+    before, after = (
+        ("inspection", "0006_known_items_for_training"),
+        (
+            "inspection",
+            "0007_run_network_state",
+        ),
+    )
+    executor = MigrationExecutor(connection)
+    executor.migrate([before])
+    old = executor.loader.project_state([before]).apps
+    network = old.get_model("classifier", "Network").objects.create(
+        name="old-net", architecture="he2020-cnn", bands="r", pixscale_arcsec=0.42,
+        stamp_size=49, preprocessing={}, weights_path="x.pt", weights_sha256="a" * 64,
+        training={"tta": True, "calibration": {"temperature": 1.25}},
+    )  # fmt: skip
+    survey = old.get_model("inspection", "Survey").objects.create(
+        name="old", bands="r", pixscale_arcsec=0.2, stamp_size=97, stamps_path="s.fits"
+    )
+    old.get_model("inspection", "ScoringRun").objects.create(
+        survey=survey, network=network, threshold=0.5, threshold_logit=0.0, chunk_size=10,
+        n_sources=3,
+    )  # fmt: skip
+    try:
+        executor.loader.build_graph()
+        executor.migrate([after])
+        new = executor.loader.project_state([after]).apps
+        run = new.get_model("inspection", "ScoringRun").objects.get()
+        assert run.network_state == {"weights_sha256": "a" * 64, "temperature": 1.25, "tta": True}
+    finally:
+        executor.loader.build_graph()
+        executor.migrate(executor.loader.graph.leaf_nodes())

@@ -281,6 +281,42 @@ def test_rerunning_a_chunk_never_duplicates_scores(field, data_dir):
     assert max(abs(after[k] - before[k]) for k in before) < 1e-6
 
 
+def test_a_run_scores_with_the_network_it_was_launched_with(
+    field, data_dir, tmp_path, admin_client
+):
+    """A run records its network's weights, temperature and TTA; once the
+    network changes (an upgrade re-registers a shipped one), its unscored
+    chunks refuse to score, so no run mixes two networks."""
+    survey, _ = ingest(field)
+    network = Network.objects.get(name="kids-r-cnn")
+    run = runs.launch_run(survey, network, threshold=0.2, chunk_size=10, enqueue=False)
+    recorded = {"weights_sha256": network.weights_sha256, "temperature": network.temperature}
+    assert run.network_state == {**recorded, "tta": network.tta}
+    first, second = run.chunks.order_by("index")[:2]
+    from inspection.jobs import score_chunk
+
+    job = Job.objects.create(title="one", function="inspection.jobs.score_chunk", queue="scoring")
+    score_chunk(job.pk, first.pk)
+    scored = run.scores.count()
+    assert scored == first.n_sources
+    page = admin_client.get(reverse("inspection:run", args=[run.pk])).text
+    assert f"weights sha256 {network.weights_sha256[:12]}" in page
+    path = tmp_path / "cands.fits"
+    call_command("export_candidates", str(run.pk), "--out", str(path), "--threshold", "0",
+                 verbosity=0)  # fmt: skip
+    assert Table.read(path).meta["NETSHA"] == network.weights_sha256
+
+    training = dict(network.training, tta=not network.tta)
+    Network.objects.filter(pk=network.pk).update(training=training)
+    job = Job.objects.create(title="two", function="inspection.jobs.score_chunk", queue="scoring")
+    with pytest.raises(runs.RunError, match="has changed since"):
+        score_chunk(job.pk, second.pk)
+    job.refresh_from_db()
+    assert job.status == "failed"
+    assert "kids-r-cnn has changed since" in job.error and "tta" in job.error
+    assert run.scores.count() == scored  # nothing scored by the changed network
+
+
 def test_run_comparison_counts_shared_candidates(field, data_dir):
     survey, _ = ingest(field)
     network = Network.objects.get(name="kids-r-cnn")
