@@ -1,8 +1,15 @@
 """Plotly figures for the classifier pages, built from plain lists (no Django)."""
 
-import plotly.graph_objects as go
+from collections.abc import Mapping
 
+import numpy as np
+import plotly.graph_objects as go
+from numpy.typing import ArrayLike
+
+from core.logodds import format_p_lens
 from core.plots import LAYOUT
+
+LOGIT_SHOWN_MIN = -40.0  # P < 4e-18: lower log-odds count in the first bin
 
 
 def roc_figure(curves):
@@ -47,4 +54,73 @@ def loss_figure(history):
         fig.update_layout(yaxis2={"title": "AUC", "overlaying": "y", "side": "right"})
     fig.update_xaxes(title="epoch")
     fig.update_yaxes(title="loss")
+    return fig
+
+
+def logit_histogram_figure(
+    groups: Mapping[str, ArrayLike],
+    threshold_logit: float | None = None,
+    threshold_name: str = "threshold",
+    bins: int = 50,
+) -> go.Figure:
+    """Scores on a log-odds axis, one overlaid histogram per group, the
+    threshold a vertical line.
+
+    Probabilities of confident stamps pile up in the end bins of [0, 1]
+    (float32 ones round to 0 or 1); their log-odds spread them out.
+
+    Parameters
+    ----------
+    groups : dict
+        Label -> log-odds (``core.logodds.logit`` of the scores); every group
+        is binned on the same edges, which span the scores (log-odds below
+        ``LOGIT_SHOWN_MIN`` count in the first bin) and the threshold.
+    threshold_logit : float or None
+        Drawn as a dashed line, e.g. the network's 1% FPR threshold; when it
+        lies off the bins an annotation says where.
+    threshold_name : str
+        What the line's label calls it.
+    bins : int
+        Number of equal bins.
+    """
+    values = {k: np.asarray(v, np.float64) for k, v in groups.items()}
+    values = {k: v[np.isfinite(v)] for k, v in values.items()}
+    every = np.concatenate([np.zeros(0), *values.values()])
+    fig = go.Figure(layout={**LAYOUT, "barmode": "overlay"})
+    if not every.size:
+        return fig
+    lo, hi = float(every.min()), float(every.max())
+    if hi > LOGIT_SHOWN_MIN:
+        lo = max(lo, LOGIT_SHOWN_MIN)
+    span = max(hi - lo, 1.0)
+    if threshold_logit is not None and lo - span <= threshold_logit <= hi + span:
+        lo, hi = min(lo, threshold_logit), max(hi, threshold_logit)
+    if hi - lo < 1.0:  # one value: a bin of unit width around it
+        lo, hi = (lo + hi) / 2 - 0.5, (lo + hi) / 2 + 0.5
+    edges = np.linspace(lo, hi, bins + 1)
+    centres, widths = (edges[:-1] + edges[1:]) / 2, np.diff(edges)
+    for label, x in values.items():
+        counts, _ = np.histogram(np.maximum(x, lo), bins=edges)
+        fig.add_trace(go.Bar(
+            x=centres, y=counts, width=widths, name=label, opacity=0.6,
+            customdata=np.stack([edges[:-1], edges[1:]], axis=-1),
+            hovertemplate="log-odds %{customdata[0]:.2f} to %{customdata[1]:.2f}: %{y} stamps",
+        ))  # fmt: skip
+    if threshold_logit is not None:
+        label = (
+            f"{threshold_name}: P ≥ {format_p_lens(threshold_logit)}, "
+            f"log-odds ≥ {threshold_logit:.4g}"
+        )
+        if lo <= threshold_logit <= hi:
+            fig.add_vline(x=threshold_logit, line={"color": "#c0392b", "width": 2, "dash": "dash"},
+                          annotation_text=label, annotation_position="top")  # fmt: skip
+        else:
+            fig.add_annotation(text=label + " (off the axis)", showarrow=False, x=0.5, y=1.05,
+                               xref="paper", yref="paper")  # fmt: skip
+    fig.update_layout(bargap=0)
+    fig.update_xaxes(
+        title="log-odds ln P/(1−P)   (0: P = 0.5; 6.9: 0.999; 13.8: 0.999999)",
+        range=[float(lo), float(hi)],
+    )
+    fig.update_yaxes(title="stamps", type="log")
     return fig

@@ -1,8 +1,9 @@
 """The evaluation report as a self-contained HTML page (plotly.js inlined once).
 
-ROC curves per lens subset (Lanusse et al. 2018 Fig. 6), the reliability
-diagram before and after the network's temperature with its ECE (Guo et al.
-2017), score histograms by class and by kind of non-lens, and the stamps of
+ROC curves per lens subset (Lanusse et al. 2018 Fig. 6; all lenses: the
+evaluation's own ``roc``), the reliability diagram before and after the
+network's temperature with its ECE (Guo et al. 2017), log-odds histograms by
+class and by kind of non-lens with the 1% FPR threshold, and the stamps of
 the most confident false positives and the most missed lenses (their
 Fig. 8). Pure: no Django.
 """
@@ -12,11 +13,12 @@ import html
 
 import numpy as np
 import plotly.graph_objects as go
+from astropy.table import Table
 
 from classifier import metrics
-from classifier.figures import reliability_figure, roc_figure
+from classifier.figures import logit_histogram_figure, reliability_figure, roc_figure
 from core import display
-from core.plots import LAYOUT
+from core.logodds import logit
 
 CUTS = [("all lenses", 0.0, 0.0), ("θE > 1.4″", 1.4, 0.0), ("S/N > 20", 0.0, 20.0),
         ("θE > 1.4″, S/N > 20", 1.4, 20.0), ("θE > 2″, S/N > 40", 2.0, 40.0)]  # fmt: skip
@@ -73,6 +75,33 @@ def _reliability(calibration):
     )
 
 
+def threshold_logit_1pct(report: dict) -> float | None:
+    """The evaluation's 1% FPR threshold as log-odds: as recorded
+    (``threshold_logit_at_fpr``), or the log-odds of the probability one of
+    an older report; None without either."""
+    recorded = (report.get("threshold_logit_at_fpr") or {}).get("0.01")
+    if recorded is not None:
+        return float(recorded)
+    p = (report.get("threshold_at_fpr") or {}).get("0.01")
+    return None if p is None else logit(p)
+
+
+def score_histogram(report: dict, scores: np.ndarray, labels: np.ndarray, meta: Table) -> go.Figure:
+    """The scores of the lenses and of each kind of non-lens on a log-odds
+    axis (probabilities saturate at 0 and 1), the 1% FPR threshold marked."""
+    x = logit(scores)
+    negatives = labels == 0
+    kinds = (
+        np.asarray(meta["kind"]).astype(str)
+        if "kind" in meta.colnames
+        else np.full(len(labels), "non-lens")
+    )
+    groups = {"lenses": x[labels == 1]}
+    for kind in sorted(set(kinds[negatives])):
+        groups[kind] = x[negatives & (kinds == kind)]
+    return logit_histogram_figure(groups, threshold_logit_1pct(report), "1% FPR threshold")
+
+
 def evaluation_html(network_name, report, scores, stampset):
     labels = stampset.labels
     meta = stampset.meta
@@ -81,25 +110,16 @@ def evaluation_html(network_name, report, scores, stampset):
     negatives = labels == 0
     curves = {}
     for label, t_min, s_min in CUTS:
+        if t_min == s_min == 0.0 and "roc" in report:
+            # Every lens: the evaluation's own ROC, not computed again.
+            curves[label] = (report["roc"]["fpr"], report["roc"]["tpr"])
+            continue
         chosen = negatives | ((labels == 1) & (theta > t_min) & (snr > s_min))
         if (labels[chosen] == 1).any():
             fpr, tpr, _ = metrics.roc_curve(scores[chosen], labels[chosen])
             curves[label] = (fpr.tolist(), tpr.tolist())
     roc = roc_figure(curves)
-
-    hist = go.Figure(layout={**LAYOUT, "barmode": "overlay"})
-    hist.add_trace(go.Histogram(x=scores[labels == 1], name="lenses", opacity=0.6, nbinsx=50))
-    kinds = (
-        np.asarray(meta["kind"]).astype(str)
-        if "kind" in meta.colnames
-        else np.full(len(labels), "non-lens")
-    )
-    for kind in sorted(set(kinds[negatives])):
-        hist.add_trace(
-            go.Histogram(x=scores[negatives & (kinds == kind)], name=kind, opacity=0.6, nbinsx=50)
-        )
-    hist.update_xaxes(title="score P(lens)")
-    hist.update_yaxes(title="stamps", type="log")
+    hist = score_histogram(report, scores, labels, meta)
 
     false_pos = np.flatnonzero(negatives)[np.argsort(-scores[negatives])][:N_STAMPS]
     missed = np.flatnonzero(labels == 1)[np.argsort(scores[labels == 1])][:N_STAMPS]
@@ -126,7 +146,7 @@ td,th{{padding:.2rem .6rem;border-bottom:1px solid #ddd;text-align:left}}
 {_reliability(report.get("calibration"))}
 <h2>Completeness at 1% FPR</h2>
 <table><tr><th>θE &gt;</th><th>S/N &gt;</th><th>n</th><th>completeness</th></tr>{grid}</table>
-<h2>Scores by class and kind</h2>{hist_html}
+<h2>Log-odds by class and kind</h2>{hist_html}
 {_gallery("Most confident false positives", false_pos, stampset, scores)}
 {_gallery("Most missed lenses", missed, stampset, scores)}
 </body></html>"""

@@ -32,8 +32,32 @@ def network_detail(request, name):
     history = network.training.get("history") or []
     loss = to_div(figures.loss_figure(history)) if history else None
     context = {"network": network, "ev": ev, "roc": roc, "loss": loss,
-               **_adaptation(network)}  # fmt: skip
+               "members": _members(network), **_adaptation(network)}  # fmt: skip
     return render(request, "classifier/network_detail.html", context)
+
+
+def _members(network):
+    """A committee's members as it records them (``training["members"]``,
+    made by ``services.make_committee``): each record with the registered
+    network of that name (None where it went), its bands and TTA, and
+    whether its weights or temperature changed since (the committee then
+    refuses to score). Empty for a network that is no committee."""
+    if not network.is_committee:
+        return []
+    records = network.training.get("members") or []
+    found = Network.objects.in_bulk([r["name"] for r in records], field_name="name")
+    rows = []
+    for record in records:
+        member = found.get(record["name"])
+        # What ``services.committee_networks`` checks before scoring (its
+        # ``_member_record``; services is not imported here: it loads torch).
+        changed = member is not None and (
+            member.weights_sha256 != record.get("weights_sha256")
+            or member.temperature != record.get("temperature")
+        )
+        rows.append({"name": record["name"], "network": member, "record": record,
+                     "temperature": record.get("temperature"), "changed": changed})  # fmt: skip
+    return rows
 
 
 def _adaptation(network):
