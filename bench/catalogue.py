@@ -60,30 +60,43 @@ def setup(tmp, n_lrgs, n_candidates, n_inspectors):
     with StampSetWriter(path, n_lrgs, ["g", "r", "i"], (21, 21), 0.2, survey="bench") as w:
         for start in range(0, n_lrgs, 5000):
             n = min(5000, n_lrgs - start)
-            meta = {"id": [f"s{i}" for i in range(start, start + n)], "label": np.full(n, -1),
-                    "ra": rng.uniform(130, 140, n), "dec": rng.uniform(-2, 2, n)}  # fmt: skip
+            meta = {
+                "id": [f"s{i}" for i in range(start, start + n)],
+                "label": np.full(n, -1),
+                "ra": rng.uniform(130, 140, n),
+                "dec": rng.uniform(-2, 2, n),
+            }
             w.write(rng.normal(0, 10, (n, 3, 21, 21)).astype(np.float32), meta)
     survey = ingest_survey("bench", stamps=path)
     network = Network.objects.get(name="kids-r-cnn")
-    run = ScoringRun.objects.create(survey=survey, network=network, threshold=0.5,
-                                    threshold_logit=0.0, chunk_size=2000,
-                                    n_sources=n_lrgs)  # fmt: skip
+    run = ScoringRun.objects.create(
+        survey=survey,
+        network=network,
+        threshold=0.5,
+        threshold_logit=0.0,
+        chunk_size=2000,
+        n_sources=n_lrgs,
+    )
     # Scores as a run would leave them (the scoring itself is bench/scoring.py's).
     sources = list(survey.sources.order_by("stamp_index").values_list("pk", flat=True))
     scores = rng.uniform(0, 0.5, n_lrgs)
     scores[rng.choice(n_lrgs, n_candidates, replace=False)] = rng.uniform(0.5, 1, n_candidates)
-    rows = (Score(run=run, source_id=s, score=v, logit=logit(v))
-            for s, v in zip(sources, scores, strict=True))  # fmt: skip
+    rows = (
+        Score(run=run, source_id=s, score=v, logit=logit(v))
+        for s, v in zip(sources, scores, strict=True)
+    )
     Score.objects.bulk_create(rows, batch_size=5000)
-    users = [create_inspector(f"bench{k}", password="bench-password-1")[0]
-             for k in range(n_inspectors)]  # fmt: skip
+    users = [
+        create_inspector(f"bench{k}", password="bench-password-1")[0] for k in range(n_inspectors)
+    ]
     campaign = grading.create_campaign(run, "bench", users, known_fraction=0)
     # Grades written in bulk (record_grade's cost is bench/grading.py's).
     assignments = list(Assignment.objects.filter(campaign=campaign).values_list("pk", flat=True))
     grades = rng.choice([0, 1, 2], len(assignments), p=[0.8, 0.15, 0.05])
-    Grade.objects.bulk_create((Grade(assignment_id=a, grade=int(g))
-                               for a, g in zip(assignments, grades, strict=True)),
-                              batch_size=5000)  # fmt: skip
+    Grade.objects.bulk_create(
+        (Grade(assignment_id=a, grade=int(g)) for a, g in zip(assignments, grades, strict=True)),
+        batch_size=5000,
+    )
     assert CampaignItem.objects.filter(campaign=campaign).count() == n_candidates
     return campaign, users
 
@@ -105,9 +118,14 @@ def main():
                 conn.execute(f"DROP DATABASE IF EXISTS {DB}")
                 conn.execute(f"CREATE DATABASE {DB}")
             url = args.pg.rsplit("/", 1)[0] + f"/{DB}"
-        os.environ.update(DJANGO_SETTINGS_MODULE="lensfinder.settings", DATABASE_URL=url,
-                          LENSFINDER_DATA_DIR=str(tmp), DEBUG="false",
-                          SECRET_KEY="bench-" + "x" * 50, ALLOWED_HOSTS="testserver")  # fmt: skip
+        os.environ.update(
+            DJANGO_SETTINGS_MODULE="lensfinder.settings",
+            DATABASE_URL=url,
+            LENSFINDER_DATA_DIR=str(tmp),
+            DEBUG="false",
+            SECRET_KEY="bench-" + "x" * 50,
+            ALLOWED_HOSTS="testserver",
+        )
         t0 = time.perf_counter()
         campaign, _ = setup(tmp, args.lrgs, args.candidates, args.inspectors)
         from django.contrib.auth import get_user_model
@@ -118,32 +136,45 @@ def main():
         from inspection.models import Grade
 
         lenscat = catalogues.add_lenscat()
-        print(f"{args.candidates:,} candidates x {args.inspectors} inspectors "
-              f"({args.candidates * args.inspectors:,} grades), {args.lrgs:,} LRGs, lenscat "
-              f"({lenscat.lenses.count():,} lenses); {'PostgreSQL' if args.pg else 'SQLite'}; "
-              f"set up in {time.perf_counter() - t0:.0f} s")  # fmt: skip
+        print(
+            f"{args.candidates:,} candidates x {args.inspectors} inspectors "
+            f"({args.candidates * args.inspectors:,} grades), {args.lrgs:,} LRGs, lenscat "
+            f"({lenscat.lenses.count():,} lenses); {'PostgreSQL' if args.pg else 'SQLite'}; "
+            f"set up in {time.perf_counter() - t0:.0f} s"
+        )
 
         def reference():
-            return list(Grade.objects.filter(assignment__campaign=campaign).values_list(
-                "assignment__item__source_id", "assignment__inspector_id", "grade"))  # fmt: skip
+            return list(
+                Grade.objects.filter(assignment__campaign=campaign).values_list(
+                    "assignment__item__source_id", "assignment__inspector_id", "grade"
+                )
+            )
 
         _, ref = timed("reference: read the grades once", reference)
         cat, _ = timed("build (grades, scores, posterior)", lambda: catalogues.build(campaign), ref)
         timed("agreement (kappa, alpha, bias, pairwise)", lambda: catalogues.agreement(cat), ref)
-        report, _ = timed("prior report with lenscat (2 arcsec)",
-                          lambda: catalogues.prior_report(cat, [lenscat]), ref)  # fmt: skip
+        report, _ = timed(
+            "prior report with lenscat (2 arcsec)",
+            lambda: catalogues.prior_report(cat, [lenscat]),
+            ref,
+        )
         out = tmp / "high.fits"
-        timed("FITS export of every candidate",
-              lambda: catalogues.export_catalogue(cat, out, "candidates", report), ref)  # fmt: skip
+        timed(
+            "FITS export of every candidate",
+            lambda: catalogues.export_catalogue(cat, out, "candidates", report),
+            ref,
+        )
         gallery = lambda: catalogues.gallery_png(cat, "candidates", report, limit=100)  # noqa: E731
         timed("gallery of the first 100 candidates", gallery, ref)
-        admin = get_user_model().objects.create_user("admin", password="x", is_staff=True,
-                                                     is_superuser=True)  # fmt: skip
+        admin = get_user_model().objects.create_user(
+            "admin", password="x", is_staff=True, is_superuser=True
+        )
         client = Client()
         client.force_login(admin)
         url = reverse("inspection:catalogue", args=[campaign.pk])
-        response, _ = timed("the Catalogues page (all of the above + plots)",
-                            lambda: client.get(url), ref)  # fmt: skip
+        response, _ = timed(
+            "the Catalogues page (all of the above + plots)", lambda: client.get(url), ref
+        )
         assert response.status_code == 200, response.status_code
         if os.environ.get("PROFILE_PAGE"):
             import cProfile
@@ -151,8 +182,10 @@ def main():
 
             cProfile.runctx("client.get(url)", globals(), locals(), str(tmp / "prof"))
             pstats.Stats(str(tmp / "prof")).sort_stats("cumulative").print_stats(25)
-        print(f"  page size {len(response.content) / 1e6:.1f} MB; {int(cat.high.sum()):,} high "
-              f"probability, {report.n_new:,} new")  # fmt: skip
+        print(
+            f"  page size {len(response.content) / 1e6:.1f} MB; {int(cat.high.sum()):,} high "
+            f"probability, {report.n_new:,} new"
+        )
         if args.pg:
             from django.db import connections
 

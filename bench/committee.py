@@ -82,8 +82,15 @@ def main():
         sys.exit(f"The first {n} stamps of {args.test} need lenses and non-lenses, all labelled.")
 
     def scorer(network, tta):
-        return load_scorer(network, args.device, args.variant, compile=False,
-                           batch_size=args.batch_size, output="log-odds", tta=tta)  # fmt: skip
+        return load_scorer(
+            network,
+            args.device,
+            args.variant,
+            compile=False,
+            batch_size=args.batch_size,
+            output="log-odds",
+            tta=tta,
+        )
 
     rows = []
     for network in networks:
@@ -95,8 +102,10 @@ def main():
             rows.append((label, Committee([scorer(m, tta) for m in networks], output="log-odds")))
 
     temperatures = ", ".join(f"{m.name} T={m.temperature:.3g}" for m in networks)
-    print(f"{n} stamps of {args.test} ({int(labels.sum())} lenses), {args.variant} on "
-          f"{args.device}, batch {args.batch_size}; {temperatures}")  # fmt: skip
+    print(
+        f"{n} stamps of {args.test} ({int(labels.sum())} lenses), {args.variant} on "
+        f"{args.device}, batch {args.batch_size}; {temperatures}"
+    )
     print(f"{'':<34}{'AUC':>8}{'TPR@1%FPR':>11}{'stamps/s':>11}{'x plain':>9}")
     reference = None
     for label, s in rows:

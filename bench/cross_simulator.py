@@ -54,8 +54,14 @@ def cached(make, name, survey, n, seed, folder):
     path = folder / f"{name}-{n}-{seed}.fits"
     if not path.exists():
         with tqdm(total=n, desc=f"{name} x{n}", unit="stamp") as bar:
-            make(survey, n // 2, n - n // 2, seed, path,
-                 progress=lambda done, _: bar.update(done - bar.n))  # fmt: skip
+            make(
+                survey,
+                n // 2,
+                n - n // 2,
+                seed,
+                path,
+                progress=lambda done, _: bar.update(done - bar.n),
+            )
     return path
 
 
@@ -164,8 +170,10 @@ def main():
     test_ours = ours(args.survey, args.n_test, args.seed + 2, folder)
     test_theirs = theirs(args.survey, args.n_test, args.seed + 3, folder)
     model, pre, info = trained(train_ours, val_ours, args)
-    torch.save({"state_dict": model.state_dict(), "preprocessor": pre.to_dict()},
-               folder / f"cnn-{train_ours.stem}.pt")  # fmt: skip
+    torch.save(
+        {"state_dict": model.state_dict(), "preprocessor": pre.to_dict()},
+        folder / f"cnn-{train_ours.stem}.pt",
+    )
     forward = {
         "project test": evaluate(model, pre, test_ours),
         "lenstronomy test": evaluate(model, pre, test_theirs),

@@ -58,17 +58,27 @@ def setup(tmp, n_items, n_inspectors):
     rng = np.random.default_rng(0)
     path = tmp / "stamps.fits"
     with StampSetWriter(path, n_items, ["g", "r", "i"], (97, 97), 0.2, survey="bench") as w:
-        meta = {"id": [f"s{i}" for i in range(n_items)], "label": np.full(n_items, -1),
-                "ra": rng.uniform(10, 11, n_items), "dec": rng.uniform(-1, 1, n_items)}  # fmt: skip
+        meta = {
+            "id": [f"s{i}" for i in range(n_items)],
+            "label": np.full(n_items, -1),
+            "ra": rng.uniform(10, 11, n_items),
+            "dec": rng.uniform(-1, 1, n_items),
+        }
         w.write(rng.normal(0, 10, (n_items, 3, 97, 97)).astype(np.float32), meta)
     survey = ingest_survey("bench", stamps=path)
     # Noise stamps narrower than the network's field: the fit warning is
     # expected here and says nothing about grading speed.
-    run = runs.launch_run(survey, Network.objects.get(name="kids-r-cnn"), threshold=0.0,
-                          enqueue=False, accept_warnings=True)  # fmt: skip
+    run = runs.launch_run(
+        survey,
+        Network.objects.get(name="kids-r-cnn"),
+        threshold=0.0,
+        enqueue=False,
+        accept_warnings=True,
+    )
     runs.run_in_process(run)
-    users = [create_inspector(f"bench{k}", password=secrets.token_hex(8))[0]
-             for k in range(n_inspectors)]  # fmt: skip
+    users = [
+        create_inspector(f"bench{k}", password=secrets.token_hex(8))[0] for k in range(n_inspectors)
+    ]
     for user in users:
         grading.skill_of(user)
     from inspection.models import Skill
@@ -102,9 +112,12 @@ class Inspector(threading.Thread):
         self.think_s = think_s
         self.port, self.campaign, self.barrier = port, campaign, barrier
         self.csrf = secrets.token_hex(16)  # 32 chars: Django accepts an unmasked secret
-        self.headers = {"Cookie": f"sessionid={session}; csrftoken={self.csrf}",
-                        "X-CSRFToken": self.csrf, "Content-Type": "application/json",
-                        "Host": "127.0.0.1"}  # fmt: skip
+        self.headers = {
+            "Cookie": f"sessionid={session}; csrftoken={self.csrf}",
+            "X-CSRFToken": self.csrf,
+            "Content-Type": "application/json",
+            "Host": "127.0.0.1",
+        }
         self.grade_ms, self.images_ms, self.login_ms, self.errors = [], [], [], 0
 
     def request(self, conn, method, url, body=None):
@@ -123,8 +136,9 @@ class Inspector(threading.Thread):
         self.barrier.wait()
         for k, item in enumerate(items):
             body = json.dumps({"id": item["id"], "grade": k % 3, "stretch": "asinh", "zoom": "1"})
-            self.grade_ms.append(self.request(conn, "POST", f"/grading/{self.campaign}/grade/",
-                                              body)[1])  # fmt: skip
+            self.grade_ms.append(
+                self.request(conn, "POST", f"/grading/{self.campaign}/grade/", body)[1]
+            )
             if k + 1 < len(items):
                 nxt = items[k + 1]["images"]
                 self.images_ms.append(sum(self.request(conn, "GET", u)[1] for u in nxt.values()))
@@ -149,17 +163,34 @@ def main():
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="lf-bench-grading-") as tmp:
         tmp = Path(tmp)
-        env = {**os.environ, "DATABASE_URL": fresh_database(args.pg),
-               "LENSFINDER_DATA_DIR": str(tmp), "DEBUG": "false",
-               "SECRET_KEY": secrets.token_hex(32), "ALLOWED_HOSTS": "127.0.0.1",
-               "DJANGO_SETTINGS_MODULE": "lensfinder.settings"}  # fmt: skip
+        env = {
+            **os.environ,
+            "DATABASE_URL": fresh_database(args.pg),
+            "LENSFINDER_DATA_DIR": str(tmp),
+            "DEBUG": "false",
+            "SECRET_KEY": secrets.token_hex(32),
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "DJANGO_SETTINGS_MODULE": "lensfinder.settings",
+        }
         os.environ.update(env)
         campaign, sessions = setup(tmp, args.items, args.inspectors)
         port = free_port()
         server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "lensfinder.wsgi", "-w", str(args.workers),
-             "-b", f"127.0.0.1:{port}", "--log-level", "warning"], cwd=ROOT, env=env,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "lensfinder.wsgi",
+                "-w",
+                str(args.workers),
+                "-b",
+                f"127.0.0.1:{port}",
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env=env,
+        )
         try:
             for _ in range(100):
                 try:
@@ -187,15 +218,21 @@ def main():
         from inspection.models import Grade
 
         stored = Grade.objects.filter(assignment__campaign_id=campaign).count()
-        print(f"{args.inspectors} inspectors x {args.items} candidates, gunicorn -w "
-              f"{args.workers}, PostgreSQL, think time {args.think_ms:.0f} ms: "
-              f"{len(grade) / seconds:,.0f} grades/s; {stored} grades stored of {len(grade)} "
-              f"sent, {errors} errors")  # fmt: skip
-        for label, ms in (("grade (POST, upsert + history)", grade),
-                          ("next candidate's 2 images", images),
-                          ("login page (reference)", login)):  # fmt: skip
-            print(f"  {label:34s} p50 {np.percentile(ms, 50):6.1f} ms   "
-                  f"p95 {np.percentile(ms, 95):6.1f} ms")  # fmt: skip
+        print(
+            f"{args.inspectors} inspectors x {args.items} candidates, gunicorn -w "
+            f"{args.workers}, PostgreSQL, think time {args.think_ms:.0f} ms: "
+            f"{len(grade) / seconds:,.0f} grades/s; {stored} grades stored of {len(grade)} "
+            f"sent, {errors} errors"
+        )
+        for label, ms in (
+            ("grade (POST, upsert + history)", grade),
+            ("next candidate's 2 images", images),
+            ("login page (reference)", login),
+        ):
+            print(
+                f"  {label:34s} p50 {np.percentile(ms, 50):6.1f} ms   "
+                f"p95 {np.percentile(ms, 95):6.1f} ms"
+            )
         print("  target: grade p95 < 50 ms")
 
 

@@ -108,8 +108,12 @@ def simulate(survey, n):
     config = get_survey(survey)
     rng = np.random.default_rng(0)
     labels = rng.permutation(np.repeat([1, 0], n // 2)).astype(np.int16)
-    stamps = np.concatenate([render.simulate_batch(config, labels[i : i + 256], rng)[0]
-                             for i in range(0, len(labels), 256)])  # fmt: skip
+    stamps = np.concatenate(
+        [
+            render.simulate_batch(config, labels[i : i + 256], rng)[0]
+            for i in range(0, len(labels), 256)
+        ]
+    )
     return config, stamps, labels
 
 
@@ -125,9 +129,11 @@ def main():
     peak = matmul_gflops()
     bf16 = "bf16" in supported_variants("cpu")
     peak_bf16 = matmul_gflops(torch.bfloat16)
-    print(f"float32 matmul: {peak:.0f} GFLOP/s ({torch.get_num_threads()} threads); "
-          f"bfloat16 matmul: {peak_bf16:.0f} GFLOP/s "
-          f"(native bf16: {'yes' if bf16 else 'no'})")  # fmt: skip
+    print(
+        f"float32 matmul: {peak:.0f} GFLOP/s ({torch.get_num_threads()} threads); "
+        f"bfloat16 matmul: {peak_bf16:.0f} GFLOP/s "
+        f"(native bf16: {'yes' if bf16 else 'no'})"
+    )
     summary = []
     for arch, survey, name in SHIPPED:
         n = args.stamps if arch == "he2020-cnn" else args.deeplens_stamps
@@ -141,8 +147,10 @@ def main():
         model.load_state_dict({k: v.float() for k, v in state.items()})
         flops = flops_per_stamp(model, pre.size_px, len(pre.bands))
         limit = peak * 1e9 / flops
-        print(f"\n{arch} (shipped {name}, {n} fresh stamps): {flops / 1e6:.1f} MFLOP/stamp -> "
-              f"fp32 compute limit {limit:,.0f} stamps/s")  # fmt: skip
+        print(
+            f"\n{arch} (shipped {name}, {n} fresh stamps): {flops / 1e6:.1f} MFLOP/stamp -> "
+            f"fp32 compute limit {limit:,.0f} stamps/s"
+        )
         batches_256 = [stamps[i : i + 256] for i in range(0, n, 256)]
         _, rate = best_rate(partial(preprocess_all, pre, batches_256, ps), n, args.repeats)
         print(f"  preprocessing alone, batch 256: {rate:9,.0f} stamps/s")
@@ -152,8 +160,10 @@ def main():
             # peak, after preprocessing at its measured rate.
             limit_bf16 = peak_bf16 * 1e9 / flops
             ceiling = 1 / (1 / limit_bf16 + 1 / rate)
-            print(f"  bf16 compute limit {limit_bf16:,.0f} stamps/s; with preprocessing, the "
-                  f"full path's ceiling is {ceiling:,.0f} stamps/s")  # fmt: skip
+            print(
+                f"  bf16 compute limit {limit_bf16:,.0f} stamps/s; with preprocessing, the "
+                f"full path's ceiling is {ceiling:,.0f} stamps/s"
+            )
         reference = run(model, pre, stamps, ps, 256, False, False)
         auc_ref = metrics.auc(reference, labels)
         for label, (net, cl, use_bf16) in variants(model, bf16).items():
@@ -167,12 +177,15 @@ def main():
                     t0 = time.perf_counter()
                     run(m, pre, stamps[:batch], ps, batch, cl, use_bf16)
                     compile_s = time.perf_counter() - t0
-                scores, rate = best_rate(partial(run, m, pre, stamps, ps, batch, cl, use_bf16),
-                                         n, args.repeats)  # fmt: skip
+                scores, rate = best_rate(
+                    partial(run, m, pre, stamps, ps, batch, cl, use_bf16), n, args.repeats
+                )
                 d_auc = abs(metrics.auc(scores, labels) - auc_ref)
                 extra = f"  (compile {compile_s:.0f} s)" if net == "compile" else ""
-                print(f"  {label:22s} batch {batch:5d}: {rate:9,.0f} stamps/s "
-                      f"({rate / limit:6.1%} of limit)  |dAUC| {d_auc:.5f}{extra}")  # fmt: skip
+                print(
+                    f"  {label:22s} batch {batch:5d}: {rate:9,.0f} stamps/s "
+                    f"({rate / limit:6.1%} of limit)  |dAUC| {d_auc:.5f}{extra}"
+                )
                 if net == "compile":
                     torch._dynamo.reset()
         record = manifest["evaluation"].get("inference", {})
@@ -181,8 +194,10 @@ def main():
         scores, rate = best_rate(partial(scorer.score, stamps, ps), n, args.repeats)
         d_auc = abs(metrics.auc(scores, labels) - auc_ref)
         label = f"DEFAULT Scorer ({scorer.variant})"
-        print(f"  {label:22s} batch   256: {rate:9,.0f} stamps/s "
-              f"({rate / limit:6.1%} of limit)  |dAUC| {d_auc:.5f}")  # fmt: skip
+        print(
+            f"  {label:22s} batch   256: {rate:9,.0f} stamps/s "
+            f"({rate / limit:6.1%} of limit)  |dAUC| {d_auc:.5f}"
+        )
         summary.append((arch, scorer.variant, "eager", rate, ceiling))
         if not args.no_compile:
             # As on a worker deep into a run: the automatic compile has happened
@@ -191,24 +206,30 @@ def main():
             scorer.seconds = COMPILE_AFTER_S
             _, rate = best_rate(partial(scorer.score, stamps, ps), n, args.repeats)
             kept = "compiled" if scorer._net is not scorer.model else "eager"
-            print(f"  {'  ... long runs':22s} batch   256: "
-                  f"{rate:9,.0f} stamps/s ({rate / limit:6.1%} of limit)  kept {kept}, "
-                  f"compiled/eager speed {scorer.compile_speedup or 0:.2f}x")  # fmt: skip
+            print(
+                f"  {'  ... long runs':22s} batch   256: "
+                f"{rate:9,.0f} stamps/s ({rate / limit:6.1%} of limit)  kept {kept}, "
+                f"compiled/eager speed {scorer.compile_speedup or 0:.2f}x"
+            )
             summary.append((arch, scorer.variant, f"long runs ({kept})", rate, ceiling))
             torch._dynamo.reset()
     print("\nDefault scoring path (Scorer) against the targets:")
     for arch, variant, mode, rate, ceiling in summary:
         target = TARGETS[arch]
         verdict = "met" if rate >= target else "NOT met"
-        print(f"  {arch:16s} {variant} {mode:20s} {rate:9,.0f} stamps/s; target "
-              f">= {target:,}: {verdict} ({rate / target:.0%}); "
-              f"{rate / ceiling:.0%} of this machine's ceiling")  # fmt: skip
+        print(
+            f"  {arch:16s} {variant} {mode:20s} {rate:9,.0f} stamps/s; target "
+            f">= {target:,}: {verdict} ({rate / target:.0%}); "
+            f"{rate / ceiling:.0%} of this machine's ceiling"
+        )
     for arch, ceiling in {arch: ceiling for arch, *_, ceiling in summary}.items():
         if ceiling < TARGETS[arch]:
-            print(f"  {arch}: the target is {TARGETS[arch] / ceiling:.1f}x this machine's ceiling "
-                  f"({ceiling:,.0f} stamps/s, the network's FLOPs at the matmul peak after "
-                  "preprocessing at its measured rate): computing those FLOPs, no variant "
-                  "meets it here")  # fmt: skip
+            print(
+                f"  {arch}: the target is {TARGETS[arch] / ceiling:.1f}x this machine's ceiling "
+                f"({ceiling:,.0f} stamps/s, the network's FLOPs at the matmul peak after "
+                "preprocessing at its measured rate): computing those FLOPs, no variant "
+                "meets it here"
+            )
 
 
 if __name__ == "__main__":

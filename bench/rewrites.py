@@ -54,9 +54,11 @@ def report(title, best, out, unit="stamps/s"):
     (ref, ref_rate), (new, new_rate) = best.items()
     diff = (out[new].float() - out[ref].float()).abs().max().item()
     scale = out[ref].float().abs().max().item()
-    print(f"{title}\n  {ref:44s} {ref_rate:9,.0f} {unit}\n  {new:44s} {new_rate:9,.0f} {unit}  "
-          f"{new_rate / ref_rate:.2f}x; max |difference| {diff:.2e} "
-          f"(outputs up to {scale:.2e})")  # fmt: skip
+    print(
+        f"{title}\n  {ref:44s} {ref_rate:9,.0f} {unit}\n  {new:44s} {new_rate:9,.0f} {unit}  "
+        f"{new_rate / ref_rate:.2f}x; max |difference| {diff:.2e} "
+        f"(outputs up to {scale:.2e})"
+    )
 
 
 def paper_order_cnn(model):
@@ -114,10 +116,16 @@ def main():
         cnn = build("he2020-cnn").eval().to(memory_format=torch.channels_last)
         x = torch.randn(n, 1, 49, 49).contiguous(memory_format=torch.channels_last)
         for bf16 in (False, True):
-            best, out = race({"paper order: ReLU, then the pooling kernel":
-                              autocast(paper_order_cnn(cnn), x, bf16),
-                              "pool (strided maximum), then ReLU": autocast(cnn, x, bf16)},
-                             n, rounds)  # fmt: skip
+            best, out = race(
+                {
+                    "paper order: ReLU, then the pooling kernel": autocast(
+                        paper_order_cnn(cnn), x, bf16
+                    ),
+                    "pool (strided maximum), then ReLU": autocast(cnn, x, bf16),
+                },
+                n,
+                rounds,
+            )
             report(f"he2020-cnn, {'bf16' if bf16 else 'fp32'}", best, out)
 
     resnet = with_batchnorm_statistics(build("deeplens-resnet"), 45)
@@ -126,9 +134,14 @@ def main():
     x = torch.randn(n, 1, 45, 45).contiguous(memory_format=torch.channels_last)
     with torch.inference_mode():
         for bf16 in (False, True):
-            best, out = race({"as trained (BatchNorms apart)": autocast(trained, x, bf16),
-                              "for_inference (BatchNorms folded)": autocast(folded, x, bf16)},
-                             n, rounds)  # fmt: skip
+            best, out = race(
+                {
+                    "as trained (BatchNorms apart)": autocast(trained, x, bf16),
+                    "for_inference (BatchNorms folded)": autocast(folded, x, bf16),
+                },
+                n,
+                rounds,
+            )
             report(f"deeplens-resnet, {'bf16' if bf16 else 'fp32'}", best, out)
             if bf16:  # the scale of bf16's own rounding, for the difference above
                 drift = (out["as trained (BatchNorms apart)"].float() - trained(x)).abs().max()
@@ -141,11 +154,15 @@ def main():
     labels = rng.integers(0, 2, n).astype(np.int16)
     stamps = render.simulate_batch(get_survey("kids-r"), labels, rng)[0]
     frame = imaging._frame(torch.from_numpy(stamps), imaging.BORDER_PX)
-    best, out = race({"two selections (np.partition x 2)": lambda: two_selections(frame),
-                      "one sort per row": lambda: imaging._finite_robust_sigma(frame)[0]},
-                     n, rounds)  # fmt: skip
-    report(f"noise sigma of {n} KiDS-like 97x97 stamps ({frame.shape[-1]}-pixel frames)",
-           best, out)  # fmt: skip
+    best, out = race(
+        {
+            "two selections (np.partition x 2)": lambda: two_selections(frame),
+            "one sort per row": lambda: imaging._finite_robust_sigma(frame)[0],
+        },
+        n,
+        rounds,
+    )
+    report(f"noise sigma of {n} KiDS-like 97x97 stamps ({frame.shape[-1]}-pixel frames)", best, out)
 
 
 if __name__ == "__main__":

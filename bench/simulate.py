@@ -55,18 +55,37 @@ def lenstronomy_rate(n, seed=0):
             dec_at_xy_0=-(size - 1) / 2 * pix,
         )
         psf = PSF(psf_type="GAUSSIAN", fwhm=rng.uniform(0.55, 0.75), pixel_size=pix, truncation=5)
-        model = ImageModel(data, psf, lens_model, light, light,
-                           kwargs_numerics={"supersampling_factor": 2})  # fmt: skip
+        model = ImageModel(
+            data, psf, lens_model, light, light, kwargs_numerics={"supersampling_factor": 2}
+        )
         q, phi = rng.uniform(0.7, 1.0), rng.uniform(0, np.pi)
         e1, e2 = param_util.phi_q2_ellipticity(phi, q)
         kw_lens = [
             {"theta_E": rng.uniform(1.4, 5), "e1": e1, "e2": e2, "center_x": 0, "center_y": 0}
         ]
         se1, se2 = param_util.phi_q2_ellipticity(rng.uniform(0, np.pi), rng.uniform(0.7, 1))
-        kw_src = [{"amp": 50.0, "R_sersic": rng.uniform(0.2, 0.7), "n_sersic": rng.uniform(2, 5),
-                   "e1": se1, "e2": se2, "center_x": 0.1, "center_y": 0.05}]  # fmt: skip
-        kw_ll = [{"amp": 500.0, "R_sersic": 2.0, "n_sersic": rng.uniform(2, 5), "e1": e1, "e2": e2,
-                  "center_x": 0, "center_y": 0}]  # fmt: skip
+        kw_src = [
+            {
+                "amp": 50.0,
+                "R_sersic": rng.uniform(0.2, 0.7),
+                "n_sersic": rng.uniform(2, 5),
+                "e1": se1,
+                "e2": se2,
+                "center_x": 0.1,
+                "center_y": 0.05,
+            }
+        ]
+        kw_ll = [
+            {
+                "amp": 500.0,
+                "R_sersic": 2.0,
+                "n_sersic": rng.uniform(2, 5),
+                "e1": e1,
+                "e2": e2,
+                "center_x": 0,
+                "center_y": 0,
+            }
+        ]
         image = model.image(kw_lens, kw_src, kw_ll)
         image = image_util.add_poisson(np.clip(image, 0, None), exp_time=1.0)
         image = image + image_util.add_background(image, sigma_bkd=30.0)
@@ -103,12 +122,14 @@ def peak_memory(n):
     ~2.4 GB for the same run."""
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "set.fits")
-        code = "\n".join([
-            f"import resource, sys; sys.path.insert(0, {str(ROOT)!r})",
-            "from simulations.generate import simulate_stampset",
-            f"simulate_stampset('kids-r', {n // 2}, {n - n // 2}, 1, {out!r})",
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)",
-        ])  # fmt: skip
+        code = "\n".join(
+            [
+                f"import resource, sys; sys.path.insert(0, {str(ROOT)!r})",
+                "from simulations.generate import simulate_stampset",
+                f"simulate_stampset('kids-r', {n // 2}, {n - n // 2}, 1, {out!r})",
+                "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)",
+            ]
+        )
         t0 = time.perf_counter()
         done = subprocess.run(
             [sys.executable, "-c", code], check=True, capture_output=True, text=True
@@ -131,8 +152,10 @@ def main():
         speed(args)
     if args.memory:
         peak, size, seconds = peak_memory(args.memory)
-        print(f"streaming {args.memory} stamps: peak RSS {peak:.0f} MiB for a {size:.0f} MiB file "
-              f"({args.memory / seconds:.0f} stamps/s end to end)")  # fmt: skip
+        print(
+            f"streaming {args.memory} stamps: peak RSS {peak:.0f} MiB for a {size:.0f} MiB file "
+            f"({args.memory / seconds:.0f} stamps/s end to end)"
+        )
 
 
 def speed(args):
@@ -144,8 +167,10 @@ def speed(args):
         f"LensFinder eager              {eager:8.1f} stamps/s  ({ratio:5.1f}x, {threads} threads)"
     )
     fused, warmup, _ = ours_rate(args.ours, compile=True)
-    print(f"LensFinder torch.compile      {fused:8.1f} stamps/s  ({fused / ref:5.1f}x; "
-          f"first batch incl. compilation {warmup:.1f} s)")  # fmt: skip
+    print(
+        f"LensFinder torch.compile      {fused:8.1f} stamps/s  ({fused / ref:5.1f}x; "
+        f"first batch incl. compilation {warmup:.1f} s)"
+    )
     if args.mixed:
         for compile, name in ((False, "eager"), (True, "torch.compile")):
             rate, _, _ = ours_rate(min(args.ours, 2048), compile=compile, mixed=True)

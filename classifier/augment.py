@@ -18,7 +18,13 @@ def _per_stamp(values, n, like):
     return torch.as_tensor(values, device=like.device).to(like.dtype).expand(n)
 
 
-def affine(x, angle_deg, zoom, flip_x, flip_y):
+def affine(
+    x: torch.Tensor,
+    angle_deg: torch.Tensor,
+    zoom: torch.Tensor,
+    flip_x: torch.Tensor,
+    flip_y: torch.Tensor,
+) -> torch.Tensor:
     """Zoom, rotate, then flip each stamp about its centre, with wrap borders.
 
     Parameters
@@ -68,7 +74,7 @@ def affine(x, angle_deg, zoom, flip_x, flip_y):
     return F.grid_sample(padded, grid, mode="bilinear", padding_mode="border", align_corners=True)
 
 
-def augment(x, generator):
+def augment(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
     """A random rotation, zoom and pair of flips for each stamp of ``x``.
 
     Parameters

@@ -19,6 +19,7 @@ cross-entropy in nats per stamp.
 """
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.optimize import minimize_scalar
 from scipy.special import expit
 
@@ -49,7 +50,7 @@ def _check(log_odds, labels, both_classes=True):
     return z, y.astype(bool)
 
 
-def nll(log_odds, labels, temperature: float = 1.0) -> float:
+def nll(log_odds: ArrayLike, labels: ArrayLike, temperature: float = 1.0) -> float:
     """Mean negative log-likelihood (nats per stamp) of the labels under
     ``P(lens) = sigmoid(log_odds / temperature)``.
 
@@ -62,7 +63,7 @@ def nll(log_odds, labels, temperature: float = 1.0) -> float:
     return float(np.mean(np.logaddexp(0.0, -sign * z / temperature)))
 
 
-def fit_temperature(log_odds, labels) -> float:
+def fit_temperature(log_odds: ArrayLike, labels: ArrayLike) -> float:
     """The temperature ``T`` minimising ``nll(log_odds, labels, T)``.
 
     The NLL is convex in ``1 / T`` (logistic regression on one feature, no
@@ -91,9 +92,11 @@ def fit_temperature(log_odds, labels) -> float:
     z, lens = _check(log_odds, labels)
     lo, hi = np.log(T_MIN), np.log(T_MAX)
     found = minimize_scalar(
-        lambda u: nll(z, lens, float(np.exp(u))), bounds=(lo, hi), method="bounded",
+        lambda u: nll(z, lens, float(np.exp(u))),
+        bounds=(lo, hi),
+        method="bounded",
         options={"xatol": 1e-7},
-    )  # fmt: skip
+    )
     if found.x - lo < 1e-3:
         separated = z[lens].min() > z[~lens].max()
         raise CalibrationError(
@@ -110,7 +113,7 @@ def fit_temperature(log_odds, labels) -> float:
     return float(np.exp(found.x))
 
 
-def reliability(probabilities, labels, n_bins: int = N_BINS) -> dict:
+def reliability(probabilities: ArrayLike, labels: ArrayLike, n_bins: int = N_BINS) -> dict:
     """Reliability-diagram bins: equal-width bins of predicted ``P(lens)`` on
     [0, 1], each with its mean prediction, its fraction of lenses and its
     number of stamps; empty bins are left out.
@@ -136,7 +139,7 @@ def reliability(probabilities, labels, n_bins: int = N_BINS) -> dict:
     }
 
 
-def ece(probabilities, labels, n_bins: int = N_BINS) -> float:
+def ece(probabilities: ArrayLike, labels: ArrayLike, n_bins: int = N_BINS) -> float:
     """Expected calibration error: ``sum_b n_b / n |fraction_b - mean_b|``
     over the ``reliability`` bins (0 for perfect calibration, at most 1)."""
     bins = reliability(probabilities, labels, n_bins)
@@ -145,21 +148,30 @@ def ece(probabilities, labels, n_bins: int = N_BINS) -> float:
     return float(np.sum(n * gap) / n.sum())
 
 
-def summary(log_odds, labels, temperature: float, n_bins: int = N_BINS) -> dict:
+def summary(
+    log_odds: ArrayLike, labels: ArrayLike, temperature: float, n_bins: int = N_BINS
+) -> dict:
     """NLL, ECE and reliability bins of a labelled set before (``T = 1``) and
     after dividing its log-odds by ``temperature``: the record kept with a
     fitted temperature and the ``calibration`` block of an evaluation."""
     z, lens = _check(log_odds, labels, both_classes=False)
-    out = {"temperature": float(temperature), "n": int(len(z)),
-           "lens_fraction": float(lens.mean()), "n_bins": n_bins}  # fmt: skip
+    out = {
+        "temperature": float(temperature),
+        "n": int(len(z)),
+        "lens_fraction": float(lens.mean()),
+        "n_bins": n_bins,
+    }
     for when, t in (("uncalibrated", 1.0), ("calibrated", float(temperature))):
         p = expit(z / t)
-        out[when] = {"nll": nll(z, lens, t), "ece": ece(p, lens, n_bins),
-                     "reliability": reliability(p, lens, n_bins)}  # fmt: skip
+        out[when] = {
+            "nll": nll(z, lens, t),
+            "ece": ece(p, lens, n_bins),
+            "reliability": reliability(p, lens, n_bins),
+        }
     return out
 
 
-def prior_shift(p, train_prior, new_prior):
+def prior_shift(p: ArrayLike, train_prior: float, new_prior: float) -> np.ndarray | float:
     """Calibrated scores converted to another lens fraction (Lanusse et al.
     2018 eq. 5; Saerens, Latinne & Decaestecker 2002).
 
@@ -190,7 +202,7 @@ def prior_shift(p, train_prior, new_prior):
     return out if out.ndim else float(out)
 
 
-def combined_prior(priors) -> float:
+def combined_prior(priors: ArrayLike) -> float:
     """The lens fraction that the mean of several networks' log-odds refers
     to: each network's log-odds carry its training prior's log-odds as an
     offset, so the mean carries their mean (a committee of networks trained

@@ -55,7 +55,9 @@ def _band_list(bands: str | Sequence[str]) -> list[str]:
     return [str(b) for b in bands]
 
 
-def nearest_binning(network_pixscale_arcsec: float, survey_pixscale_arcsec: float):
+def nearest_binning(
+    network_pixscale_arcsec: float, survey_pixscale_arcsec: float
+) -> tuple[int, float]:
     """The whole binning factor ``k >= 1`` closest to resampling the survey to
     the network, and ``survey_pixscale / (network_pixscale / k) - 1``: how far
     the survey's pixels are from those that bin exactly (+ coarser, - finer).

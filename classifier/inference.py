@@ -36,13 +36,23 @@ for a score that no rotation or flip of the stamp changes. A ``Committee``
 scores with several networks and averages their calibrated log-odds.
 """
 
+from __future__ import annotations
+
 import time
 import warnings
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 
 from classifier.networks import for_inference, lens_log_odds
+
+if TYPE_CHECKING:
+    from classifier.preprocessing import Preprocessor
+    from simulations.stampset import StampSet
+
 
 CHUNK = 1024
 VARIANTS = ("fp32", "bf16", "fp16")
@@ -52,11 +62,11 @@ OUTPUTS = ("probability", "log-odds")
 COMPILE_AFTER_S = 60.0
 
 
-def default_device():
+def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def cpu_has_native_bf16():
+def cpu_has_native_bf16() -> bool:
     """Whether this CPU computes bf16 in hardware (avx512_bf16 or AMX). Where
     it does not, oneDNN emulates bf16 and autocast is slower than fp32."""
     return torch.backends.mkldnn.is_available() and (
@@ -64,7 +74,9 @@ def cpu_has_native_bf16():
     )
 
 
-def supported_variants(device, cpu_bf16=None, cuda_bf16=None):
+def supported_variants(
+    device: str | torch.device, cpu_bf16: bool | None = None, cuda_bf16: bool | None = None
+) -> tuple[str, ...]:
     """The variants ``device`` can run, fp32 first. ``cpu_bf16`` and
     ``cuda_bf16`` override the hardware checks (for tests)."""
     kind = torch.device(device).type
@@ -77,7 +89,7 @@ def supported_variants(device, cpu_bf16=None, cuda_bf16=None):
     return ("fp32",)
 
 
-def resolve_variant(variant, device, **checks):
+def resolve_variant(variant: str, device: str | torch.device, **checks) -> str:
     """``variant`` where ``device`` can run it, else ``"fp32"``.
 
     Raises
@@ -90,7 +102,7 @@ def resolve_variant(variant, device, **checks):
     return variant if variant in supported_variants(device, **checks) else "fp32"
 
 
-def dihedral(x):
+def dihedral(x: torch.Tensor) -> torch.Tensor:
     """The 8 images of each of ``x`` (N, B, S, S) under the dihedral group D4
     (rotations by 0, 90, 180, 270 degrees, each also mirrored), as one
     (8N, B, S, S) batch, transform-major: row ``k N + i`` is transform ``k``
@@ -99,7 +111,7 @@ def dihedral(x):
     return torch.cat(rotations + [r.flip(-1) for r in rotations])
 
 
-def check_temperature(temperature):
+def check_temperature(temperature: float) -> float:
     if not (np.isfinite(temperature) and temperature > 0):
         raise ValueError(f"The temperature must be a positive number, not {temperature!r}.")
     return float(temperature)
@@ -172,8 +184,18 @@ class Scorer(_Scoring):
         Average the log-odds over the 8 rotations and flips of each input.
     """
 
-    def __init__(self, model, preprocessor, device=None, batch_size=256, variant="fp32",
-                 compile=False, output="probability", temperature=1.0, tta=False):  # fmt: skip
+    def __init__(
+        self,
+        model,
+        preprocessor,
+        device=None,
+        batch_size=256,
+        variant="fp32",
+        compile=False,
+        output="probability",
+        temperature=1.0,
+        tta=False,
+    ):
         if compile not in (True, False, "auto"):
             raise ValueError(f"compile must be True, False or 'auto', not {compile!r}.")
         if output not in OUTPUTS:
@@ -200,7 +222,7 @@ class Scorer(_Scoring):
             self._compile()
 
     @property
-    def bands(self):
+    def bands(self) -> list[str]:
         return list(self.preprocessor.bands)
 
     def _compile(self):
@@ -209,8 +231,10 @@ class Scorer(_Scoring):
             net = torch.compile(self.model, dynamic=False, options={"freezing": True})
             size = self.preprocessor.size_px
             with torch.inference_mode():  # the mode it will run in; freezing needs no grad
-                self._run(net, torch.zeros(self.batch_size, len(self.bands), size, size,
-                                           device=self.device))  # fmt: skip
+                self._run(
+                    net,
+                    torch.zeros(self.batch_size, len(self.bands), size, size, device=self.device),
+                )
         except Exception as exc:  # a missing compiler or an unsupported op: stay eager
             warnings.warn(f"torch.compile failed ({exc}); scoring in eager mode.", stacklevel=3)
             return
@@ -220,8 +244,10 @@ class Scorer(_Scoring):
         """The eager or the compiled network, whichever scores the batch ``x``
         faster (best of ``repeats``); decided once, after an automatic compile."""
         self._race_pending = False
-        best = {net: min(self._seconds(net, x) for _ in range(repeats))
-                for net in (self.model, self._net)}  # fmt: skip
+        best = {
+            net: min(self._seconds(net, x) for _ in range(repeats))
+            for net in (self.model, self._net)
+        }
         self.compile_speedup = best[self.model] / best[self._net]
         return self._net if best[self._net] < best[self.model] else self.model
 
@@ -253,18 +279,18 @@ class Scorer(_Scoring):
             z = z / self.temperature
         return z if self.output == "log-odds" else torch.sigmoid(z)
 
-    def score(self, stamps, pixscale_arcsec):
+    def score(self, stamps: ArrayLike, pixscale_arcsec: float) -> np.ndarray:
         """P(lens) for stamps ``(N, B, H, W)`` at ``pixscale_arcsec`` (arcsec/px)."""
-        if (self.compile == "auto" and not self._compiled
-                and self.seconds >= COMPILE_AFTER_S):  # fmt: skip
+        if self.compile == "auto" and not self._compiled and self.seconds >= COMPILE_AFTER_S:
             self._compile()
             self._race_pending = self._net is not self.model
         started = time.perf_counter()
         n, out = len(stamps), []
         with torch.inference_mode():
             for start in range(0, n, self.batch_size):
-                x = self.preprocessor(stamps[start : start + self.batch_size], pixscale_arcsec,
-                                      self.device)  # fmt: skip
+                x = self.preprocessor(
+                    stamps[start : start + self.batch_size], pixscale_arcsec, self.device
+                )
                 short = self.batch_size - len(x)
                 if self._net is not self.model and short:  # a compiled graph has one shape
                     x = torch.cat([x, x.new_zeros((short, *x.shape[1:]))])
@@ -306,8 +332,9 @@ class Committee(_Scoring):
         if any(m.bands != members[0].bands for m in members):
             raise ValueError(
                 "A committee's members must take the same bands, not "
-                + " and ".join(",".join(m.bands) for m in members) + "."
-            )  # fmt: skip
+                + " and ".join(",".join(m.bands) for m in members)
+                + "."
+            )
         if output not in OUTPUTS:
             raise ValueError(f"output must be one of {', '.join(OUTPUTS)}, not {output!r}.")
         self.members = members
@@ -319,26 +346,26 @@ class Committee(_Scoring):
     # What runs and evaluations read off a scorer: the first member's (the
     # members are made alike, from one call).
     @property
-    def bands(self):
+    def bands(self) -> list[str]:
         return self.members[0].bands
 
     @property
-    def variant(self):
+    def variant(self) -> str:
         return self.members[0].variant
 
     @property
-    def device(self):
+    def device(self) -> torch.device:
         return self.members[0].device
 
     @property
-    def batch_size(self):
+    def batch_size(self) -> int:
         return self.members[0].batch_size
 
     @property
-    def tta(self):
+    def tta(self) -> bool:
         return self.members[0].tta
 
-    def score(self, stamps, pixscale_arcsec):
+    def score(self, stamps: ArrayLike, pixscale_arcsec: float) -> np.ndarray:
         """P(lens) (or log-odds) for stamps ``(N, B, H, W)`` at ``pixscale_arcsec``."""
         started = time.perf_counter()
         z = np.mean([m.score(stamps, pixscale_arcsec) for m in self.members], axis=0)
@@ -351,27 +378,47 @@ class Committee(_Scoring):
         return torch.sigmoid(torch.from_numpy(np.asarray(z, np.float64))).numpy()
 
 
-def score_array(model, preprocessor, stamps, pixscale_arcsec, device=None, batch_size=256,
-                output="probability"):  # fmt: skip
+def score_array(
+    model: torch.nn.Module,
+    preprocessor: Preprocessor,
+    stamps: ArrayLike,
+    pixscale_arcsec: float,
+    device: str | torch.device | None = None,
+    batch_size: int = 256,
+    output: str = "probability",
+) -> np.ndarray:
     """P(lens) (or its log-odds) for stamps (N, B, H, W) as a float64 numpy
     array, in fp32 eager (the reference)."""
     scorer = Scorer(model, preprocessor, device, batch_size, output=output)
     return scorer.score(stamps, pixscale_arcsec)
 
 
-def score_stampset(model, preprocessor, stampset, device=None, progress=None):
+def score_stampset(
+    model: torch.nn.Module,
+    preprocessor: Preprocessor,
+    stampset: StampSet,
+    device: str | torch.device | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> np.ndarray:
     """P(lens) in fp32 eager for every stamp of a ``StampSet``."""
     return Scorer(model, preprocessor, device).score_stampset(stampset, progress)
 
 
-def pick_variant(candidates, max_d_auc=MAX_D_AUC):
+def pick_variant(candidates: dict[str, dict], max_d_auc: float = MAX_D_AUC) -> str:
     """The fastest of ``candidates`` (``{variant: {"stamps_per_s", "d_auc"}}``,
     fp32 among them) whose |dAUC| from fp32 is below ``max_d_auc``."""
     ok = [v for v, c in candidates.items() if v == "fp32" or c["d_auc"] < max_d_auc]
     return max(ok, key=lambda v: candidates[v]["stamps_per_s"])
 
 
-def choose_variant(model, preprocessor, stampset, auc, device=None, batch_size=256):
+def choose_variant(
+    model: torch.nn.Module,
+    preprocessor: Preprocessor,
+    stampset: StampSet,
+    auc: float,
+    device: str | torch.device | None = None,
+    batch_size: int = 256,
+) -> dict:
     """Which variant a network should score with: the fastest whose AUC on
     the labelled ``stampset`` differs from fp32 eager's by less than
     ``MAX_D_AUC``, each timed through the full scoring path.
@@ -385,11 +432,12 @@ def choose_variant(model, preprocessor, stampset, auc, device=None, batch_size=2
     device = torch.device(device or next(model.parameters()).device)
     return compare_variants(
         [Scorer(model, preprocessor, device, batch_size, v) for v in supported_variants(device)],
-        stampset, auc,
-    )  # fmt: skip
+        stampset,
+        auc,
+    )
 
 
-def compare_variants(scorers, stampset, auc):
+def compare_variants(scorers: list[Scorer], stampset: StampSet, auc: float) -> dict:
     """``choose_variant``'s record for ready scorers, one per variant (fp32
     among them): ``Scorer``s or ``Committee``s alike."""
     device, batch_size = scorers[0].device, scorers[0].batch_size

@@ -1,13 +1,28 @@
 """Background jobs of the classifier (run by an rq worker; they take ids and values)."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from django.contrib.auth import get_user_model
 
 from classifier.services import settings_for, train_and_register
 from core.progress import tracked
 
+if TYPE_CHECKING:
+    from core.progress import Progress
+
 
 @tracked
-def train_network(progress, name, architecture, train_path, val_path, options, user_id=None):
+def train_network(
+    progress: Progress,
+    name: str,
+    architecture: str,
+    train_path: str,
+    val_path: str | None,
+    options: dict,
+    user_id: int | None = None,
+) -> dict:
     """Train and register a network, reporting epoch, loss and validation AUC."""
     train_settings = settings_for(architecture, **options)
     progress.start(total=train_settings.epochs, unit="epochs", message="loading the training set")

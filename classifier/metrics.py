@@ -15,6 +15,7 @@ et al. eq. 5 are in ``classifier.calibration``.
 """
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from core.stats import rank_auc
 
@@ -48,7 +49,7 @@ def _check(scores, labels, need=("lens", "non-lens")):
     return scores, pos
 
 
-def roc_curve(scores, labels):
+def roc_curve(scores: ArrayLike, labels: ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The ROC curve, one point per distinct score.
 
     Parameters
@@ -75,7 +76,7 @@ def roc_curve(scores, labels):
     return fpr, tpr, np.r_[np.inf, s[last]]
 
 
-def auc(scores, labels):
+def auc(scores: ArrayLike, labels: ArrayLike) -> float:
     """Area under the ROC curve.
 
     Computed as the Mann-Whitney statistic: the probability that a random
@@ -101,7 +102,7 @@ def _threshold_admitting(scores, negative_scores, n_false_positives):
     return float(np.nextafter(neg[n_false_positives], np.inf))
 
 
-def tpr_at_fpr(scores, labels, fpr):
+def tpr_at_fpr(scores: ArrayLike, labels: ArrayLike, fpr: float) -> tuple[float, float]:
     """Operating point by false-positive rate (Lanusse et al. 2018).
 
     Parameters
@@ -131,7 +132,7 @@ def tpr_at_fpr(scores, labels, fpr):
     return threshold, float(np.mean(scores[pos] >= threshold))
 
 
-def tpr0(scores, labels):
+def tpr0(scores: ArrayLike, labels: ArrayLike) -> float:
     """TPR0 (Metcalf et al. 2019): the TPR at the lowest threshold that still
     admits no false positive, i.e. the fraction of lenses scoring above every
     non-lens (a lens tied with the top non-lens does not count)."""
@@ -139,20 +140,20 @@ def tpr0(scores, labels):
     return float(np.mean(scores[pos] >= _threshold_admitting(scores, scores[~pos], 0)))
 
 
-def tpr10(scores, labels):
+def tpr10(scores: ArrayLike, labels: ArrayLike) -> float:
     """TPR10 (Metcalf et al. 2019): the TPR at the lowest threshold admitting
     fewer than 10 false positives (at most 9)."""
     scores, pos = _check(scores, labels)
     return float(np.mean(scores[pos] >= _threshold_admitting(scores, scores[~pos], 9)))
 
 
-def accuracy(scores, labels, threshold=0.5):
+def accuracy(scores: ArrayLike, labels: ArrayLike, threshold: float = 0.5) -> float:
     """(TP + TN) / all at ``threshold`` (He et al. 2020); any mix of classes."""
     scores, pos = _check(scores, labels, need=())
     return float(np.mean((scores >= threshold) == pos))
 
 
-def completeness(scores, labels, threshold=0.5):
+def completeness(scores: ArrayLike, labels: ArrayLike, threshold: float = 0.5) -> float:
     """TPR = TP / (TP + FN) at ``threshold``; non-lenses, if any, are ignored."""
     scores, pos = _check(scores, labels, need=("lens",))
     return float(np.mean(scores[pos] >= threshold))
@@ -163,8 +164,14 @@ SNR_CUTS = (0.0, 20.0, 40.0, 80.0)
 
 
 def completeness_grid(
-    scores, labels, theta_e, snr, threshold, theta_e_cuts=THETA_E_CUTS, snr_cuts=SNR_CUTS
-):
+    scores: ArrayLike,
+    labels: ArrayLike,
+    theta_e: ArrayLike,
+    snr: ArrayLike,
+    threshold: float,
+    theta_e_cuts: ArrayLike = THETA_E_CUTS,
+    snr_cuts: ArrayLike = SNR_CUTS,
+) -> np.ndarray:
     """Completeness of the lenses above each pair of cuts (Lanusse et al. 2018 Fig. 6).
 
     Parameters

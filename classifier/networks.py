@@ -26,12 +26,12 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 
-def conv1x1(in_channels, out_channels, stride=1, bias=False):
+def conv1x1(in_channels: int, out_channels: int, stride: int = 1, bias: bool = False) -> nn.Conv2d:
     """1x1 convolution; ``bias=False`` where a BatchNorm follows."""
     return nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=bias)
 
 
-def conv3x3(in_channels, out_channels, stride=1):
+def conv3x3(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
     """3x3 convolution with 'same' padding and no bias (a BatchNorm follows)."""
     return nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False)
 
@@ -46,7 +46,7 @@ class MaxPool2x2(nn.MaxPool2d):
     def __init__(self):
         super().__init__(2)
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         if torch.is_grad_enabled() and x.requires_grad:
             return super().forward(x)
         h, w = x.shape[-2] // 2 * 2, x.shape[-1] // 2 * 2
@@ -90,17 +90,23 @@ class He2020CNN(nn.Module):
         self.num_outputs = num_outputs
         # Unpadded convolutions: 49 -> 45 -> pool 22 -> 18 -> pool 9.
         self.features = nn.Sequential(
-            nn.Conv2d(in_bands, 20, 5), MaxPool2x2(), nn.ReLU(inplace=True),
-            nn.Conv2d(20, 50, 5), MaxPool2x2(), nn.ReLU(inplace=True),
-        )  # fmt: skip
+            nn.Conv2d(in_bands, 20, 5),
+            MaxPool2x2(),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(20, 50, 5),
+            MaxPool2x2(),
+            nn.ReLU(inplace=True),
+        )
         self.classifier = nn.Sequential(
             nn.Flatten(),
-            nn.Linear(50 * 9 * 9, 500), nn.ReLU(inplace=True),
-            nn.Linear(500, 100), nn.ReLU(inplace=True),
+            nn.Linear(50 * 9 * 9, 500),
+            nn.ReLU(inplace=True),
+            nn.Linear(500, 100),
+            nn.ReLU(inplace=True),
             nn.Linear(100, num_outputs),
-        )  # fmt: skip
+        )
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[-2:] != (self.input_size, self.input_size):
             # The first fully connected layer fixes the size; say so rather
             # than fail with a matrix-shape error.
@@ -137,10 +143,14 @@ class PreActBottleneck(nn.Module):
             nn.Identity() if first else nn.Sequential(nn.BatchNorm2d(in_channels), nn.ELU())
         )
         self.branch = nn.Sequential(
-            conv1x1(in_channels, bottleneck, stride), nn.BatchNorm2d(bottleneck), nn.ELU(),
-            conv3x3(bottleneck, bottleneck), nn.BatchNorm2d(bottleneck), nn.ELU(),
+            conv1x1(in_channels, bottleneck, stride),
+            nn.BatchNorm2d(bottleneck),
+            nn.ELU(),
+            conv3x3(bottleneck, bottleneck),
+            nn.BatchNorm2d(bottleneck),
+            nn.ELU(),
             conv1x1(bottleneck, out_channels, bias=True),
-        )  # fmt: skip
+        )
         # The network's first unit maps the stem's 32 channels to 32 at stride
         # 1, so it gets no projection: its shortcut is the identity, as in the
         # DeepLens code; a projection there would add 1,056 parameters to the
@@ -150,7 +160,7 @@ class PreActBottleneck(nn.Module):
             conv1x1(in_channels, out_channels, stride, bias=True) if reshapes else None
         )
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         p = self.preact(x)
         shortcut = x if self.projection is None else self.projection(p)
         return self.branch(p) + shortcut
@@ -215,18 +225,18 @@ class DeepLensResNet(nn.Module):
         self.in_channels = out_channels
         return nn.Sequential(*units)
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem(x)
         x = self.layer5(self.layer4(self.layer3(self.layer2(self.layer1(x)))))
         return self.fc(torch.flatten(self.avgpool(x), 1))[:, 0]
 
 
-def he2020_cnn(in_bands=1, num_outputs=2):
+def he2020_cnn(in_bands: int = 1, num_outputs: int = 2) -> He2020CNN:
     """He et al. 2020 CNN for 49x49 stamps; ``num_outputs`` 2 (paper) or 1."""
     return He2020CNN(in_bands, num_outputs)
 
 
-def deeplens_resnet(in_bands=1):
+def deeplens_resnet(in_bands: int = 1) -> DeepLensResNet:
     """CMU DeepLens ResNet for 45x45 stamps, one logit."""
     return DeepLensResNet(in_bands)
 
@@ -244,7 +254,7 @@ ARCHITECTURES = {
 }
 
 
-def build(name, in_bands=1):
+def build(name: str, in_bands: int = 1) -> nn.Module:
     """A freshly initialised network by registry name.
 
     Parameters
@@ -264,7 +274,7 @@ def build(name, in_bands=1):
     return ARCHITECTURES[name]["builder"](in_bands)
 
 
-def for_inference(model):
+def for_inference(model: nn.Module) -> nn.Module:
     """An evaluation-mode copy of ``model`` with each BatchNorm that directly
     follows a convolution in a ``nn.Sequential`` folded into it (its running
     statistics and affine become the convolution's weights and bias): the
@@ -284,7 +294,7 @@ def for_inference(model):
     return model
 
 
-def lens_log_odds(logits):
+def lens_log_odds(logits: torch.Tensor) -> torch.Tensor:
     """log(P(lens) / P(non-lens)) from either head: ``l1 - l0`` for two-class
     logits, the logit itself for one. Unlike the probability it does not
     saturate: scores that would all round to 1.0 keep their order.
@@ -304,7 +314,7 @@ def lens_log_odds(logits):
     return logits.reshape(-1)
 
 
-def lens_probability(logits):
+def lens_probability(logits: torch.Tensor) -> torch.Tensor:
     """P(lens) in [0, 1] from either head.
 
     Parameters
@@ -325,6 +335,6 @@ def lens_probability(logits):
     raise ValueError(f"Expected logits of shape (N,), (N, 1) or (N, 2), not {tuple(logits.shape)}.")
 
 
-def count_parameters(model):
+def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters (BatchNorm running statistics excluded)."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -30,9 +30,11 @@ inputs, and the scores, do not depend on a survey's pixel units.
 
 from dataclasses import asdict, dataclass, field, fields
 from functools import cached_property, lru_cache
+from typing import Any, Self
 
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 
 from core.imaging import BORDER_PX, estimate_noise_sigma
 from core.imaging import as_stamps as _as_stamps
@@ -77,7 +79,9 @@ def _area_weights_cpu(n_in, n_out, ratio):
         return (overlap.clamp(min=0.0) / ratio).to(dtype=torch.float32)
 
 
-def resample(stamps, from_pixscale, to_pixscale, out_size):
+def resample(
+    stamps: ArrayLike | torch.Tensor, from_pixscale: float, to_pixscale: float, out_size: int
+) -> torch.Tensor:
     """Stamps at ``from_pixscale`` resampled to ``to_pixscale``, centred and
     cropped or zero-padded to ``out_size`` x ``out_size``.
 
@@ -123,7 +127,12 @@ def resample(stamps, from_pixscale, to_pixscale, out_size):
     return out
 
 
-def normalise(stamps, sigma=None, mean_image=None, clip=CLIP_SIGMA):
+def normalise(
+    stamps: ArrayLike | torch.Tensor,
+    sigma: ArrayLike | torch.Tensor | None = None,
+    mean_image: ArrayLike | torch.Tensor | None = None,
+    clip: float = CLIP_SIGMA,
+) -> torch.Tensor:
     """Stamps in units of their noise sigma, minus the mean image, clipped.
 
     Parameters
@@ -247,12 +256,12 @@ class Preprocessor:
             return None
         return torch.tensor(self.mean_image, dtype=torch.float32)
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         """The constants as a JSON-serialisable dict."""
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data):
+    def from_dict(cls, data: dict[str, Any]) -> Self:
         """The inverse of ``to_dict``; unknown keys raise ``ValueError``."""
         unknown = set(data) - {f.name for f in fields(cls)}
         if unknown:

@@ -1,13 +1,17 @@
 """Training, registering, loading and evaluating networks: one code path for
 the commands and the background jobs."""
 
+from __future__ import annotations
+
 import hashlib
 import json
 import os
 import shutil
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -33,16 +37,21 @@ from core.logodds import sigmoid
 from simulations import audit
 from simulations.stampset import StampSetError, read_stampset
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+    from simulations.stampset import StampSet
+
 
 class NetworkError(ValueError):
     """A network or its input is not usable; the message says what to do."""
 
 
-def networks_dir():
+def networks_dir() -> Path:
     return Path(settings.DATA_DIR) / "networks"
 
 
-def get_network(name):
+def get_network(name: str) -> Network:
     try:
         return Network.objects.get(name=name)
     except Network.DoesNotExist:
@@ -54,7 +63,7 @@ SHIPPED_DIR = Path(__file__).resolve().parent / "shipped"
 SHIPPED_PREFIX = "shipped:"
 
 
-def weights_file(network):
+def weights_file(network: Network) -> Path:
     """The weights on disk: under the data dir, or shipped with the code."""
     if network.weights_path.startswith(SHIPPED_PREFIX):
         return SHIPPED_DIR / network.weights_path.removeprefix(SHIPPED_PREFIX)
@@ -62,7 +71,7 @@ def weights_file(network):
     return path if path.is_absolute() else Path(settings.DATA_DIR) / path
 
 
-def set_tta(network, tta, val_path):
+def set_tta(network: Network, tta: bool, val_path: str | Path | None) -> None:
     """Switch the network's test-time augmentation on or off (not saved here):
     its temperature is dropped, to be fitted again on ``val_path`` with the
     new scores, and so are its thresholds. Refused once it has scored runs:
@@ -85,8 +94,15 @@ def set_tta(network, tta, val_path):
     network.training = {**training, "tta": bool(tta)}
 
 
-def export(network, folder, test_path, cross_test_path=None, val_path=None, baseline=None,
-           tta=None):  # fmt: skip
+def export(
+    network: Network,
+    folder: str | Path,
+    test_path: str | Path,
+    cross_test_path: str | Path | None = None,
+    val_path: str | Path | None = None,
+    baseline: str | Path | None = None,
+    tta: bool | None = None,
+) -> Path:
     """Half-precision weights and a manifest (with the evaluation on the unseen
     ``test_path`` and, when given, on ``cross_test_path``, a set from another
     simulator) written to ``folder``, as shipped networks are. A network
@@ -111,8 +127,10 @@ def export(network, folder, test_path, cross_test_path=None, val_path=None, base
     compared = evaluate(baseline, cross_test_path)[0] if baseline is not None else None
     model, _ = load_model(network, "cpu")
     weights = folder / f"{network.name}.pt"
-    torch.save({k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()},
-               weights)  # fmt: skip
+    torch.save(
+        {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()},
+        weights,
+    )
     if compared:
         compared = {"network": baseline.name, **compared}
     manifest = {
@@ -133,7 +151,7 @@ def export(network, folder, test_path, cross_test_path=None, val_path=None, base
     return weights
 
 
-def register_shipped(folder=None):
+def register_shipped(folder: str | Path | None = None) -> list[str]:
     """Register (or refresh) every network shipped in ``classifier/shipped``;
     returns their names. Idempotent: runs after every migrate."""
     folder = Path(folder or SHIPPED_DIR)
@@ -159,7 +177,7 @@ def register_shipped(folder=None):
     return names
 
 
-def check_weights(network):
+def check_weights(network: Network) -> Path:
     """The network's weights file, there and matching its sha256."""
     path = weights_file(network)
     if not path.is_file():
@@ -169,7 +187,9 @@ def check_weights(network):
     return path
 
 
-def load_model(network, device=None):
+def load_model(
+    network: Network, device: str | torch.device | None = None
+) -> tuple[torch.nn.Module, Preprocessor]:
     """The network's model (eval mode) and preprocessor; checks the weights' sha256."""
     if network.is_committee:
         raise NetworkError(f"{network.name} is a committee: load it with load_scorer.")
@@ -182,13 +202,21 @@ def load_model(network, device=None):
     return model, Preprocessor.from_dict(network.preprocessing)
 
 
-def inference_variant(network):
+def inference_variant(network: Network) -> str:
     """The variant recorded when the network was evaluated (fp32 before that)."""
     return ((network.evaluation or {}).get("inference") or {}).get("variant", "fp32")
 
 
-def load_scorer(network, device=None, variant=None, compile="auto", batch_size=256,
-                output="probability", temperature=None, tta=None):  # fmt: skip
+def load_scorer(
+    network: Network,
+    device: str | torch.device | None = None,
+    variant: str | None = None,
+    compile: bool | str = "auto",
+    batch_size: int = 256,
+    output: str = "probability",
+    temperature: float | None = None,
+    tta: bool | None = None,
+) -> Scorer | Committee:
     """A ``Scorer`` for the network (weights checked), on ``device`` or the
     default, in its recorded inference variant unless ``variant`` is given;
     compiled once a long run has scored enough stamps (``compile="auto"``);
@@ -207,9 +235,16 @@ def load_scorer(network, device=None, variant=None, compile="auto", batch_size=2
         ]
         return Committee(members, temperature, output)
     model, preprocessor = load_model(network, device)
-    return Scorer(model, preprocessor, batch_size=batch_size, output=output,
-                  variant=variant or inference_variant(network), compile=compile,
-                  temperature=temperature, tta=network.tta if tta is None else tta)  # fmt: skip
+    return Scorer(
+        model,
+        preprocessor,
+        batch_size=batch_size,
+        output=output,
+        variant=variant or inference_variant(network),
+        compile=compile,
+        temperature=temperature,
+        tta=network.tta if tta is None else tta,
+    )
 
 
 # --- Committees --------------------------------------------------------------
@@ -225,7 +260,7 @@ def _member_record(network):
     }
 
 
-def committee_candidates(names):
+def committee_candidates(names: str | Iterable[str]) -> list[Network]:
     """The registered networks ``names`` (a list, or one comma-separated
     string), checked to make a committee: at least 2 distinct trained
     networks, all taking the same bands, pixel scale and stamp size, their
@@ -239,8 +274,9 @@ def committee_candidates(names):
     if len(names) < 2:
         raise NetworkError(
             f"A committee needs at least 2 members; got {len(names)}"
-            + (f" ({names[0]})" if names else "") + "."
-        )  # fmt: skip
+            + (f" ({names[0]})" if names else "")
+            + "."
+        )
     found = {n.name: n for n in Network.objects.filter(name__in=names)}
     unknown = [n for n in names if n not in found]
     if unknown:
@@ -256,9 +292,11 @@ def committee_candidates(names):
             f"{', '.join(m.name for m in nested)} is a committee itself: list trained networks "
             f"(its members: {', '.join(inside)})."
         )
-    for label, value in (("bands", lambda m: m.bands),
-                         ("pixel scales", lambda m: m.pixscale_arcsec),
-                         ("stamp sizes", lambda m: m.stamp_size)):  # fmt: skip
+    for label, value in (
+        ("bands", lambda m: m.bands),
+        ("pixel scales", lambda m: m.pixscale_arcsec),
+        ("stamp sizes", lambda m: m.stamp_size),
+    ):
         if len({value(m) for m in members}) > 1:
             each = ", ".join(f"{m.name} {value(m)}" for m in members)
             raise NetworkError(
@@ -269,7 +307,9 @@ def committee_candidates(names):
     return members
 
 
-def make_committee(name, member_names, user=None):
+def make_committee(
+    name: str, member_names: str | Iterable[str], user: User | None = None
+) -> Network:
     """Register ``name``, a committee of the networks ``member_names``: its
     score is the mean of their calibrated log-odds (``inference.Committee``).
     Nothing is registered if anything is wrong (``committee_candidates``)."""
@@ -285,25 +325,30 @@ def make_committee(name, member_names, user=None):
     records = [_member_record(m) for m in members]
     first = members[0]
     return Network.objects.create(
-        name=name, architecture=Network.COMMITTEE, bands=first.bands,
-        pixscale_arcsec=first.pixscale_arcsec, stamp_size=first.stamp_size,
+        name=name,
+        architecture=Network.COMMITTEE,
+        bands=first.bands,
+        pixscale_arcsec=first.pixscale_arcsec,
+        stamp_size=first.stamp_size,
         # Each member preprocesses for itself (their stretches may differ).
-        preprocessing={}, weights_path="",
+        preprocessing={},
+        weights_path="",
         # A fingerprint of what the committee computes, as the weights' sha256
         # is for a network (the scoring workers key their cache on it).
         weights_sha256=sha256_of_json(records),
-        training={"members": records,
-                  "train_prior": calibration.combined_prior(
-                      [m.train_prior or 0.5 for m in members])},
+        training={
+            "members": records,
+            "train_prior": calibration.combined_prior([m.train_prior or 0.5 for m in members]),
+        },
         created_by=user if user is not None and user.is_authenticated else None,
-    )  # fmt: skip
+    )
 
 
-def sha256_of_json(value):
+def sha256_of_json(value: object) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
 
 
-def committee_networks(committee):
+def committee_networks(committee: Network) -> list[Network]:
     """A committee's member networks, as they were when it was made."""
     members = []
     for record in committee.training["members"]:
@@ -323,15 +368,23 @@ def committee_networks(committee):
     return members
 
 
-def open_stampset(path):
+def open_stampset(path: str | Path) -> StampSet:
     try:
         return read_stampset(path)
     except StampSetError as exc:
         raise NetworkError(str(exc)) from exc
 
 
-def train_and_register(name, train_path, settings_, val_path=None, user=None, progress=None,
-                       device=None, init_from=None):  # fmt: skip
+def train_and_register(
+    name: str,
+    train_path: str | Path,
+    settings_: TrainSettings,
+    val_path: str | Path | None = None,
+    user: User | None = None,
+    progress: Callable | None = None,
+    device: str | torch.device | None = None,
+    init_from: Network | None = None,
+) -> Network:
     """Train a network and add it to the registry; nothing is registered if
     anything fails. Resumes from the checkpoint of an interrupted run.
     ``init_from``: a registered network of the same architecture whose
@@ -357,10 +410,11 @@ def train_and_register(name, train_path, settings_, val_path=None, user=None, pr
         init_state = torch.load(check_weights(init_from), map_location="cpu", weights_only=True)
         # The parent's inputs, or its weights would see another stretch or scale.
         settings_ = replace(
-            settings_, init_sha256=init_from.weights_sha256,
+            settings_,
+            init_sha256=init_from.weights_sha256,
             stretch=init_from.preprocessing.get("stretch", "linear"),
             pixscale_arcsec=init_from.pixscale_arcsec,
-        )  # fmt: skip
+        )
         parent = {"name": init_from.name, "weights_sha256": init_from.weights_sha256}
     workdir = Path(settings.DATA_DIR) / "training" / name
     try:
@@ -417,7 +471,13 @@ def train_and_register(name, train_path, settings_, val_path=None, user=None, pr
 FPR_POINTS = ("0.01", "0.001")
 
 
-def evaluation_report(scores, labels, theta_e=None, snr=None, logits=None):
+def evaluation_report(
+    scores: np.ndarray,
+    labels: np.ndarray,
+    theta_e: np.ndarray | None = None,
+    snr: np.ndarray | None = None,
+    logits: np.ndarray | None = None,
+) -> dict:
     """The evaluation JSON (keys fixed by the classifier issue).
 
     With the network's log-odds ``logits`` (``scores`` = P(lens) from them),
@@ -458,19 +518,25 @@ def evaluation_report(scores, labels, theta_e=None, snr=None, logits=None):
     return out
 
 
-def has_temperature(network):
+def has_temperature(network: Network) -> bool:
     return bool((network.calibration or {}).get("temperature"))
 
 
-def fit_calibration(network, val_path, device=None, progress=None):
+def fit_calibration(
+    network: Network,
+    val_path: str | Path,
+    device: str | torch.device | None = None,
+    progress: Callable | None = None,
+) -> dict:
     """The temperature of ``network`` fitted on the labelled ``val_path``
     (``calibration.fit_temperature`` on its uncalibrated log-odds, fp32), with
     the set's NLL and ECE before and after (``calibration.summary``): the
     record kept as ``training["calibration"]``. Not stored here."""
     stampset = open_stampset(val_path)
     labels = stampset.labels
-    scorer = load_scorer(network, device, variant="fp32", compile=False, output="log-odds",
-                         temperature=1.0)  # fmt: skip
+    scorer = load_scorer(
+        network, device, variant="fp32", compile=False, output="log-odds", temperature=1.0
+    )
     try:
         log_odds = scorer.score_stampset(stampset, progress)
         temperature = calibration.fit_temperature(log_odds, labels)
@@ -480,7 +546,14 @@ def fit_calibration(network, val_path, device=None, progress=None):
     return {**record, "file": str(val_path), "file_sha256": sha256_of(val_path)}
 
 
-def evaluate(network, path, save=False, device=None, progress=None, val_path=None):
+def evaluate(
+    network: Network,
+    path: str | Path,
+    save: bool = False,
+    device: str | torch.device | None = None,
+    progress: Callable | None = None,
+    val_path: str | Path | None = None,
+) -> tuple[dict, np.ndarray, StampSet]:
     """Score a labelled stamp set in fp32 eager (the reference) and report;
     ``save`` stores the report on the network, with the inference variant
     chosen on this set (``report["inference"]``, see ``choose_variant``).
@@ -508,8 +581,9 @@ def evaluate(network, path, save=False, device=None, progress=None, val_path=Non
             )
         fitted = fit_calibration(network, val_path, device)
     temperature = fitted["temperature"] if fitted else network.temperature
-    scorer = load_scorer(network, device, variant="fp32", compile=False, output="log-odds",
-                         temperature=temperature)  # fmt: skip
+    scorer = load_scorer(
+        network, device, variant="fp32", compile=False, output="log-odds", temperature=temperature
+    )
     try:
         # P(lens) in float64 from the log-odds: float32 probabilities of
         # confident stamps tie at 1.0, which would blur the AUC and thresholds.
@@ -539,10 +613,15 @@ def evaluate(network, path, save=False, device=None, progress=None, val_path=Non
     if save:
         # One scorer per variant the device runs (a committee's members all in it).
         report["inference"] = compare_variants(
-            [load_scorer(network, scorer.device, v, False, scorer.batch_size,
-                         temperature=temperature) for v in supported_variants(scorer.device)],
-            stampset, lambda s: metrics.auc(s, labels),
-        )  # fmt: skip
+            [
+                load_scorer(
+                    network, scorer.device, v, False, scorer.batch_size, temperature=temperature
+                )
+                for v in supported_variants(scorer.device)
+            ],
+            stampset,
+            lambda s: metrics.auc(s, labels),
+        )
         network.evaluation = report
         network.threshold_fpr_1pct = report["threshold_at_fpr"]["0.01"]
         fields = ["evaluation", "threshold_fpr_1pct"]
@@ -553,7 +632,13 @@ def evaluate(network, path, save=False, device=None, progress=None, val_path=Non
     return report, scores, stampset
 
 
-def score_file(network, path, out_csv, device=None, progress=None):
+def score_file(
+    network: Network,
+    path: str | Path,
+    out_csv: str | Path,
+    device: str | torch.device | None = None,
+    progress: Callable | None = None,
+) -> int:
     """Write ``id,score`` for every stamp of a stamp set."""
     stampset = open_stampset(path)
     scorer = load_scorer(network, device)
@@ -571,7 +656,7 @@ def score_file(network, path, out_csv, device=None, progress=None):
     return len(scores)
 
 
-def settings_for(architecture, **overrides):
+def settings_for(architecture: str, **overrides) -> TrainSettings:
     """Training defaults per architecture (the papers'), with overrides."""
     # asinh inputs and, for the CNN (no BatchNorm), a rate of 3e-4 rather than
     # 1e-3: on the shortcut-free sets both learn faster (docs/simulations.md).
@@ -580,7 +665,7 @@ def settings_for(architecture, **overrides):
                        "patience": 5},
         "deeplens-resnet": {"lr": 1e-3, "batch_size": 128, "epochs": 120, "lr_step_epochs": 40,
                             "stretch": "asinh", "patience": 10},
-    }  # fmt: skip
+    }  # fmt: skip  # one row per architecture
     values = {
         **defaults.get(architecture, {}),
         **{k: v for k, v in overrides.items() if v is not None},

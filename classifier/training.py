@@ -7,13 +7,17 @@ every epoch; ``train`` resumes from it when one with the same settings is
 there. With a seed, training on the CPU is deterministic.
 """
 
+from __future__ import annotations
+
 import hashlib
 import json
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -26,6 +30,10 @@ from classifier.networks import ARCHITECTURES, build
 from classifier.preprocessing import Preprocessor
 from core.files import sha256_of
 from simulations.stampset import read_stampset
+
+if TYPE_CHECKING:
+    from simulations.stampset import StampSet
+
 
 PREPROCESS_CHUNK = 2048
 
@@ -66,10 +74,10 @@ class TrainSettings:
         if self.patience is not None and self.patience < 1:
             raise TrainingError("patience must be >= 1 epoch (or None: no early stopping).")
 
-    def key(self):
+    def key(self) -> str:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
 
-    def resume_key(self):
+    def resume_key(self) -> str:
         """What an interrupted training must share to be resumed: everything
         but the epoch budget and the patience, so that a long training can be
         stopped (killed) and finished with fewer epochs, or extended."""
@@ -77,12 +85,16 @@ class TrainSettings:
         return hashlib.sha256(json.dumps(budget_free, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def load_set(path, preprocessor, require_both_classes=True):
+def load_set(
+    path: str | Path, preprocessor: Preprocessor, require_both_classes: bool = True
+) -> tuple[torch.Tensor, torch.Tensor, StampSet]:
     """Preprocessed inputs (float16 to halve memory) and labels of a stamp set."""
     s = read_stampset(path)
     if s.bands != preprocessor.bands:
-        raise TrainingError(f"{path} has bands {','.join(s.bands)}; the network takes "
-                            f"{','.join(preprocessor.bands)}.")  # fmt: skip
+        raise TrainingError(
+            f"{path} has bands {','.join(s.bands)}; the network takes "
+            f"{','.join(preprocessor.bands)}."
+        )
     labels = s.labels
     if np.any(labels < 0):
         raise TrainingError(f"{path} has unlabelled stamps (label -1): training needs labels.")
@@ -97,7 +109,7 @@ def load_set(path, preprocessor, require_both_classes=True):
     return x, torch.as_tensor(labels.astype(np.int64)), s
 
 
-def loss_fn(logits, labels):
+def loss_fn(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     if logits.ndim == 2:
         return F.cross_entropy(logits, labels)
     return F.binary_cross_entropy_with_logits(logits, labels.float())
@@ -109,8 +121,15 @@ def _save_atomic(obj, path):
     os.replace(tmp, path)
 
 
-def train(train_path, settings, workdir, val_path=None, device="cpu", progress=None,
-          init_state=None):  # fmt: skip
+def train(  # noqa: C901  (one epoch loop with its resume, early stop and checkpoints)
+    train_path: str | Path,
+    settings: TrainSettings,
+    workdir: str | Path,
+    val_path: str | Path | None = None,
+    device: str | torch.device = "cpu",
+    progress: Callable[[int, int, float, float | None], None] | None = None,
+    init_state: dict | None = None,
+) -> tuple[torch.nn.Module, Preprocessor, list[dict], dict]:
     """Train; returns (model, preprocessor, history, info). ``progress(epoch,
     epochs, loss, val_auc)`` is called after each epoch and may raise to stop.
     ``init_state``: a state dict of the same architecture to start from
@@ -123,9 +142,11 @@ def train(train_path, settings, workdir, val_path=None, device="cpu", progress=N
     bands = read_stampset(train_path).bands
     try:
         preprocessor = Preprocessor(
-            bands=bands, pixscale_arcsec=settings.pixscale_arcsec or spec["pixscale_arcsec"],
-            size_px=spec["size_px"], stretch=settings.stretch,
-        )  # fmt: skip
+            bands=bands,
+            pixscale_arcsec=settings.pixscale_arcsec or spec["pixscale_arcsec"],
+            size_px=spec["size_px"],
+            stretch=settings.stretch,
+        )
     except ValueError as exc:
         raise TrainingError(str(exc)) from exc
     x, y, train_set = load_set(train_path, preprocessor)
@@ -186,9 +207,13 @@ def train(train_path, settings, workdir, val_path=None, device="cpu", progress=N
         if val is not None:
             # Log-odds: probabilities of confident stamps tie at 1.0 in float32.
             scores = score_array(
-                model, _Identity(preprocessor), val[0].float(), preprocessor.pixscale_arcsec,
-                device, output="log-odds",
-            )  # fmt: skip
+                model,
+                _Identity(preprocessor),
+                val[0].float(),
+                preprocessor.pixscale_arcsec,
+                device,
+                output="log-odds",
+            )
             record["val_auc"] = metrics.auc(scores, val[1].numpy())
             if record["val_auc"] > best["auc"]:
                 weights = {k: v.detach().clone() for k, v in model.state_dict().items()}

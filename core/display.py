@@ -21,6 +21,7 @@ is made here, so that one stamp looks the same everywhere:
 """
 
 import io
+from collections.abc import Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -58,17 +59,17 @@ def _check_stretch(stretch):
         raise ValueError(f"Unknown stretch {stretch!r}: choose one of {', '.join(STRETCHES)}.")
 
 
-def grey_band(bands) -> str:
+def grey_band(bands: Sequence[str]) -> str:
     """The band shown as the grey image: r, else the first band."""
     return "r" if "r" in bands else bands[0]
 
 
-def has_rgb(bands) -> bool:
+def has_rgb(bands: Sequence[str]) -> bool:
     """Whether stamps in these bands have a g,r,i composite."""
     return all(b in bands for b in "gri")
 
 
-def in_sigma(image):
+def in_sigma(image: np.ndarray) -> np.ndarray:
     """``(image - sky) / sigma`` (float64, NaN where masked), sky and sigma
     from the outer frame (``core.noise.sky_and_noise``)."""
     image = np.asarray(image, np.float64)
@@ -77,7 +78,7 @@ def in_sigma(image):
         return np.where(np.isfinite(image), (image - float(sky)) / float(sigma), np.nan)
 
 
-def white_sigma(x):
+def white_sigma(x: np.ndarray) -> float:
     """The white point of a stamp in sigma units (see the module docstring)."""
     h, w = x.shape
     centre = x[h // 4 : h - h // 4, w // 4 : w - w // 4]
@@ -86,7 +87,7 @@ def white_sigma(x):
     return max(float(top), MIN_WHITE_SIGMA)
 
 
-def stretch(image, preset="asinh"):
+def stretch(image: np.ndarray, preset: str = "asinh") -> np.ndarray:
     """A 2-d stamp -> display levels in [0, 1] with one of :data:`STRETCHES`
     (NaN where masked).
 
@@ -120,7 +121,7 @@ def _with_mask(rgb, bad):
     return rgb
 
 
-def grey_rgb(image, preset="asinh"):
+def grey_rgb(image: np.ndarray, preset: str = "asinh") -> np.ndarray:
     """A 2-d stamp -> (H, W, 3) uint8 grey picture, masked pixels in :data:`MASK_RGB`."""
     levels = stretch(image, preset)
     bad = np.isnan(levels)
@@ -128,7 +129,9 @@ def grey_rgb(image, preset="asinh"):
     return _with_mask(np.repeat(grey[:, :, None], 3, axis=2), bad)
 
 
-def lupton_rgb(g, r, i, stretch_sigma=5.0, Q=8.0):
+def lupton_rgb(
+    g: np.ndarray, r: np.ndarray, i: np.ndarray, stretch_sigma: float = 5.0, Q: float = 8.0
+) -> np.ndarray:
     """An RGB composite of g, r, i stamps (i -> red, r -> green, g -> blue).
 
     Each band has its sky subtracted and is divided by its own noise sigma
@@ -167,7 +170,7 @@ def lupton_rgb(g, r, i, stretch_sigma=5.0, Q=8.0):
     return _with_mask(rgb, bad)
 
 
-def picture(image, preset="asinh"):
+def picture(image: np.ndarray, preset: str = "asinh") -> np.ndarray:
     """The (H, W, 3) uint8 picture of a 2-d float stamp (:func:`grey_rgb`),
     or an (H, W, 3) uint8 image (e.g. :func:`lupton_rgb`) as it is."""
     image = np.asarray(image)
@@ -181,7 +184,7 @@ def picture(image, preset="asinh"):
     )
 
 
-def stamp_picture(cube, bands, preset="asinh"):
+def stamp_picture(cube: np.ndarray, bands: Sequence[str], preset: str = "asinh") -> np.ndarray:
     """The picture of a ``(B, H, W)`` stamp in ``bands``: the g,r,i composite
     where it has those bands, else its grey band (:func:`grey_band`)."""
     cube = np.asarray(cube)
@@ -195,7 +198,7 @@ def _font(px):
     return ImageFont.load_default(size=max(8, int(px)))
 
 
-def draw_scale_bar(image, arcsec_per_px):
+def draw_scale_bar(image: Image.Image, arcsec_per_px: float) -> Image.Image:
     """Draw a scale bar with its length in arcsec in the lower left corner of
     the PIL ``image`` (in place): the longest of ``BAR_ARCSEC`` that is at
     most a quarter of the width, white on a black shadow. Nothing where even
@@ -217,12 +220,19 @@ def draw_scale_bar(image, arcsec_per_px):
     if h >= 64:
         text = f'{arcsec:g}"'
         size = max(9, h // 24)
-        draw.text((x0, y1 - thick - 3), text, fill=BAR_RGB, font=_font(size), anchor="ld",
-                  stroke_width=1, stroke_fill=SHADOW_RGB)  # fmt: skip
+        draw.text(
+            (x0, y1 - thick - 3),
+            text,
+            fill=BAR_RGB,
+            font=_font(size),
+            anchor="ld",
+            stroke_width=1,
+            stroke_fill=SHADOW_RGB,
+        )
     return image
 
 
-def encode_png(image):
+def encode_png(image: Image.Image | np.ndarray) -> bytes:
     """PNG bytes of a PIL image or a uint8 array, ``compress_level=1``."""
     if not isinstance(image, Image.Image):
         image = Image.fromarray(np.ascontiguousarray(image))
@@ -231,7 +241,9 @@ def encode_png(image):
     return buffer.getvalue()
 
 
-def render(image, stretch="asinh", scale=3, pixscale_arcsec=None):
+def render(
+    image: np.ndarray, stretch: str = "asinh", scale: int = 3, pixscale_arcsec: float | None = None
+) -> Image.Image:
     """The PIL picture of a stamp, upscaled ``scale`` times (nearest
     neighbour: pixels stay visible), with a scale bar where
     ``pixscale_arcsec`` (arcsec per stamp pixel) is given."""
@@ -246,7 +258,9 @@ def render(image, stretch="asinh", scale=3, pixscale_arcsec=None):
     return out
 
 
-def render_png(image, stretch="asinh", scale=3, pixscale_arcsec=None):
+def render_png(
+    image: np.ndarray, stretch: str = "asinh", scale: int = 3, pixscale_arcsec: float | None = None
+) -> bytes:
     """A PNG preview of a stamp.
 
     Parameters
@@ -277,21 +291,21 @@ TEXT_COLOUR = (255, 255, 255)
 _PAD_PX = 3
 
 
-def font_px(tile_px):
+def font_px(tile_px: int) -> int:
     return max(9, tile_px // 15)  # 12 px at 192: a 25-character KiDS name fits
 
 
-def line_px(tile_px):
+def line_px(tile_px: int) -> int:
     return font_px(tile_px) + 3
 
 
-def label_band_px(labels, tile_px=192):
+def label_band_px(labels: Sequence[str], tile_px: int = 192) -> int:
     """Height (pixels) of the text band under every tile: one line per line of the longest label."""
     lines = max((str(label).count("\n") + 1 for label in labels), default=1)
     return lines * line_px(tile_px) + 2 * _PAD_PX
 
 
-def title_band_px(tile_px=192):
+def title_band_px(tile_px: int = 192) -> int:
     """Height (pixels) of the title band at the top of a sheet that has a title."""
     return int(font_px(tile_px) * 1.5) + 2 * _PAD_PX + 4
 
@@ -312,9 +326,16 @@ def _write(draw, xy, text, font):
     draw.multiline_text(xy, text, fill=TEXT_COLOUR, font=font, spacing=3)
 
 
-def contact_sheet(rows, tile_px=192, title=None, row_title_px=0, pixscale_arcsec=None,
-                  columns=None, empty_text="nothing to show"):  # fmt: skip
-    """A PNG of stamps in rows, each with its label on a dark band under it.
+def contact_sheet(
+    rows: Sequence,
+    tile_px: int = 192,
+    title: str | None = None,
+    row_title_px: int = 0,
+    pixscale_arcsec: float | None = None,
+    columns: int | None = None,
+    empty_text: str = "nothing to show",
+) -> bytes:
+    r"""A PNG of stamps in rows, each with its label on a dark band under it.
 
     Parameters
     ----------
@@ -322,7 +343,7 @@ def contact_sheet(rows, tile_px=192, title=None, row_title_px=0, pixscale_arcsec
         Each row: its title (written in a column ``row_title_px`` wide at
         the left; None for none), its tiles ((H, W, 3) uint8 pictures or
         2-d float stamps, shown with the asinh stretch, of any size; each
-        resized to ``tile_px`` square) and one label per tile (``"\\n"``
+        resized to ``tile_px`` square) and one label per tile (``"\n"``
         starts a second line; text wider than a tile is cut at its edge).
     tile_px : int
         Width and height of each stamp on the sheet, pixels (>= 16).
@@ -374,8 +395,12 @@ def contact_sheet(rows, tile_px=192, title=None, row_title_px=0, pixscale_arcsec
         y = top_px + r * cell_px
         if row_title and row_title_px:  # on its own band: cut at the column's edge
             head = Image.new("RGB", (row_title_px, cell_px), BAND_COLOUR)
-            _write(ImageDraw.Draw(head), (_PAD_PX, cell_px // 2 - font_px(tile_px) // 2),
-                   str(row_title), font)  # fmt: skip
+            _write(
+                ImageDraw.Draw(head),
+                (_PAD_PX, cell_px // 2 - font_px(tile_px) // 2),
+                str(row_title),
+                font,
+            )
             sheet.paste(head, (0, y))
         for c, (tile, label) in enumerate(zip(tiles, labels, strict=True)):
             x = row_title_px + c * tile_px

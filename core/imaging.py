@@ -12,13 +12,16 @@ in numpy (pictures, the web process: no torch) and the two agree
 
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 
 from core.noise import BORDER_PX, MAD_TO_SIGMA, SIGMA_FLOOR, frame, frame_width, sorted_mad
 
 __all__ = ["BORDER_PX", "MAD_TO_SIGMA", "SIGMA_FLOOR", "as_stamps", "estimate_noise_sigma"]
 
 
-def as_stamps(stamps, device=None):
+def as_stamps(
+    stamps: ArrayLike | torch.Tensor, device: str | torch.device | None = None
+) -> torch.Tensor:
     """``(N, B, H, W)`` float32 tensor of ``stamps`` (numpy or torch), on ``device``."""
     if torch.is_tensor(stamps):
         t = stamps
@@ -33,19 +36,23 @@ def as_stamps(stamps, device=None):
 
 
 def _finite_robust_sigma(x):
-    """``_robust_sigma`` where every value is finite: the same lower medians
-    (the element ``torch.nanmedian`` returns), found by selection or a sort.
-    On the CPU numpy sorts each row once (``core.noise.sorted_mad``): ~1.3x faster than
-    two numpy selections (``bench/rewrites.py``), which are ~4x faster than
-    torch's on these short rows.
+    """``_robust_sigma`` where every value is finite.
+
+    The same lower medians (the element ``torch.nanmedian`` returns), found
+    by selection or a sort. On the CPU numpy sorts each row once
+    (``core.noise.sorted_mad``): ~1.3x faster than two numpy selections
+    (``bench/rewrites.py``), which are ~4x faster than torch's on these
+    short rows.
     (Sharing the rows among threads gains nothing in a scoring run: torch's
     OpenMP workers spin on the cores for a while after each operation.)"""
     k = (x.shape[-1] - 1) // 2
     if x.device.type == "cpu":
         mad, scale, _ = sorted_mad(x.reshape(-1, x.shape[-1]).numpy(), k)
         shape = x.shape[:-1]
-        return (MAD_TO_SIGMA * torch.from_numpy(mad).reshape(shape),
-                torch.from_numpy(scale).reshape(shape))  # fmt: skip
+        return (
+            MAD_TO_SIGMA * torch.from_numpy(mad).reshape(shape),
+            torch.from_numpy(scale).reshape(shape),
+        )
     med = torch.kthvalue(x, k + 1, dim=-1, keepdim=True).values
     dev = (x - med).abs()
     mad = torch.kthvalue(dev, k + 1, dim=-1).values
@@ -71,7 +78,9 @@ def _frame(t, k):
     return frame(t, k, concatenate=lambda parts, axis: torch.cat(parts, dim=axis))
 
 
-def estimate_noise_sigma(stamps, border_px=BORDER_PX):
+def estimate_noise_sigma(
+    stamps: ArrayLike | torch.Tensor, border_px: int = BORDER_PX
+) -> torch.Tensor:
     """Background noise sigma of each stamp and band, in the stamps' units.
 
     1.4826 x the median absolute deviation of the outer ``border_px`` frame

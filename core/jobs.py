@@ -1,12 +1,18 @@
 """Jobs of the core app."""
 
+from __future__ import annotations
+
 import time
+from typing import TYPE_CHECKING
 
 from core.progress import tracked
 
+if TYPE_CHECKING:
+    from core.progress import Progress
+
 
 @tracked
-def selftest(progress, steps, delay_s):
+def selftest(progress: Progress, steps: int, delay_s: float) -> dict:
     """Count to ``steps``, sleeping ``delay_s`` seconds per step.
 
     Proves the queue end to end: a worker picks it up, progress, rate and

@@ -1,4 +1,4 @@
-"""Is a process that another process recorded still alive? (pure: standard library only)
+"""Is a process that another process recorded still alive? Pure: standard library only.
 
 A killed worker or ingest updates nothing on its way out, so whoever reads
 its records later must tell for themselves. A process id means something

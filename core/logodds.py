@@ -20,6 +20,7 @@ a threshold of 0 admits every stamp (scores are stored no lower than
 import math
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 P_FLOOR = 2.0**-1074  # the smallest positive float64 (a subnormal, 4.9e-324)
 P_CEIL = 1.0 - 2.0**-53  # the largest float64 below 1
@@ -30,7 +31,7 @@ LOGIT_CEIL = math.log(P_CEIL) - math.log1p(-P_CEIL)  # +36.74
 P_SHOWN_AS_DISTANCE = 0.999
 
 
-def logit(p):
+def logit(p: ArrayLike) -> float | np.ndarray:
     """Log-odds ``ln(p / (1 - p))`` of probabilities, clipped to finite values.
 
     Parameters
@@ -48,7 +49,7 @@ def logit(p):
     return float(out) if out.ndim == 0 else out
 
 
-def sigmoid(x):
+def sigmoid(x: ArrayLike) -> float | np.ndarray:
     """P = 1 / (1 + exp(-x)) in float64 without overflow for any log-odds ``x``.
 
     ``sigmoid(-x)`` is ``1 - P`` to full relative precision, even where
@@ -60,7 +61,7 @@ def sigmoid(x):
     return float(out) if out.ndim == 0 else out
 
 
-def format_p_lens(x, digits=4, minus="\u2212"):
+def format_p_lens(x: float | None, digits: int = 4, minus: str = "\u2212") -> str:
     """P(lens) of log-odds ``x`` as people read it, distinct where P ties at 1.
 
     ``"0.8731"`` up to ``P_SHOWN_AS_DISTANCE``; above it the distance from 1,

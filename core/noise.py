@@ -9,6 +9,8 @@ tested to agree), semi-real sets. The web process uses this module, never
 torch.
 """
 
+from collections.abc import Callable
+
 import numpy as np
 
 BORDER_PX = 5
@@ -18,23 +20,27 @@ SIGMA_FLOOR = 1e-6
 _TINY = np.finfo(np.float32).tiny
 
 
-def frame_width(height, width, border_px=BORDER_PX):
+def frame_width(height: int, width: int, border_px: int = BORDER_PX) -> int:
     """Width of the frame used: ``border_px``, at most a quarter of the stamp, at least 1."""
     return max(1, min(border_px, height // 4, width // 4))
 
 
-def frame(stamps, k, concatenate=np.concatenate):
+def frame(stamps: np.ndarray, k: int, concatenate: Callable = np.concatenate) -> np.ndarray:
     """The pixels of the outer ``k``-pixel frame of each stamp, ``(..., n)``:
     four slices, cheaper than a boolean mask (order does not matter to a
     median). ``concatenate(parts, axis)``: numpy's, or torch's for tensors."""
     h, w = stamps.shape[-2:]
     lead = stamps.shape[:-2]
-    parts = (stamps[..., :k, :], stamps[..., h - k :, :],
-             stamps[..., k : h - k, :k], stamps[..., k : h - k, w - k :])  # fmt: skip
+    parts = (
+        stamps[..., :k, :],
+        stamps[..., h - k :, :],
+        stamps[..., k : h - k, :k],
+        stamps[..., k : h - k, w - k :],
+    )
     return concatenate([p.reshape(*lead, -1) for p in parts], axis=-1)
 
 
-def sorted_mad(a, k):
+def sorted_mad(a: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(MAD about the lower median, max |a - median| + |median|, median) of
     each row of the finite float32 array ``a``, from one sort. The k+1 values
     nearest the median are k+1 consecutive sorted values that include it, so
@@ -66,7 +72,7 @@ def _robust_stats(x):
     return med[:, 0], MAD_TO_SIGMA * mad, scale
 
 
-def sky_and_noise(stamps, border_px=BORDER_PX):
+def sky_and_noise(stamps: np.ndarray, border_px: int = BORDER_PX) -> tuple[np.ndarray, np.ndarray]:
     """Sky level and background noise sigma of each stamp (and band).
 
     The sky is the (lower) median of the finite pixels of the outer
@@ -106,7 +112,7 @@ def sky_and_noise(stamps, border_px=BORDER_PX):
     return sky.reshape(lead), sigma.reshape(lead)
 
 
-def noise_sigma(stamps, border_px=BORDER_PX):
+def noise_sigma(stamps: np.ndarray, border_px: int = BORDER_PX) -> np.ndarray:
     """Background noise sigma of each stamp (and band): ``sky_and_noise``'s
     sigma, the numpy twin of ``core.imaging.estimate_noise_sigma``.
     ``(N, B, H, W)`` gives ``(N, B)`` float32."""

@@ -24,6 +24,7 @@ work given to another job), and then writes nothing over the row.
 import functools
 import time
 import traceback
+from collections.abc import Callable
 
 from django.db import close_old_connections, connection
 from django.utils import timezone
@@ -53,7 +54,7 @@ class Progress:
         # Writes reach the row only while it is this job's: running.
         return Job.objects.filter(pk=self.job_pk, status=Job.Status.RUNNING)
 
-    def start(self, total=None, unit=None, message=""):
+    def start(self, total: int | None = None, unit: str | None = None, message: str = "") -> None:
         """Declare the amount of work (``total`` in ``unit``s)."""
         fields = {"total": total, "message": message, "progress_at": timezone.now()}
         if unit:
@@ -61,7 +62,9 @@ class Progress:
         self._jobs().update(**fields)
         self.check_cancelled()
 
-    def update(self, done, total=None, message=None, force=False):
+    def update(
+        self, done: int, total: int | None = None, message: str | None = None, force: bool = False
+    ) -> None:
         """Record ``done`` units; writes at most every ``min_interval_s``."""
         self.done = done
         now = time.monotonic()
@@ -76,14 +79,14 @@ class Progress:
         self._jobs().update(**fields)
         self.check_cancelled()
 
-    def set_result(self, result):
+    def set_result(self, result: dict) -> None:
         """Partial results the job page can show while the job runs (a dict)."""
         self._jobs().update(result=result)
 
-    def advance(self, n=1, message=None):
+    def advance(self, n: int = 1, message: str | None = None) -> None:
         self.update(self.done + n, message=message)
 
-    def check_cancelled(self):
+    def check_cancelled(self) -> None:
         if not self._jobs().filter(cancel_requested=False).exists():
             raise JobCancelled()
 
@@ -103,7 +106,7 @@ def _refuse_foreign(job_pk):
         )
 
 
-def tracked(func):
+def tracked(func: Callable) -> Callable:
     """Run ``func(progress, *args)`` for the Job row ``job_pk``; see module doc."""
 
     @functools.wraps(func)

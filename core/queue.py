@@ -1,7 +1,11 @@
 """Launching, cancelling and checking background jobs (one code path for web and CLI)."""
 
+from __future__ import annotations
+
 import contextlib
 import socket
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 import django_rq
@@ -18,12 +22,16 @@ from core.models import Job
 from core.stack import QUEUES
 from core.worker import SPACE_FIELD
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+    from redis import Redis
+
 
 class QueueUnavailable(RuntimeError):
     """Redis does not answer, so no job can be queued."""
 
 
-def redacted(url):
+def redacted(url: str) -> str:
     """A Redis URL without its password, fit for an error message."""
     parts = urlsplit(url)
     if parts.password:
@@ -32,13 +40,13 @@ def redacted(url):
     return urlunsplit(parts)
 
 
-def queue_url(queue_name):
+def queue_url(queue_name: str) -> str:
     from django.conf import settings
 
     return settings.RQ_QUEUES[queue_name]["URL"]
 
 
-def check_queue(queue_name="default"):
+def check_queue(queue_name: str = "default") -> None:
     """Raise ``QueueUnavailable`` with advice unless the queue's Redis answers."""
     try:
         django_rq.get_connection(queue_name).ping()
@@ -50,8 +58,17 @@ def check_queue(queue_name="default"):
         ) from exc
 
 
-def launch(func, *args, title, queue="default", user=None, unit="steps", timeout=None,
-           enqueue=True, uploads=None):  # fmt: skip
+def launch(
+    func: Callable,
+    *args,
+    title: str,
+    queue: str = "default",
+    user: User | None = None,
+    unit: str = "steps",
+    timeout: int | None = None,
+    enqueue: bool = True,
+    uploads: str | None = None,
+) -> Job:
     """Create a ``Job`` row and queue ``func(job.pk, *args)`` once it commits.
 
     ``func`` must be a module-level function decorated with
@@ -101,7 +118,7 @@ def launch(func, *args, title, queue="default", user=None, unit="steps", timeout
     return job
 
 
-def request_cancel(job):
+def request_cancel(job: Job) -> Job:
     """Ask a job to stop. A queued job is cancelled at once; a running one
     stops at its next progress update."""
     Job.objects.filter(pk=job.pk, status__in=Job.ACTIVE).update(cancel_requested=True)
@@ -138,7 +155,7 @@ def _text(value):
     return value.decode() if isinstance(value, bytes) else value
 
 
-def worker_alive(connection, worker_name) -> bool:
+def worker_alive(connection: Redis, worker_name: str) -> bool:
     """Whether the rq worker ``worker_name`` still lives, as far as can be told.
 
     Its record in Redis lapses unless it beats (``core.worker.Worker`` beats
@@ -158,7 +175,7 @@ def worker_alive(connection, worker_name) -> bool:
     return holder_alive(int(pid), space) is not False
 
 
-def reconcile(job):
+def reconcile(job: Job) -> Job:
     """Mark an active job failed when its worker died under it.
 
     A killed worker never gets to update the row; rq's registries notice
@@ -199,7 +216,7 @@ def reconcile(job):
     return job
 
 
-def live_workers(queue_name="default") -> int:
+def live_workers(queue_name: str = "default") -> int:
     """How many live workers listen on this installation's queue ``queue_name``
     (a killed worker's registration outlives it: it is not counted)."""
     queue = django_rq.get_queue(queue_name)
@@ -207,7 +224,7 @@ def live_workers(queue_name="default") -> int:
     return sum(1 for w in workers if worker_alive(queue.connection, w.name))
 
 
-def no_worker_message(queue_name="default") -> str:
+def no_worker_message(queue_name: str = "default") -> str:
     """What to say when no worker consumes ``queue_name``, and how to start one."""
     return (
         f"No worker consumes the {queue_name!r} queue (Redis at "
@@ -217,7 +234,7 @@ def no_worker_message(queue_name="default") -> str:
     )
 
 
-def queue_health():
+def queue_health() -> list[dict]:
     """Per queue: reachable, length, workers. For the admin overview."""
     health = []
     for name in QUEUES:

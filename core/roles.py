@@ -5,18 +5,26 @@ and inspectors, and export. *Inspectors* are members of the ``inspectors``
 group: they grade candidates and see nothing else. A user may be both.
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable
 from functools import wraps
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import PermissionDenied
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
 
 INSPECTOR_GROUP = "inspectors"
 
 
-def is_admin(user):
+def is_admin(user: AbstractBaseUser | AnonymousUser) -> bool:
     return bool(user.is_authenticated and user.is_active and user.is_staff)
 
 
-def is_inspector(user):
+def is_inspector(user: AbstractBaseUser | AnonymousUser) -> bool:
     if not (user.is_authenticated and user.is_active):
         return False
     # Cached on the user object: the navigation asks on every page.
@@ -25,7 +33,7 @@ def is_inspector(user):
     return user._lensfinder_is_inspector
 
 
-def admin_required(view):
+def admin_required(view: Callable) -> Callable:
     """403 for logged-in users who are not admins (anonymous users never get
     here: the login-required middleware sends them to the login page)."""
 
@@ -38,7 +46,7 @@ def admin_required(view):
     return wrapper
 
 
-def inspector_required(view):
+def inspector_required(view: Callable) -> Callable:
     @wraps(view)
     def wrapper(request, *args, **kwargs):
         if not is_inspector(request.user):

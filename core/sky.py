@@ -1,9 +1,10 @@
 """Sky names (pure: numpy only)."""
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 
-def iau_name(ra_deg, dec_deg, prefix="KIDS"):
+def iau_name(ra_deg: ArrayLike, dec_deg: ArrayLike, prefix: str = "KIDS") -> str | np.ndarray:
     """``PREFIX JHHMMSS.ss+DDMMSS.ss`` for each position, truncated (not
     rounded) as IAU names are, in the form of the KiDS DR3 IDs He et al. 2020
     list (``KIDS J085446.55-012137.14``).

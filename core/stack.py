@@ -100,7 +100,7 @@ class Stack:
             "--save", "300 1",
             "--appendonly", "no",
             "--logfile", str(self.data_dir / "redis.log"),
-        ]  # fmt: skip
+        ]  # fmt: skip  # flag/value pairs, one per line
         proc = self._spawn("redis", argv)
         deadline = time.monotonic() + 10
         while not redis_answers(sock):

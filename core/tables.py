@@ -22,6 +22,7 @@ Every function that can fail takes ``error``: the exception class to raise
 import csv
 import os
 import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
 
@@ -84,7 +85,7 @@ class TableError(ValueError):
 # --- Formats -----------------------------------------------------------------
 
 
-def suffix_of(path):
+def suffix_of(path: str | Path) -> str:
     """The longest known suffix of ``path`` (lower case), else its last suffix."""
     name = Path(path).name.lower()
     for suffix in sorted(FORMATS, key=len, reverse=True):
@@ -93,7 +94,7 @@ def suffix_of(path):
     return Path(name).suffix
 
 
-def write_format(path, error=TableError):
+def write_format(path: str | Path, error: type[Exception] = TableError) -> str:
     """The astropy format to write ``path`` in, by its suffix."""
     suffix = suffix_of(path)
     if suffix not in WRITE_SUFFIXES:
@@ -106,7 +107,13 @@ def write_format(path, error=TableError):
 # --- Columns -----------------------------------------------------------------
 
 
-def parse_mapping(text, fields, error=TableError, what="table", example="ra=RA,dec=DEC"):
+def parse_mapping(
+    text: str | dict[str, str] | None,
+    fields: Sequence[str],
+    error: type[Exception] = TableError,
+    what: str = "table",
+    example: str = "ra=RA,dec=DEC",
+) -> dict[str, str]:
     """Parse a column mapping such as ``"ra=ALPHA_J2000,dec=DELTA_J2000"``.
 
     Parameters
@@ -160,17 +167,17 @@ def parse_mapping(text, fields, error=TableError, what="table", example="ra=RA,d
 
 
 def resolve_columns(
-    colnames,
-    defaults,
-    mapping=None,
+    colnames: Iterable[str],
+    defaults: dict[str, Sequence[str]],
+    mapping: dict[str, str] | None = None,
     *,
-    optional=(),
-    where="The table",
-    error=TableError,
-    what="table",
-    how="columns field=COLUMN, e.g. {field}=COLUMN_NAME",
-    example="ra=RA,dec=DEC",
-):
+    optional: Iterable[str] = (),
+    where: str = "The table",
+    error: type[Exception] = TableError,
+    what: str = "table",
+    how: str = "columns field=COLUMN, e.g. {field}=COLUMN_NAME",
+    example: str = "ra=RA,dec=DEC",
+) -> dict[str, str]:
     """Find the column for every field of ``defaults``.
 
     Parameters
@@ -232,7 +239,7 @@ def resolve_columns(
 # --- Reading -----------------------------------------------------------------
 
 
-def open_fits(path, error=TableError, **options):
+def open_fits(path: str | Path, error: type[Exception] = TableError, **options) -> fits.HDUList:
     """Open a FITS file (memory-mapped where possible), checking it is complete.
 
     astropy only warns about a truncated file and fails later, deep inside
@@ -308,7 +315,7 @@ class TableFile:
         )
 
     @cached_property
-    def colnames(self):
+    def colnames(self) -> list[str]:
         """The column names (FITS: of the first table HDU; CSV: of the header line)."""
         if self.format == "fits":
             with open_fits(self.path, self.error) as hdul:
@@ -326,7 +333,7 @@ class TableFile:
             return [name.strip() for name in header]
         return list(self._whole.colnames)
 
-    def read(self, names=None):
+    def read(self, names: list[str] | None = None) -> Table:
         """The whole table (FITS: the first table HDU); CSV reads only ``names``."""
         if self._whole is not None:
             return self._whole
@@ -357,7 +364,9 @@ class TableFile:
             return max(lines - 1, 0)
         return len(self._whole)
 
-    def chunks(self, names, chunk_rows, convert=dict):
+    def chunks(
+        self, names: list[str], chunk_rows: int, convert: Callable[[dict], dict] = dict
+    ) -> Iterator[dict]:
         """Yield ``convert({name: column})`` for runs of at most ``chunk_rows`` rows.
 
         Memory stays bounded by the chunk for uncompressed FITS (memory-mapped:
@@ -434,7 +443,7 @@ class TableFile:
 # --- Writing -----------------------------------------------------------------
 
 
-def describe(table):
+def describe(table: Table) -> Table:
     """Give each column of :data:`COLUMNS` its unit and description where it
     has none, and its UCD (``column.meta["ucd"]``, written in VOTable)."""
     for name in table.colnames:
@@ -463,7 +472,7 @@ def _write_fits(table, path):
     fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(path, overwrite=True)
 
 
-def write_table(table, path, error=TableError):
+def write_table(table: Table, path: str | Path, error: type[Exception] = TableError) -> int:
     """Write an astropy table in the format of ``path``'s suffix, with the
     units, descriptions and UCDs of :func:`describe`.
 

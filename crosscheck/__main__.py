@@ -22,8 +22,15 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         with tqdm(total=args.lenses + args.nonlenses, unit="stamp") as bar:
-            path = make_set(args.survey, args.lenses, args.nonlenses, args.seed, args.out,
-                            args.workers, lambda done, _: bar.update(done - bar.n))  # fmt: skip
+            path = make_set(
+                args.survey,
+                args.lenses,
+                args.nonlenses,
+                args.seed,
+                args.out,
+                args.workers,
+                lambda done, _: bar.update(done - bar.n),
+            )
     except CrosscheckError as exc:
         parser.exit(2, f"error: {exc}\n")
     print(f"Wrote {args.lenses} lenses and {args.nonlenses} non-lenses to {path}")

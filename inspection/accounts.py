@@ -1,6 +1,9 @@
 """Creating inspectors and admins: one code path for the web form and the command."""
 
+from __future__ import annotations
+
 import secrets
+from typing import TYPE_CHECKING
 
 from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.models import Group
@@ -9,17 +12,20 @@ from django.db import transaction
 
 from core.roles import INSPECTOR_GROUP
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
 
 class AccountError(ValueError):
     """A user could not be created; the message says why and what to do."""
 
 
-def inspector_group():
+def inspector_group() -> Group:
     group, _ = Group.objects.get_or_create(name=INSPECTOR_GROUP)
     return group
 
 
-def new_password():
+def new_password() -> str:
     """A random password that is easy to read out (no look-alike characters)."""
     alphabet = "abcdefghjkmnpqrstuvwxyz23456789"
     return "-".join("".join(secrets.choice(alphabet) for _ in range(4)) for _ in range(3))
@@ -37,7 +43,13 @@ def _check_username(username):
 
 
 @transaction.atomic
-def create_inspector(username, password=None, email="", full_name="", validate=True):
+def create_inspector(
+    username: str,
+    password: str | None = None,
+    email: str = "",
+    full_name: str = "",
+    validate: bool = True,
+) -> tuple[User, str]:
     """Create an inspector; returns ``(user, password)``.
 
     A password is generated when none is given. ``validate=False`` skips
@@ -66,7 +78,9 @@ def create_inspector(username, password=None, email="", full_name="", validate=T
 
 
 @transaction.atomic
-def ensure_user(username, password, *, admin=False, inspector=False):
+def ensure_user(
+    username: str, password: str, *, admin: bool = False, inspector: bool = False
+) -> tuple[User, bool]:
     """Create the user if missing; an existing user keeps its password and data.
 
     Returns ``(user, created)``. Used by the demo set-up, which must be safe

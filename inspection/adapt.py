@@ -30,9 +30,12 @@ Choices:
   any step leaves the registry as it was and removes the sets.
 """
 
+from __future__ import annotations
+
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from django.conf import settings
@@ -45,6 +48,12 @@ from inspection.models import FLAG_EDGE, FLAG_OUTSIDE, Survey
 from inspection.runs import network_fit
 from simulations.errors import SimulationError
 from simulations.surveys import survey_for_bands
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+    from core.progress import Progress
+
 
 # The checks import no torch (the web process runs them before queueing);
 # the work imports the classifier's services and the simulator when it runs.
@@ -174,9 +183,9 @@ def adapt_network(
     seed: int = 0,
     accept_warnings: bool = False,
     cross_test: str | None = None,
-    user=None,
+    user: User | None = None,
     progress: Callable[[str, float], None] | None = None,
-    device=None,
+    device: str | None = None,
 ) -> Network:
     """Build the semi-real sets, fine-tune ``parent`` into ``name``, evaluate
     both and register the new network; see the module docstring.
@@ -208,24 +217,37 @@ def adapt_network(
             n = counts[part]
 
             def step(done, total, part=part, start=start):
-                say(f"semi-real {part} set: {done}/{total} stamps",
-                    start + shares[part] * done / max(total, 1))  # fmt: skip
+                say(
+                    f"semi-real {part} set: {done}/{total} stamps",
+                    start + shares[part] * done / max(total, 1),
+                )
 
             semireal_stampset(
-                survey.stamps_file(), n, n, seed * 10 + k, sets[part], psf, step,
-                rows=splits[part], bands=parent.band_list,
-            )  # fmt: skip
+                survey.stamps_file(),
+                n,
+                n,
+                seed * 10 + k,
+                sets[part],
+                psf,
+                step,
+                rows=splits[part],
+                bands=parent.band_list,
+            )
             start += shares[part]
         say("fine-tuning", 0.4)
         train_settings = settings_for(
-            parent.architecture, epochs=epochs, seed=seed,
+            parent.architecture,
+            epochs=epochs,
+            seed=seed,
             lr=lr if lr is not None else settings_for(parent.architecture).lr / 10,
-        )  # fmt: skip
+        )
 
         def epoch_done(epoch, total, loss, val_auc):
             auc = f", validation AUC {val_auc:.4f}" if val_auc is not None else ""
-            say(f"fine-tuning: epoch {epoch}/{total}, loss {loss:.4f}{auc}",
-                0.4 + 0.45 * epoch / total)  # fmt: skip
+            say(
+                f"fine-tuning: epoch {epoch}/{total}, loss {loss:.4f}{auc}",
+                0.4 + 0.45 * epoch / total,
+            )
 
         network = train_and_register(
             name, sets["train"], train_settings, sets["val"], user, epoch_done, device, parent
@@ -287,7 +309,14 @@ def _unregister(network, name):
 
 
 @tracked
-def adapt_job(progress, survey_id, network_id, name, options, user_id=None):
+def adapt_job(
+    progress: Progress,
+    survey_id: int,
+    network_id: int,
+    name: str,
+    options: dict,
+    user_id: int | None = None,
+) -> dict:
     """The survey page's "Adapt a network": ``adapt_network`` with progress in
     per cent and the two networks' figures as the result."""
     survey = Survey.objects.get(pk=survey_id)
@@ -300,5 +329,9 @@ def adapt_job(progress, survey_id, network_id, name, options, user_id=None):
 
     network = adapt_network(survey, parent, name, user=user, progress=say, **options)
     adaptation = network.training["adaptation"]
-    return {"network": network.name, "parent": parent.name, "test": adaptation["test"],
-            "cross_simulator": adaptation["cross_simulator"]}  # fmt: skip
+    return {
+        "network": network.name,
+        "parent": parent.name,
+        "test": adaptation["test"],
+        "cross_simulator": adaptation["cross_simulator"],
+    }

@@ -32,15 +32,26 @@ def adapt_launch(request: HttpRequest, name: str) -> HttpResponse:
         return survey_detail(request, survey.name, adapt_errors=errors, status=400)
     except adapt.AdaptError as exc:
         return survey_detail(request, survey.name, adapt_errors=[str(exc)], status=400)
-    options = {"lenses": data["lenses"], "epochs": data["epochs"],
-               "accept_warnings": data["accept_warnings"]}  # fmt: skip
+    options = {
+        "lenses": data["lenses"],
+        "epochs": data["epochs"],
+        "accept_warnings": data["accept_warnings"],
+    }
     title = f"Adapt {data['network'].name} to {survey.name} as {data['name']}"
     try:
         job = queue.launch(
-            "inspection.adapt.adapt_job", survey.pk, data["network"].pk, data["name"], options,
-            request.user.pk, title=title,
-            queue="scoring", user=request.user, unit="%", timeout=7 * 24 * 3600,
-        )  # fmt: skip
+            "inspection.adapt.adapt_job",
+            survey.pk,
+            data["network"].pk,
+            data["name"],
+            options,
+            request.user.pk,
+            title=title,
+            queue="scoring",
+            user=request.user,
+            unit="%",
+            timeout=7 * 24 * 3600,
+        )
     except queue.QueueUnavailable as exc:
         return survey_detail(request, survey.name, adapt_errors=[str(exc)], status=503)
     return redirect("core:job", pk=job.pk)

@@ -14,6 +14,9 @@ unicode strings. Invalid coordinates are kept (as NaN or as they are): the
 cuts flag them, so that the funnel can report how many there were.
 """
 
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
 import numpy as np
 
 from core import tables
@@ -21,7 +24,7 @@ from core import tables
 FIELDS = (
     "id", "ra", "dec", "mag_u", "mag_g", "mag_r", "mag_i",
     "mag_auto", "class_star", "flux_radius", "flag_r",
-)  # fmt: skip
+)  # fmt: skip  # columns grouped: position, magnitudes, shape
 
 #: Column names looked for, in order of preference, for each field (KiDS DR3).
 DEFAULT_COLUMNS = {
@@ -52,14 +55,16 @@ class CatalogueError(ValueError):
 # --- Columns -----------------------------------------------------------------
 
 
-def parse_mapping(text):
+def parse_mapping(text: str | dict[str, str] | None) -> dict[str, str]:
     """Parse a column mapping such as ``"ra=ALPHA_J2000,dec=DELTA_J2000"`` (str,
     dict or None) into ``{field: column}`` (``core.tables.parse_mapping``);
     :class:`CatalogueError` for a field not in :data:`FIELDS` or a bad entry."""
     return tables.parse_mapping(text, FIELDS, CatalogueError, "catalogue", EXAMPLE)
 
 
-def resolve_columns(colnames, mapping=None, where="The catalogue"):
+def resolve_columns(
+    colnames: Iterable[str], mapping: dict[str, str] | None = None, where: str = "The catalogue"
+) -> dict[str, str]:
     """Find the catalogue column for every field of :data:`FIELDS`.
 
     Parameters
@@ -145,7 +150,9 @@ def _chunk_from_columns(columns):
 # --- Files -------------------------------------------------------------------
 
 
-def read_catalogue(path, mapping=None, chunk_rows=100_000):
+def read_catalogue(
+    path: str | Path, mapping: dict[str, str] | None = None, chunk_rows: int = 100_000
+) -> Iterator[dict[str, np.ndarray]]:
     """Read a catalogue as a stream of chunks of at most ``chunk_rows`` rows.
 
     Parameters
@@ -193,7 +200,7 @@ def read_catalogue(path, mapping=None, chunk_rows=100_000):
     return source.chunks(list(dict.fromkeys(columns.values())), chunk_rows, convert)
 
 
-def catalogue_length(path):
+def catalogue_length(path: str | Path) -> int:
     """Number of rows of a catalogue, for progress bars.
 
     Cheap for FITS (the header's NAXIS2); one pass over the bytes for CSV

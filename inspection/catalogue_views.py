@@ -33,8 +33,9 @@ def _chosen_priors(request):
 
 def _report(request, cat, chosen=None):
     radius = request.GET.get("radius") or catalogues.DEFAULT_RADIUS_ARCSEC
-    return catalogues.prior_report(cat, _chosen_priors(request) if chosen is None else chosen,
-                                   radius)  # fmt: skip
+    return catalogues.prior_report(
+        cat, _chosen_priors(request) if chosen is None else chosen, radius
+    )
 
 
 @admin_required
@@ -146,9 +147,12 @@ def catalogue_settings(request: HttpRequest, pk: int) -> HttpResponse:
     survey = campaign.run.survey
     survey.lens_prior = data["lens_prior"]
     survey.save(update_fields=["lens_prior"])
-    messages.success(request, f"High probability at total ≥ {campaign.high_total}; further "
-                              f"vote at {campaign.vote_total}; lens prior "
-                              f"{survey.lens_prior:g}.")  # fmt: skip
+    messages.success(
+        request,
+        f"High probability at total ≥ {campaign.high_total}; further "
+        f"vote at {campaign.vote_total}; lens prior "
+        f"{survey.lens_prior:g}.",
+    )
     return redirect("inspection:catalogue", pk=pk)
 
 
@@ -160,15 +164,22 @@ def further_vote(request, pk):
     campaign = get_object_or_404(Campaign, pk=pk)
     try:
         child = grading.create_campaign(
-            campaign.run, f"{campaign.name}: further vote on total {campaign.vote_total}",
-            campaign.inspectors.all(), known_fraction=campaign.known_fraction,
-            parent=campaign, parent_total=campaign.vote_total, user=request.user,
-        )  # fmt: skip
+            campaign.run,
+            f"{campaign.name}: further vote on total {campaign.vote_total}",
+            campaign.inspectors.all(),
+            known_fraction=campaign.known_fraction,
+            parent=campaign,
+            parent_total=campaign.vote_total,
+            user=request.user,
+        )
     except grading.GradingError as exc:
         messages.error(request, str(exc))
         return redirect("inspection:catalogue", pk=pk)
-    messages.success(request, f"Further-vote campaign created with {child.items.count()} "
-                              "items: open it when the inspectors are ready.")  # fmt: skip
+    messages.success(
+        request,
+        f"Further-vote campaign created with {child.items.count()} "
+        "items: open it when the inspectors are ready.",
+    )
     return redirect("inspection:campaign", pk=child.pk)
 
 

@@ -29,8 +29,13 @@ Choices (where the paper is silent):
   their user ids), never by login.
 """
 
+from __future__ import annotations
+
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from django.db import transaction
@@ -40,6 +45,11 @@ from core import tables
 from core.logodds import format_p_lens
 from inspection import consensus, dashboards, gallery, previews, priors
 from inspection.models import Campaign, Grade, PriorLens, PriorList, Score, Skill
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+    from astropy.table import Table
+
 
 SELECTIONS = {
     "candidates": "every candidate of the campaign",
@@ -63,7 +73,7 @@ class CatalogueError(ValueError):
     http_status = 400
 
 
-def inspector_codes(inspector_ids):
+def inspector_codes(inspector_ids: list[int]) -> list[str]:
     return [f"I{n}" for n in range(1, len(inspector_ids) + 1)]
 
 
@@ -113,31 +123,31 @@ class Catalogue:
     children: list = field(default_factory=list)
 
     @property
-    def codes(self):
+    def codes(self) -> list[str]:
         return inspector_codes(self.inspector_ids)
 
     @cached_property
-    def totals(self):
+    def totals(self) -> np.ndarray:
         return consensus.total_scores(self.grades)
 
     @cached_property
-    def n_grades(self):
+    def n_grades(self) -> np.ndarray:
         return consensus.n_grades(self.grades)
 
     @cached_property
-    def vote(self):
+    def vote(self) -> np.ndarray:
         return consensus.further_vote(self.totals, self.campaign.vote_total)
 
     @cached_property
-    def high(self):
+    def high(self) -> np.ndarray:
         first = consensus.high_probability(self.totals, self.campaign.high_total)
         return first | self.second_high
 
     @cached_property
-    def disagree(self):
+    def disagree(self) -> np.ndarray:
         return consensus.disagreements(self.grades)
 
-    def rank(self, order):
+    def rank(self, order: str) -> np.ndarray:
         """Indices best first: by total (then posterior), by posterior, or by network score."""
         if order not in ORDERS:
             raise CatalogueError(f"Order by one of {', '.join(ORDERS)}, not {order!r}.")
@@ -149,7 +159,7 @@ class Catalogue:
         }[order]
         return np.lexsort(keys) if len(self.sources) else np.zeros(0, int)
 
-    def select(self, which, new=None):
+    def select(self, which: str, new: np.ndarray | None = None) -> np.ndarray:
         """Indices of a selection (:data:`SELECTIONS`); ``new`` is the
         not-in-any-prior-list mask the "new" selection needs."""
         if which not in SELECTIONS:
@@ -168,12 +178,14 @@ class Catalogue:
             mask = self.high & new
         return np.flatnonzero(mask)
 
-    def ordered(self, which, report=None, order="total"):
+    def ordered(
+        self, which: str, report: PriorReport | None = None, order: str = "total"
+    ) -> list[int]:
         """Indices of a selection, best first."""
         chosen = set(self.select(which, None if report is None else report.new).tolist())
         return [int(i) for i in self.rank(order) if i in chosen]
 
-    def flags(self, i):
+    def flags(self, i: int) -> str:
         out = []
         if self.disagree[i]:
             out.append("disagree")
@@ -186,7 +198,7 @@ class Catalogue:
         return ",".join(out)
 
 
-def build(campaign):
+def build(campaign: Campaign) -> Catalogue:
     """The catalogue of a campaign (and of its further-vote campaigns)."""
     run = campaign.run
     items = (
@@ -220,18 +232,33 @@ def build(campaign):
     for child in children:
         child_grades, child_ids = _grade_matrix(child, index)
         held = np.zeros(len(sources), bool)
-        held[[index[s] for s in child.items.filter(source__isnull=False)
-              .values_list("source_id", flat=True) if s in index]] = True  # fmt: skip
+        held[
+            [
+                index[s]
+                for s in child.items.filter(source__isnull=False).values_list(
+                    "source_id", flat=True
+                )
+                if s in index
+            ]
+        ] = True
         totals = consensus.total_scores(child_grades).astype(float)
         second_total[held] = totals[held]
         second_high[held] = totals[held] >= child.high_total
         posterior = consensus.space_warps_posterior(posterior, child_grades, *_skills(child_ids))
     return Catalogue(
-        campaign=campaign, sources=sources, item_ids=item_ids, inspector_ids=inspector_ids,
-        grades=grades, scores=scores, logits=logits,
-        p_prior=p_prior, posterior=posterior, second_total=second_total,
-        second_high=second_high, children=children,
-    )  # fmt: skip
+        campaign=campaign,
+        sources=sources,
+        item_ids=item_ids,
+        inspector_ids=inspector_ids,
+        grades=grades,
+        scores=scores,
+        logits=logits,
+        p_prior=p_prior,
+        posterior=posterior,
+        second_total=second_total,
+        second_high=second_high,
+        children=children,
+    )
 
 
 def _p_prior(run, score):
@@ -242,7 +269,7 @@ def _p_prior(run, score):
     return prior_shift(score, run.network.train_prior or 0.5, run.survey.lens_prior)
 
 
-def posterior_path(campaign, source):
+def posterior_path(campaign: Campaign, source: int) -> list[tuple[str, int | None, float]]:
     """One candidate's Space Warps posterior, step by step: ``[(label,
     grade, p)]`` from the network's prior-mapped score through each grade of
     the campaign and of its further votes (inspectors by code)."""
@@ -266,7 +293,7 @@ def posterior_path(campaign, source):
     return path
 
 
-def agreement(cat):
+def agreement(cat: Catalogue) -> dict:
     """Fleiss' kappa, ordinal Krippendorff's alpha and each inspector's bias
     and scatter against the mean of the others (first round only)."""
     bias, scatter, n = consensus.rater_bias(cat.grades)
@@ -294,10 +321,12 @@ def _store_prior_list(name, table, origin, description):
         raise CatalogueError(f"A prior list named {name!r} exists already: choose another name.")
     with transaction.atomic():
         prior = PriorList.objects.create(
-            name=name, description=description, origin=str(origin),
+            name=name,
+            description=description,
+            origin=str(origin),
             n_read=table.meta.get("n_read", len(table)),
             n_duplicates=table.meta.get("n_duplicates", 0),
-        )  # fmt: skip
+        )
         PriorLens.objects.bulk_create(
             (
                 PriorLens(
@@ -306,7 +335,7 @@ def _store_prior_list(name, table, origin, description):
                     ra_deg=float(r),
                     dec_deg=float(d),
                     grade=str(g)[:40],
-                )  # fmt: skip
+                )
                 for n, r, d, g in zip(
                     table["name"], table["ra"], table["dec"], table["grade"], strict=True
                 )
@@ -319,7 +348,7 @@ def _store_prior_list(name, table, origin, description):
 PRIOR_FIELDS = ("ra", "dec", "name", "grade")
 
 
-def parse_columns(text):
+def parse_columns(text: str | None) -> dict[str, str] | None:
     """``"ra=RAJ2000,dec=DEJ2000"`` -> ``{"ra": "RAJ2000", "dec": "DEJ2000"}``
     (None when empty); a malformed pair is an error."""
     columns = {}
@@ -333,7 +362,9 @@ def parse_columns(text):
     return columns or None
 
 
-def add_prior_list(name, path, columns=None, description=""):
+def add_prior_list(
+    name: str, path: str | Path, columns: dict[str, str] | None = None, description: str = ""
+) -> PriorList:
     """Read a prior lens list (CSV, FITS, ECSV or VOTable) and store it; a
     list that cannot be read stores nothing."""
     try:
@@ -343,7 +374,7 @@ def add_prior_list(name, path, columns=None, description=""):
     return _store_prior_list(name, table, path, description)
 
 
-def add_lenscat(name="lenscat"):
+def add_lenscat(name: str = "lenscat") -> PriorList:
     """The lenscat catalogue of known lenses and candidates (Vujeva et al.),
     read from the CSV its package bundles; nothing is fetched."""
     try:
@@ -374,11 +405,15 @@ class PriorReport:
     matched: dict = field(default_factory=dict)  # row -> (name, ra_deg, dec_deg) of its match
 
     @property
-    def n_new(self):
+    def n_new(self) -> int:
         return int(self.new.sum())
 
 
-def prior_report(cat, prior_lists=None, radius_arcsec=DEFAULT_RADIUS_ARCSEC):
+def prior_report(
+    cat: Catalogue,
+    prior_lists: Iterable[PriorList] | None = None,
+    radius_arcsec: float = DEFAULT_RADIUS_ARCSEC,
+) -> PriorReport:
     """Cross-match prior lists with the run's LRG sample, its candidates and
     the catalogue: how many of each list fall in our LRG sample, how many of
     those the network selected, how many the inspectors kept, and which
@@ -404,13 +439,15 @@ def prior_report(cat, prior_lists=None, radius_arcsec=DEFAULT_RADIUS_ARCSEC):
         pks, ra, dec = _positions(prior.lenses.order_by("pk"))
         i_prior, i_sample, _ = priors.crossmatch(ra, dec, sample_ra, sample_dec, radius_arcsec)
         hit = {int(p): int(sample_ids[s]) for p, s in zip(i_prior, i_sample, strict=True)}
-        lists.append({
-            "name": prior.name,
-            "n": len(ra),
-            "in_sample": len(hit),
-            "selected": sum(s in selected_ids for s in hit.values()),
-            "kept": sum(s in kept_ids for s in hit.values()),
-        })  # fmt: skip
+        lists.append(
+            {
+                "name": prior.name,
+                "n": len(ra),
+                "in_sample": len(hit),
+                "selected": sum(s in selected_ids for s in hit.values()),
+                "kept": sum(s in kept_ids for s in hit.values()),
+            }
+        )
         i_cat, i_list, sep = priors.crossmatch(cat_ra, cat_dec, ra, dec, radius_arcsec)
         names = dict(prior.lenses.filter(pk__in=pks[i_list].tolist()).values_list("pk", "name"))
         for c, p, s in zip(i_cat, i_list, sep, strict=True):
@@ -422,12 +459,14 @@ def prior_report(cat, prior_lists=None, radius_arcsec=DEFAULT_RADIUS_ARCSEC):
     return PriorReport(radius_arcsec, lists, match, best_sep, new, matched)
 
 
-def dashboard_figures(cat, report, agree):
+def dashboard_figures(cat: Catalogue, report: PriorReport, agree: dict) -> dict[str, go.Figure]:
     """The Catalogues page's plotly figures (``inspection.dashboards``)."""
     run, survey = cat.campaign.run, cat.campaign.run.survey
     names = [s.name for s in cat.sources]
-    kind = ["known" if report.match[i] else ("new" if cat.high[i] else "candidate")
-            for i in range(len(cat.sources))]  # fmt: skip
+    kind = [
+        "known" if report.match[i] else ("new" if cat.high[i] else "candidate")
+        for i in range(len(cat.sources))
+    ]
     # The sky map shows the prior entries matched to a candidate, not a
     # whole-sky list of 30,000 lenses.
     prior = list(report.matched.values())
@@ -440,12 +479,12 @@ def dashboard_figures(cat, report, agree):
                 ("graded", int((cat.n_grades > 0).sum())),
                 ("high probability", int(cat.high.sum())),
             ]
-        ),  # fmt: skip
+        ),
         "totals": dashboards.total_score_figure(
             consensus.total_distribution(cat.totals, 2 * len(cat.inspector_ids)),
             cat.campaign.high_total,
             cat.campaign.vote_total,
-        ),  # fmt: skip
+        ),
         "score": dashboards.score_vs_consensus_figure(
             cat.scores.tolist(), cat.totals.tolist(), cat.posterior.tolist(), names
         ),
@@ -457,20 +496,25 @@ def dashboard_figures(cat, report, agree):
             [ra for _, ra, _ in prior],
             [dec for _, _, dec in prior],
             [name for name, _, _ in prior],
-        ),  # fmt: skip
+        ),
         "agreement": dashboards.agreement_figure(
             cat.codes,
             [r["bias"] for r in agree["inspectors"]],
             [r["scatter"] for r in agree["inspectors"]],
             agree["pairwise"],
-        ),  # fmt: skip
+        ),
     }
 
 
 # --- Tables, exports, gallery ------------------------------------------------------
 
 
-def catalogue_table(cat, which="candidates", report=None, order="total"):
+def catalogue_table(
+    cat: Catalogue,
+    which: str = "candidates",
+    report: PriorReport | None = None,
+    order: str = "total",
+) -> Table:
     """An astropy table of a selection, best first: names, positions, network
     score, every inspector's grade (masked where not graded), totals,
     posterior, ranks by total and by posterior, flags and prior-list matches."""
@@ -495,16 +539,18 @@ def catalogue_table(cat, which="candidates", report=None, order="total"):
     for col, code in enumerate(cat.codes):
         values = cat.grades[rows, col]
         t[f"grade_{code}"] = MaskedColumn(
-            np.nan_to_num(values, nan=0).astype(np.int16), mask=np.isnan(values),
+            np.nan_to_num(values, nan=0).astype(np.int16),
+            mask=np.isnan(values),
             description=f"grade of inspector {code}: 0 non-lens, 1 possible, 2 definite",
-        )  # fmt: skip
+        )
     t["total"] = cat.totals[rows].astype(np.int16)
     t["n_grades"] = cat.n_grades[rows].astype(np.int16)
     if cat.children:
         second = cat.second_total[rows]
         t["second_total"] = MaskedColumn(
-            np.nan_to_num(second, nan=0).astype(np.int16), mask=np.isnan(second),
-        )  # fmt: skip
+            np.nan_to_num(second, nan=0).astype(np.int16),
+            mask=np.isnan(second),
+        )
     t["rank_total"] = rank_total[rows]
     t["rank_posterior"] = rank_post[rows]
     t["high_probability"] = cat.high[rows]
@@ -514,23 +560,43 @@ def catalogue_table(cat, which="candidates", report=None, order="total"):
         t["prior_sep"] = report.separation_arcsec[rows]
         t["new"] = report.new[rows]
     campaign = cat.campaign
-    t.meta.update({
-        "CAMPAIGN": campaign.pk, "RUN": campaign.run.pk, "NETWORK": campaign.run.network.name,
-        "SURVEY": campaign.run.survey.name, "SELECT": which, "HIGHTOT": campaign.high_total,
-        "VOTETOT": campaign.vote_total, "LENSPRI": campaign.run.survey.lens_prior,
-    })  # fmt: skip
+    t.meta.update(
+        {
+            "CAMPAIGN": campaign.pk,
+            "RUN": campaign.run.pk,
+            "NETWORK": campaign.run.network.name,
+            "SURVEY": campaign.run.survey.name,
+            "SELECT": which,
+            "HIGHTOT": campaign.high_total,
+            "VOTETOT": campaign.vote_total,
+            "LENSPRI": campaign.run.survey.lens_prior,
+        }
+    )
     if report is not None:
         t.meta["MATCHRAD"] = report.radius_arcsec
     return tables.describe(t)
 
 
-def export_catalogue(cat, path, which="high", report=None, order="total"):
+def export_catalogue(
+    cat: Catalogue,
+    path: str | Path,
+    which: str = "high",
+    report: PriorReport | None = None,
+    order: str = "total",
+) -> int:
     """Write a selection as CSV, FITS, ECSV or VOTable (by suffix); atomic."""
     tables.write_format(path, CatalogueError)  # before the table is built
     return tables.write_table(catalogue_table(cat, which, report, order), path, CatalogueError)
 
 
-def gallery_png(cat, which="high", report=None, order="total", limit=GALLERY_MAX, columns=6):
+def gallery_png(
+    cat: Catalogue,
+    which: str = "high",
+    report: PriorReport | None = None,
+    order: str = "total",
+    limit: int = GALLERY_MAX,
+    columns: int = 6,
+) -> bytes:
     """A contact sheet (He et al. 2020 Fig. 7): each candidate's g,r,i
     composite (r band where the survey has no g and i) with its name,
     network score, total and posterior."""
@@ -544,9 +610,11 @@ def gallery_png(cat, which="high", report=None, order="total", limit=GALLERY_MAX
         tiles.append(previews.stamp_image(survey, source.stamp_index, kind))
         second = "" if np.isnan(cat.second_total[i]) else f"+{int(cat.second_total[i])}"
         p = format_p_lens(cat.logits[i], 3, minus="-")  # the default font may lack U+2212
-        labels.append(f"{source.name}\np={p} T={int(cat.totals[i])}{second} "
-                      f"P={cat.posterior[i]:.2f}")  # fmt: skip
+        labels.append(
+            f"{source.name}\np={p} T={int(cat.totals[i])}{second} P={cat.posterior[i]:.2f}"
+        )
     title = f"{cat.campaign.name}: {SELECTIONS[which]} ({len(rows)}"
     title += f", first {limit} shown)" if len(rows) > limit else ")"
-    return gallery.contact_sheet(tiles, labels, columns=columns, title=title,
-                                 pixscale_arcsec=survey.pixscale_arcsec)  # fmt: skip
+    return gallery.contact_sheet(
+        tiles, labels, columns=columns, title=title, pixscale_arcsec=survey.pixscale_arcsec
+    )

@@ -18,6 +18,7 @@ than errors, so that an empty or just-started campaign still renders.
 """
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 GRADES = (0, 1, 2)
 LEVELS = ("nominal", "ordinal", "interval")
@@ -27,7 +28,7 @@ class ConsensusError(ValueError):
     """Grades or parameters that the consensus maths cannot use."""
 
 
-def check_grades(grades):
+def check_grades(grades: ArrayLike) -> np.ndarray:
     """Return ``grades`` as a float64 ``[n_items, n_raters]`` array of 0/1/2/NaN.
 
     Raises
@@ -54,17 +55,17 @@ def check_grades(grades):
     return array
 
 
-def total_scores(grades):
+def total_scores(grades: ArrayLike) -> np.ndarray:
     """He et al.'s total score per item: the sum of the grades present (0-12 for six raters)."""
     return np.nansum(check_grades(grades), axis=1).astype(np.int64)
 
 
-def n_grades(grades):
+def n_grades(grades: ArrayLike) -> np.ndarray:
     """Number of grades present per item."""
     return (~np.isnan(check_grades(grades))).sum(axis=1).astype(np.int64)
 
 
-def total_distribution(totals, max_total):
+def total_distribution(totals: np.ndarray, max_total: int) -> list[int]:
     """Number of items with each total score ``0..max_total`` (He et al. Fig. 6).
 
     Returns a list of ``max_total + 1`` ints.
@@ -78,21 +79,21 @@ def total_distribution(totals, max_total):
     return np.bincount(totals.astype(np.int64), minlength=max_total + 1).tolist()
 
 
-def high_probability(totals, min_total=4):
+def high_probability(totals: ArrayLike, min_total: int = 4) -> np.ndarray:
     """Items in He et al.'s high-probability sample: total score >= ``min_total``."""
     if min_total < 0:
         raise ConsensusError(f"min_total must be >= 0, not {min_total}.")
     return np.asarray(totals) >= min_total
 
 
-def further_vote(totals, total=3):
+def further_vote(totals: ArrayLike, total: int = 3) -> np.ndarray:
     """Items that He et al. send to a further vote: total score == ``total``."""
     if total < 0:
         raise ConsensusError(f"The further-vote total must be >= 0, not {total}.")
     return np.asarray(totals) == total
 
 
-def said_lens(grade):
+def said_lens(grade: ArrayLike) -> np.ndarray:
     """Whether a grade says "lens" to Space Warps, which is binary: 1 or 2 yes, 0 no.
 
     The same mapping as the skills: P("lens"|lens) counts lenses graded 1 or 2.
@@ -110,7 +111,9 @@ def _check_skill(p_lens, p_not):
     return p_lens, p_not
 
 
-def space_warps_update(p, said_lens, p_lens, p_not):
+def space_warps_update(
+    p: ArrayLike, said_lens: ArrayLike, p_lens: ArrayLike, p_not: ArrayLike
+) -> np.ndarray:
     """One Space Warps update (Marshall et al. 2016) of the probability ``p`` of a lens.
 
     Parameters
@@ -139,7 +142,9 @@ def space_warps_update(p, said_lens, p_lens, p_not):
     return like_lens * p / (like_lens * p + like_not * (1 - p))
 
 
-def space_warps_posterior(p0, grades, p_lens, p_not):
+def space_warps_posterior(
+    p0: float, grades: ArrayLike, p_lens: ArrayLike, p_not: ArrayLike
+) -> np.ndarray:
     """Space Warps posterior per item after every grade present.
 
     Parameters
@@ -166,8 +171,10 @@ def space_warps_posterior(p0, grades, p_lens, p_not):
     return p
 
 
-def space_warps_trajectory(p0, grades_row, p_lens, p_not):
-    """p of one item after each grade present, in rater order (a list of floats)."""
+def space_warps_trajectory(
+    p0: float, grades_row: ArrayLike, p_lens: ArrayLike, p_not: ArrayLike
+) -> list[float]:
+    """The p of one item after each grade present, in rater order (a list of floats)."""
     row = check_grades(np.asarray(grades_row, np.float64)[np.newaxis, :])[0]
     pl, pd = _check_skill(p_lens, p_not)
     if pl.shape != row.shape or pd.shape != row.shape:
@@ -179,7 +186,7 @@ def space_warps_trajectory(p0, grades_row, p_lens, p_not):
     return path
 
 
-def fleiss_terms(counts):
+def fleiss_terms(counts: ArrayLike) -> tuple[float, float]:
     """Observed and chance agreement ``(P_bar, P_e)`` of Fleiss (1971).
 
     ``counts[i, j]`` is the number of raters who put item i in category j.
@@ -198,7 +205,7 @@ def fleiss_terms(counts):
     return float(p_i.mean()), float((p_j**2).sum())
 
 
-def fleiss_kappa_from_counts(counts):
+def fleiss_kappa_from_counts(counts: ArrayLike) -> float:
     """Fleiss' kappa from ``counts[n_items, n_categories]``; NaN when undefined.
 
     With a varying number of raters per item this is the usual extension
@@ -211,7 +218,7 @@ def fleiss_kappa_from_counts(counts):
     return (p_bar - p_e) / (1 - p_e)
 
 
-def fleiss_kappa(grades, categories=GRADES):
+def fleiss_kappa(grades: ArrayLike, categories: tuple[int, ...] = GRADES) -> float:
     """Fleiss' kappa of a campaign's grades over ``categories``; NaN when undefined."""
     grades = check_grades(grades)
     present = grades[~np.isnan(grades)]
@@ -221,7 +228,7 @@ def fleiss_kappa(grades, categories=GRADES):
     return fleiss_kappa_from_counts(counts)
 
 
-def krippendorff_alpha_of(data, level="ordinal"):
+def krippendorff_alpha_of(data: ArrayLike, level: str = "ordinal") -> float:
     """Krippendorff's alpha of ``data[n_items, n_raters]`` of any numbers, NaN missing.
 
     Follows Krippendorff (2011), "Computing Krippendorff's Alpha-Reliability",
@@ -263,12 +270,12 @@ def krippendorff_alpha_of(data, level="ordinal"):
     return float(1 - (n - 1) * (o * delta2).sum() / expected)
 
 
-def krippendorff_alpha(grades, level="ordinal"):
+def krippendorff_alpha(grades: ArrayLike, level: str = "ordinal") -> float:
     """Krippendorff's alpha of a campaign's grades (see :func:`krippendorff_alpha_of`)."""
     return krippendorff_alpha_of(check_grades(grades), level)
 
 
-def rater_bias(grades):
+def rater_bias(grades: ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each rater's bias against the others: ``(bias, scatter, n)``, arrays [n_raters].
 
     For each item graded by rater r and at least one other, d = g_r - mean of
@@ -294,7 +301,7 @@ def rater_bias(grades):
     return bias, scatter, n
 
 
-def disagreements(grades, spread=2):
+def disagreements(grades: ArrayLike, spread: int = 2) -> np.ndarray:
     """Items whose present grades differ by ``spread`` or more (2: a 0 and a 2)."""
     if spread <= 0:
         raise ConsensusError(f"spread must be > 0 (0 would flag every item), not {spread}.")
@@ -306,7 +313,7 @@ def disagreements(grades, spread=2):
     return high - low >= spread
 
 
-def pairwise_agreement(grades):
+def pairwise_agreement(grades: ArrayLike) -> np.ndarray:
     """Fraction of items graded by both raters on which they agree, ``[n_raters, n_raters]``.
 
     NaN for a pair who share no item; the diagonal is 1 for every rater with a grade.

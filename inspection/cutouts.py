@@ -12,6 +12,7 @@ Pixel convention: astropy's zero-based pixel coordinates, in which an
 integer is a pixel's centre and pixel ``j`` covers ``[j - 0.5, j + 0.5)``.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -144,7 +145,7 @@ def _float32_pixels(raw, header):
     return ScaledImage(raw, bscale, bzero, header.get("BLANK"))
 
 
-def open_tile(path, max_pixels=MAX_TILE_PIXELS):
+def open_tile(path: str | Path, max_pixels: int = MAX_TILE_PIXELS) -> Tile:
     """Open a FITS image tile.
 
     Parameters
@@ -195,7 +196,7 @@ def open_tile(path, max_pixels=MAX_TILE_PIXELS):
     )
 
 
-def pixel_positions(tile, ra, dec):
+def pixel_positions(tile: Tile, ra: np.ndarray, dec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Pixel coordinates of sky positions on a tile, in one vectorised WCS call.
 
     Parameters
@@ -226,7 +227,9 @@ def _centre_pixels(x, y):
     return cx, cy, known
 
 
-def cut_stamps(data, x, y, size_px):
+def cut_stamps(
+    data: np.ndarray, x: np.ndarray, y: np.ndarray, size_px: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Cut square stamps around pixel positions by numpy slicing.
 
     Parameters
@@ -275,7 +278,7 @@ def cut_stamps(data, x, y, size_px):
     return stamps, flags
 
 
-def edge_distance(shape, x, y):
+def edge_distance(shape: tuple[int, int], x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Distance (pixels) from each position to the nearest image edge.
 
     Positive inside the image, negative outside, ``-inf`` for NaN. The image
@@ -288,14 +291,16 @@ def edge_distance(shape, x, y):
     return np.where(np.isfinite(d), d, -np.inf)
 
 
-def contains(tile, x, y):
+def contains(tile: Tile, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """True where the nearest pixel of ``(x, y)`` lies on the tile."""
     cx, cy, known = _centre_pixels(x, y)
     ny, nx = tile.shape
     return known & (cx >= 0) & (cx < nx) & (cy >= 0) & (cy < ny)
 
 
-def assign_tiles(tiles, ra, dec):
+def assign_tiles(
+    tiles: Sequence[Tile], ra: np.ndarray, dec: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For each source, the tile that holds it farthest from the tile's edge.
 
     For surveys with several (overlapping) tiles per band: the stamp of a
@@ -336,8 +341,14 @@ def assign_tiles(tiles, ra, dec):
 PIXSCALE_RTOL = 0.01
 
 
-def field_mismatch(bands, pixscale_arcsec: float, shape_px, like_bands,
-                   like_pixscale_arcsec: float, like_size_px: int) -> str | None:  # fmt: skip
+def field_mismatch(
+    bands: Sequence[str],
+    pixscale_arcsec: float,
+    shape_px: tuple[int, int],
+    like_bands: Sequence[str],
+    like_pixscale_arcsec: float,
+    like_size_px: int,
+) -> str | None:
     """Why stamps cannot be shown exactly as another set's (a survey's), or None.
 
     Known items mixed into a campaign must look like its candidates: the
@@ -368,11 +379,12 @@ def field_mismatch(bands, pixscale_arcsec: float, shape_px, like_bands,
     if has_rgb(like_bands) and not has_rgb(bands):
         return "lack the g, r and i bands of the survey's RGB composites"
     if abs(pixscale_arcsec / like_pixscale_arcsec - 1) > PIXSCALE_RTOL:
-        return (f'have {pixscale_arcsec:.4g}"/px where the survey has '
-                f'{like_pixscale_arcsec:.4g}"/px')  # fmt: skip
+        return f'have {pixscale_arcsec:.4g}"/px where the survey has {like_pixscale_arcsec:.4g}"/px'
     if min(shape_px) < like_size_px:
-        return (f"are {shape_px[1]}x{shape_px[0]} px, smaller than the survey's "
-                f"{like_size_px}x{like_size_px} px")  # fmt: skip
+        return (
+            f"are {shape_px[1]}x{shape_px[0]} px, smaller than the survey's "
+            f"{like_size_px}x{like_size_px} px"
+        )
     return None
 
 

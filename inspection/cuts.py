@@ -22,7 +22,9 @@ al. 2017 do (``LRGCuts.r_magnitude`` switches to GAaP r).
 Comparisons with NaN are false, so a non-detection never passes a cut.
 """
 
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
+from typing import Any, Self
 
 import numpy as np
 
@@ -30,13 +32,13 @@ R_MAGNITUDES = ("mag_auto", "mag_r")
 NON_DETECTION_MAG = 99.0
 
 
-def c_par(g, r, i):
+def c_par(g: np.ndarray, r: np.ndarray, i: np.ndarray) -> np.ndarray:
     """Eisenstein et al. 2001 colour ``c_par = 0.7 (g-r) + 1.2 [(r-i) - 0.18]`` (mag)."""
     g, r, i = (np.asarray(m, np.float64) for m in (g, r, i))
     return 0.7 * (g - r) + 1.2 * ((r - i) - 0.18)
 
 
-def c_perp(g, r, i):
+def c_perp(g: np.ndarray, r: np.ndarray, i: np.ndarray) -> np.ndarray:
     """Eisenstein et al. 2001 colour ``c_perp = (r-i) - (g-r)/4 - 0.18`` (mag)."""
     g, r, i = (np.asarray(m, np.float64) for m in (g, r, i))
     return (r - i) - (g - r) / 4.0 - 0.18
@@ -101,8 +103,10 @@ class LRGCuts:
                 or not np.isfinite(value)
             ):
                 raise ValueError(f"LRGCuts.{f.name} must be a finite number, not {value!r}.")
-        for low, high in (("class_star_min", "class_star_max"),
-                          ("flux_radius_min", "flux_radius_max")):  # fmt: skip
+        for low, high in (
+            ("class_star_min", "class_star_max"),
+            ("flux_radius_min", "flux_radius_max"),
+        ):
             if getattr(self, low) > getattr(self, high):
                 raise ValueError(
                     f"LRGCuts.{low} ({getattr(self, low)}) is above {high} "
@@ -132,12 +136,12 @@ class LRGCuts:
                 f"not {self.r_magnitude!r}."
             )
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         """The thresholds as a JSON-ready dict."""
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data):
+    def from_dict(cls, data: Mapping[str, Any] | None) -> Self:
         """Cuts from a dict such as :meth:`to_dict` wrote; absent keys keep their defaults.
 
         Integers for float thresholds (as JSON may give) are accepted.
@@ -159,7 +163,7 @@ class LRGCuts:
             values[name] = float(value) if known[name].type is float and is_number else value
         return cls(**values)
 
-    def labels(self):
+    def labels(self) -> list[str]:
         """Funnel labels, in order, built from the thresholds."""
         detection = (
             "detected in u,g,r,i" if self.require_ugri_detection else "u,g,r,i (not required)"
@@ -204,7 +208,7 @@ class Selection:
     funnel: list
 
 
-def valid_coordinates(ra, dec):
+def valid_coordinates(ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
     """Finite RA in [0, 360) and Dec in [-90, 90] degrees."""
     ra, dec = np.asarray(ra, np.float64), np.asarray(dec, np.float64)
     with np.errstate(invalid="ignore"):
@@ -216,7 +220,7 @@ def _detected(mag):
         return np.isfinite(mag) & (np.abs(mag) < NON_DETECTION_MAG)
 
 
-def select(chunk, cuts=None):
+def select(chunk: Mapping[str, np.ndarray], cuts: LRGCuts | None = None) -> Selection:
     """Apply the LRG selection to one catalogue chunk.
 
     Parameters
@@ -279,7 +283,7 @@ def select(chunk, cuts=None):
     )
 
 
-def merge_funnels(funnels):
+def merge_funnels(funnels: Sequence[list[tuple[str, int]]]) -> list[tuple[str, int]]:
     """Add the funnels of several chunks, cut by cut.
 
     Parameters
@@ -310,6 +314,6 @@ def merge_funnels(funnels):
     return total or []
 
 
-def funnel_lines(funnel):
+def funnel_lines(funnel: list[tuple[str, int]]) -> list[str]:
     """The funnel as text lines, counts right-aligned: ``"   818,384  extended"``."""
     return [f"  {int(count):>10,d}  {label}" for label, count in funnel]

@@ -9,8 +9,11 @@ function takes plain lists or arrays and returns a
 "no data yet". Render with :func:`core.plots.to_div`.
 """
 
+from collections.abc import Sequence
+
 import numpy as np
 import plotly.graph_objects as go
+from numpy.typing import ArrayLike
 from plotly.subplots import make_subplots
 
 from core.logodds import format_p_lens
@@ -38,7 +41,7 @@ def _same_length(**arrays):
         raise ValueError(f"These must have one length each: {lengths}.")
 
 
-def funnel_figure(stages):
+def funnel_figure(stages: Sequence[tuple[str, int]]) -> go.Figure:
     """How many objects survive each stage of the search.
 
     Parameters
@@ -80,7 +83,7 @@ def funnel_figure(stages):
     return fig
 
 
-def total_score_figure(counts, min_total=4, vote_total=3):
+def total_score_figure(counts: Sequence[int], min_total: int = 4, vote_total: int = 3) -> go.Figure:
     """Histogram of the candidates' total scores (He et al. 2020, Fig. 6).
 
     Parameters
@@ -123,7 +126,12 @@ def total_score_figure(counts, min_total=4, vote_total=3):
     return fig
 
 
-def score_vs_consensus_figure(network_scores, totals, posteriors, names):
+def score_vs_consensus_figure(
+    network_scores: Sequence[float],
+    totals: Sequence[int],
+    posteriors: Sequence[float],
+    names: Sequence[str],
+) -> go.Figure:
     """Network score (0-1) against the inspectors' total score, coloured by posterior.
 
     ``posteriors`` may hold None (not computed yet); those points are grey.
@@ -164,7 +172,9 @@ def score_vs_consensus_figure(network_scores, totals, posteriors, names):
 LOGIT_SHOWN_MIN = -40.0  # P < 4e-18: lower log-odds count in the first bin
 
 
-def logit_histogram(logits, threshold_logit, bins=40):
+def logit_histogram(
+    logits: ArrayLike, threshold_logit: float | None, bins: int = 40
+) -> tuple[list[int], list[float]]:
     """Counts of a run's log-odds in ``bins`` equal bins.
 
     The bins span the scores, and the threshold when it lies within one span
@@ -193,7 +203,9 @@ def logit_histogram(logits, threshold_logit, bins=40):
     return counts.tolist(), edges.tolist()
 
 
-def score_histogram_figure(counts, edges, threshold_logit):
+def score_histogram_figure(
+    counts: Sequence[int], edges: Sequence[float], threshold_logit: float | None
+) -> go.Figure:
     """A run's scores on a log-odds axis, the threshold a vertical line.
 
     Probabilities pile up in the last bin of [0, 1] (every confident stamp
@@ -233,8 +245,14 @@ def score_histogram_figure(counts, edges, threshold_logit):
             annotation_position="top",
         )
     else:
-        fig.add_annotation(text=label + " (off the axis)", showarrow=False, x=0.5, y=1.05,
-                           xref="paper", yref="paper")  # fmt: skip
+        fig.add_annotation(
+            text=label + " (off the axis)",
+            showarrow=False,
+            x=0.5,
+            y=1.05,
+            xref="paper",
+            yref="paper",
+        )
     fig.update_layout(bargap=0, showlegend=False)
     fig.update_xaxes(
         title="log-odds ln P/(1−P)   (0: P = 0.5; 6.9: 0.999; 13.8: 0.999999)",
@@ -256,7 +274,15 @@ def _ra_axis(ra):
     return -360.0, {"tickvals": ticks, "ticktext": [f"{t % 360:g}" for t in ticks]}
 
 
-def sky_figure(ra_deg, dec_deg, names, kind, prior_ra_deg=(), prior_dec_deg=(), prior_names=()):
+def sky_figure(
+    ra_deg: Sequence[float],
+    dec_deg: Sequence[float],
+    names: Sequence[str],
+    kind: Sequence[str],
+    prior_ra_deg: Sequence[float] = (),
+    prior_dec_deg: Sequence[float] = (),
+    prior_names: Sequence[str] = (),
+) -> go.Figure:
     """The candidates on the sky, RA increasing to the left as astronomers draw it.
 
     Parameters
@@ -327,7 +353,9 @@ def sky_figure(ra_deg, dec_deg, names, kind, prior_ra_deg=(), prior_dec_deg=(), 
     return fig
 
 
-def agreement_figure(codes, bias, scatter, pairwise):
+def agreement_figure(
+    codes: Sequence[str], bias: Sequence[float], scatter: Sequence[float], pairwise: ArrayLike
+) -> go.Figure:
     """How the inspectors agree: bias ± scatter per inspector, and pairwise agreement.
 
     Parameters

@@ -173,8 +173,11 @@ class KnownSetForm(forms.Form):
     path = forms.CharField(required=False, label="Stamp set (path on the server)")
     stamps = forms.FileField(required=False, label="Stamp-set upload")
     images = MultipleFileField(required=False, label="FITS images")
-    label = forms.ChoiceField(choices=[("lens", "lenses"), ("nonlens", "non-lenses")],
-                              required=False, label="The images are")  # fmt: skip
+    label = forms.ChoiceField(
+        choices=[("lens", "lenses"), ("nonlens", "non-lenses")],
+        required=False,
+        label="The images are",
+    )
     pixscale = forms.FloatField(
         required=False,
         min_value=1e-4,
@@ -264,8 +267,11 @@ class ModelIdsField(forms.ModelMultipleChoiceField):
             except ValueError:
                 continue  # not a number at all: Django's own check says so
             if not -grade_body.MAX_ID - 1 <= n <= grade_body.MAX_ID:
-                raise forms.ValidationError(self.error_messages["invalid_pk_value"],
-                                            code="invalid_pk_value", params={"pk": pk})  # fmt: skip
+                raise forms.ValidationError(
+                    self.error_messages["invalid_pk_value"],
+                    code="invalid_pk_value",
+                    params={"pk": pk},
+                )
         return super()._check_values(value)
 
 
@@ -295,9 +301,11 @@ class CampaignForm(forms.Form):
     inspectors = ModelIdsField(
         inspectors(),
         label="Inspectors",
-        error_messages={"required": "Choose at least one inspector.",
-                        **_id_field_errors("Inspector")},
-    )  # fmt: skip
+        error_messages={
+            "required": "Choose at least one inspector.",
+            **_id_field_errors("Inspector"),
+        },
+    )
     known_fraction = forms.FloatField(
         required=False,
         min_value=0,
@@ -318,11 +326,14 @@ class CampaignForm(forms.Form):
     def clean(self):
         data = super().clean()
         if data.get("parent") and data.get("parent_total") is None and "parent_total" in data:
-            self.add_error("parent_total", "A further vote needs the total score to select "
-                                           "(e.g. 3).")  # fmt: skip
+            self.add_error(
+                "parent_total", "A further vote needs the total score to select (e.g. 3)."
+            )
         elif data.get("parent_total") is not None and "parent" in data and not data["parent"]:
-            self.add_error("parent", "Choose the campaign whose candidates to vote on (or "
-                                     "leave the total empty).")  # fmt: skip
+            self.add_error(
+                "parent",
+                "Choose the campaign whose candidates to vote on (or leave the total empty).",
+            )
         if data.get("run") and not data.get("name"):
             data["name"] = f"{data['run'].label} inspection"
         return data
@@ -374,29 +385,34 @@ class TrainingAnswerForm(forms.Form):
         choices=[(str(g), str(g)) for g in grade_body.GRADES],
         coerce=int,
         label="Grade (0, 1 or 2)",
-        error_messages={"invalid_choice": "Grade with 0 (not a lens), 1 (possible) or 2 "
-                                          "(definite), not %(value)r."},
-    )  # fmt: skip
+        error_messages={
+            "invalid_choice": "Grade with 0 (not a lens), 1 (possible) or 2 "
+            "(definite), not %(value)r."
+        },
+    )
 
 
 class InspectorForm(forms.Form):
     """A new inspector; ``inspection.accounts.create_inspector`` checks what
     needs the database (a free username, Django's password rules)."""
 
-    username = forms.CharField(max_length=150, label="Username",
-                               error_messages={"required": "A username is required."})  # fmt: skip
+    username = forms.CharField(
+        max_length=150, label="Username", error_messages={"required": "A username is required."}
+    )
     full_name = forms.CharField(required=False, max_length=300, label="Full name")
     email = forms.EmailField(required=False, label="Email")
-    password = forms.CharField(required=False, strip=False, max_length=128,
-                               label="Password (empty: one is generated)")  # fmt: skip
+    password = forms.CharField(
+        required=False, strip=False, max_length=128, label="Password (empty: one is generated)"
+    )
 
     def clean_full_name(self):
         # The user model keeps first and last names of 150 characters each.
         name = self.cleaned_data["full_name"].strip()
         first, _, last = name.partition(" ")
         if len(first) > 150 or len(last) > 150:
-            raise forms.ValidationError("Each of the first and last names has at most 150 "
-                                        "characters.")  # fmt: skip
+            raise forms.ValidationError(
+                "Each of the first and last names has at most 150 characters."
+            )
         return name
 
 
@@ -443,8 +459,7 @@ class PriorListForm(forms.Form):
     name = forms.CharField(required=False, max_length=80, label="Name")
     file = forms.FileField(required=False, label="Upload (CSV, FITS, ECSV or VOTable)")
     path = forms.CharField(required=False, max_length=500, label="Path on the server")
-    columns = forms.CharField(required=False, max_length=500,
-                              label="Columns (field=COLUMN, …)")  # fmt: skip
+    columns = forms.CharField(required=False, max_length=500, label="Columns (field=COLUMN, …)")
     description = forms.CharField(required=False, max_length=200, label="Description")
 
     def __init__(self, *args, anywhere: bool = False, **kwargs):
@@ -486,8 +501,12 @@ class PriorListForm(forms.Form):
             return data
         given = [bool(data.get("file")), bool(data.get("path"))]
         if "path" in data and not any(given):
-            self.add_error(None, "Give the list's PATH." if self.anywhere
-                           else "Upload a list or give its path on the server.")  # fmt: skip
+            self.add_error(
+                None,
+                "Give the list's PATH."
+                if self.anywhere
+                else "Upload a list or give its path on the server.",
+            )
         elif all(given):
             self.add_error(None, "Upload a list or give its path on the server, not both.")
         return data

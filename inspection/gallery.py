@@ -5,6 +5,8 @@ and scores written on a dark band under it. Drawn by the one imaging layer
 (``core.display.contact_sheet``), which the simulator's sheets use too.
 """
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from core.display import (  # noqa: F401  (re-exported)
@@ -16,8 +18,15 @@ from core.display import (  # noqa: F401  (re-exported)
 from core.display import contact_sheet as _sheet
 
 
-def contact_sheet(tiles, labels, columns=6, tile_px=192, title=None, pixscale_arcsec=None):
-    """A PNG of stamps in a grid, each with its label on a dark band under it.
+def contact_sheet(
+    tiles: Sequence[np.ndarray],
+    labels: Sequence[str],
+    columns: int = 6,
+    tile_px: int = 192,
+    title: str | None = None,
+    pixscale_arcsec: float | None = None,
+) -> bytes:
+    r"""A PNG of stamps in a grid, each with its label on a dark band under it.
 
     Parameters
     ----------
@@ -26,8 +35,8 @@ def contact_sheet(tiles, labels, columns=6, tile_px=192, title=None, pixscale_ar
         or 2-d float stamps (shown grey with the asinh stretch), of any size;
         each is resized to ``tile_px`` square.
     labels : sequence of str
-        One per tile; ``"\\n"`` starts a second line, e.g.
-        ``"KIDS J085446.55-012137.14\\np=0.998  total 9"``. Text wider than a
+        One per tile; ``"\n"`` starts a second line, e.g.
+        ``"KIDS J085446.55-012137.14\np=0.998  total 9"``. Text wider than a
         tile is cut at the tile's edge.
     columns : int
         Tiles per row. A sheet with fewer tiles than ``columns`` is only as
@@ -51,7 +60,14 @@ def contact_sheet(tiles, labels, columns=6, tile_px=192, title=None, pixscale_ar
         raise ValueError(f"columns must be a whole number >= 1, not {columns!r}.")
     if len(labels) != len(tiles):
         raise ValueError(f"Give one label per tile: {len(tiles)} tiles but {len(labels)} labels.")
-    rows = [(None, tiles[k : k + columns], labels[k : k + columns])
-            for k in range(0, len(tiles), columns)]  # fmt: skip
-    return _sheet(rows, tile_px=tile_px, title=title, pixscale_arcsec=pixscale_arcsec,
-                  empty_text="no candidates")  # fmt: skip
+    rows = [
+        (None, tiles[k : k + columns], labels[k : k + columns])
+        for k in range(0, len(tiles), columns)
+    ]
+    return _sheet(
+        rows,
+        tile_px=tile_px,
+        title=title,
+        pixscale_arcsec=pixscale_arcsec,
+        empty_text="no candidates",
+    )

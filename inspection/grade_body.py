@@ -41,7 +41,7 @@ def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def check_grade(value) -> int:
+def check_grade(value: object) -> int:
     """The grade as an int: 0, 1 or 2 given as an integer, or as the digit
     a form field sends ("0", "1", "2"); anything else raises."""
     if _is_int(value) and value in GRADES:
@@ -51,7 +51,7 @@ def check_grade(value) -> int:
     raise GradeBodyError(f"A grade is 0 (non-lens), 1 (possible) or 2 (definite), not {value!r}.")
 
 
-def check_text(name: str, value, limit: int) -> str:
+def check_text(name: str, value: object, limit: int) -> str:
     """``value`` if it is a string that fits the limit and the database."""
     if not isinstance(value, str):
         raise GradeBodyError(f"{name} must be a string, not {type(value).__name__}.")

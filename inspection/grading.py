@@ -7,14 +7,19 @@ transaction, and every change appends a ``GradeChange``; a repeated
 submission of the same grade (a double key press) changes nothing.
 """
 
+from __future__ import annotations
+
 import random
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import IntegrityError, transaction
-from django.db.models import BooleanField, Count, F, Sum
+from django.db.models import BooleanField, Count, F, QuerySet, Sum
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -33,6 +38,12 @@ from inspection.models import (
     TrainingPolicy,
 )
 from simulations.stampset import StampSetError, read_stampset
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+    from inspection.models import ScoringRun, Survey
+
 
 GRADES = grade_body.GRADES
 MAX_COMMENT = grade_body.MAX_COMMENT
@@ -61,12 +72,12 @@ class NotInTraining(GradingError):
     http_status = 404
 
 
-def is_correct(grade, is_lens):
+def is_correct(grade: int, is_lens: bool) -> bool:
     """A lens is found with 1 or 2, a non-lens with 0."""
     return (grade >= 1) if is_lens else (grade == 0)
 
 
-def check_grade(value) -> int:
+def check_grade(value: object) -> int:
     """0, 1 or 2 (``grade_body.check_grade``: 1.5 or ``True`` is no grade)."""
     try:
         return grade_body.check_grade(value)
@@ -77,13 +88,13 @@ def check_grade(value) -> int:
 # --- Known sets ------------------------------------------------------------------
 
 
-def add_known_set(name, path, description=""):
+def add_known_set(name: str, path: str | Path, description: str = "") -> KnownSet:
     """Register a labelled stamp set (simulated, or real lenses uploaded by an
     admin) whose stamps inspectors train on."""
     return _known_from_stamps(name, path, description)
 
 
-def split_for_training(labels) -> list[bool]:
+def split_for_training(labels: np.ndarray) -> list[bool]:
     """Which items of a known set are for training (True) and which are mixed
     into campaigns (False): every other item of each class, in stamp order,
     so that both halves hold lenses and non-lenses in the set's proportions.
@@ -121,9 +132,12 @@ def _known_from_stamps(name, path, description="", allow_one_class=False):
         try:
             with transaction.atomic():
                 known = KnownSet.objects.create(
-                    name=name, stamps_path=str(path), bands=",".join(stamps.bands),
-                    pixscale_arcsec=stamps.pixscale_arcsec, description=description,
-                )  # fmt: skip
+                    name=name,
+                    stamps_path=str(path),
+                    bands=",".join(stamps.bands),
+                    pixscale_arcsec=stamps.pixscale_arcsec,
+                    description=description,
+                )
         except IntegrityError:  # the same name, registered a moment ago by another request
             raise GradingError(
                 f"A known set named {name!r} exists already: choose another name."
@@ -136,7 +150,7 @@ def _known_from_stamps(name, path, description="", allow_one_class=False):
                 kind=(kinds[i] if kinds is not None else ("lens" if labels[i] == 1 else "")),
                 theta_e_arcsec=float(theta[i]) if theta is not None and labels[i] == 1 else None,
                 for_training=for_training[i],
-            )  # fmt: skip
+            )
             for i in range(len(labels))
         )
     return known
@@ -145,7 +159,7 @@ def _known_from_stamps(name, path, description="", allow_one_class=False):
 # --- Skills and training ---------------------------------------------------------
 
 
-def skill_of(user):
+def skill_of(user: User) -> Skill:
     skill, _ = Skill.objects.get_or_create(inspector=user)
     return skill
 
@@ -159,11 +173,14 @@ def _count_known(user, is_lens, correct, sign=1):
     Skill.objects.filter(inspector=user).update(**updates)
 
 
-def training_items(user):
+def training_items(user: User) -> list[KnownItem]:
     """The inspector's training items, in their own fixed random order."""
     policy = TrainingPolicy.current()
-    items = list(KnownItem.objects.filter(known_set__in=policy.known_sets.all(), for_training=True)
-                 .order_by("known_set_id", "stamp_index"))  # fmt: skip
+    items = list(
+        KnownItem.objects.filter(known_set__in=policy.known_sets.all(), for_training=True).order_by(
+            "known_set_id", "stamp_index"
+        )
+    )
     if not items:
         return []
     random.Random(f"training-{user.pk}").shuffle(items)
@@ -175,7 +192,9 @@ def training_items(user):
     return chosen
 
 
-def training_state(user):
+def training_state(
+    user: User,
+) -> tuple[list[KnownItem], dict[int, TrainingAnswer], bool, float | None]:
     """(items, answers by item id, passed, fraction correct or None)."""
     items = training_items(user)
     answers = {a.item_id: a for a in TrainingAnswer.objects.filter(inspector=user, item__in=items)}
@@ -184,12 +203,12 @@ def training_state(user):
     return items, answers, skill_of(user).passed_at is not None, fraction
 
 
-def needs_training(user):
+def needs_training(user: User) -> bool:
     policy = TrainingPolicy.current()
     return policy.known_sets.exists() and skill_of(user).passed_at is None
 
 
-def may_grade(user, passed=None, required=None) -> bool:
+def may_grade(user: User, passed: bool | None = None, required: bool | None = None) -> bool:
     """Whether the inspector has passed the training, or there is none to
     pass (``passed``: whether they have passed, ``required``: whether the
     training has known sets, where already known, as from
@@ -226,7 +245,9 @@ def _guard_sql() -> dict:
     }
 
 
-def own_assignment(user, campaign_pk, assignment_pk, with_survey: bool = False):
+def own_assignment(
+    user: User, campaign_pk: int, assignment_pk: int, with_survey: bool = False
+) -> Assignment | None:
     """The inspector's own assignment in their open or closed campaign (a
     draft is the admins' alone), or None. On it, ``passed`` says whether they
     have passed the training, ``training_required`` whether there is one at
@@ -250,7 +271,7 @@ def own_assignment(user, campaign_pk, assignment_pk, with_survey: bool = False):
                 training_required=RawSQL(guard["training_required"], (), BooleanField()),
                 is_inspector=RawSQL(
                     guard["is_inspector"], (user.pk, INSPECTOR_GROUP), BooleanField()
-                ),  # fmt: skip
+                ),
             )
             # Owning the assignment is enough: assignments are made only for
             # the campaign's inspectors (``create_campaign``).
@@ -267,7 +288,7 @@ def own_assignment(user, campaign_pk, assignment_pk, with_survey: bool = False):
     return assignment
 
 
-def answer_training(user, item_pk, value):
+def answer_training(user: User, item_pk: int, value: object) -> dict:
     """Record a training answer; returns feedback (truth, Einstein radius,
     and whether the training is now passed or failed)."""
     grade = check_grade(value)
@@ -308,7 +329,7 @@ def answer_training(user, item_pk, value):
     }
 
 
-def retake_training(user):
+def retake_training(user: User) -> None:
     """Start the training again after a failed attempt (skills keep counting)."""
     TrainingAnswer.objects.filter(inspector=user).delete()
 
@@ -316,8 +337,17 @@ def retake_training(user):
 # --- Campaigns -------------------------------------------------------------------
 
 
-def create_campaign(run, name, inspectors, known_fraction=0.07, known_sets=None, parent=None,
-                    parent_total=None, user=None, seed=None):  # fmt: skip
+def create_campaign(
+    run: ScoringRun | None,
+    name: str,
+    inspectors: Iterable[User],
+    known_fraction: float = 0.07,
+    known_sets: Iterable[KnownSet] | None = None,
+    parent: Campaign | None = None,
+    parent_total: int | None = None,
+    user: User | None = None,
+    seed: int | None = None,
+) -> Campaign:
     """A campaign over a run's candidates (or, with ``parent`` and
     ``parent_total``, over the parent campaign's candidates whose grades sum
     to that total: the paper's further vote), every item to every inspector
@@ -341,9 +371,13 @@ def create_campaign(run, name, inspectors, known_fraction=0.07, known_sets=None,
     pool = known_pool(run.survey, known_sets, inspectors) if known_fraction else []
     with transaction.atomic():
         campaign = Campaign.objects.create(
-            name=name, run=run, known_fraction=known_fraction,
-            parent=parent, parent_total=parent_total, created_by=user,
-        )  # fmt: skip
+            name=name,
+            run=run,
+            known_fraction=known_fraction,
+            parent=parent,
+            parent_total=parent_total,
+            created_by=user,
+        )
         campaign.inspectors.set(inspectors)
         items = CampaignItem.objects.bulk_create(
             CampaignItem(campaign=campaign, source_id=s) for s in sources
@@ -359,13 +393,17 @@ def create_campaign(run, name, inspectors, known_fraction=0.07, known_sets=None,
         for inspector in inspectors:
             order = list(items)
             random.Random(f"order-{campaign.pk}-{inspector.pk}-{seed}").shuffle(order)
-            rows += [Assignment(campaign=campaign, inspector=inspector, item=it, position=p)
-                     for p, it in enumerate(order)]  # fmt: skip
+            rows += [
+                Assignment(campaign=campaign, inspector=inspector, item=it, position=p)
+                for p, it in enumerate(order)
+            ]
         Assignment.objects.bulk_create(rows, batch_size=2000)
     return campaign
 
 
-def known_pool(survey, known_sets, inspectors) -> list:
+def known_pool(
+    survey: Survey, known_sets: Iterable[KnownSet] | None, inspectors: Sequence[User]
+) -> list:
     """The known items that may be mixed into a campaign on ``survey``: never
     one whose truth training shows (``for_training``, or answered in training
     by one of the inspectors before the sets were split), and only from sets
@@ -393,7 +431,7 @@ def known_pool(survey, known_sets, inspectors) -> list:
     return pool
 
 
-def set_status(campaign, status):
+def set_status(campaign: Campaign, status: str) -> Campaign:
     if status not in Campaign.Status.values:
         raise GradingError(f"A campaign is {', '.join(Campaign.Status.values)}, not {status!r}.")
     campaign.status = status
@@ -401,19 +439,24 @@ def set_status(campaign, status):
     return campaign
 
 
-def assignments_for(campaign, user):
+def assignments_for(campaign: Campaign, user: User) -> QuerySet[Assignment]:
     """The inspector's assignments in their order, with their grades."""
     return campaign.assignments.filter(inspector=user).select_related("grade")
 
 
-def record_grade(assignment, value, comment="", view=None):
+def record_grade(
+    assignment: Assignment, value: object, comment: str = "", view: dict | None = None
+) -> tuple[Grade, bool]:
     """Save a grade on the spot; returns (grade, changed). Every change
     appends to the history; repeating the same grade changes nothing."""
     grade_value = check_grade(value)
     try:
         comment = grade_body.check_text("comment", comment or "", MAX_COMMENT)
-        view = {k: grade_body.check_text(k, str(v), grade_body.MAX_VIEW_CHARS)
-                for k, v in (view or {}).items() if k in grade_body.VIEW_KEYS}  # fmt: skip
+        view = {
+            k: grade_body.check_text(k, str(v), grade_body.MAX_VIEW_CHARS)
+            for k, v in (view or {}).items()
+            if k in grade_body.VIEW_KEYS
+        }
     except grade_body.GradeBodyError as exc:
         raise GradingError(str(exc)) from None
     campaign = assignment.campaign
@@ -423,8 +466,9 @@ def record_grade(assignment, value, comment="", view=None):
     with transaction.atomic():
         try:
             with transaction.atomic():
-                grade = Grade.objects.create(assignment=assignment, grade=grade_value,
-                                             comment=comment, view=view)  # fmt: skip
+                grade = Grade.objects.create(
+                    assignment=assignment, grade=grade_value, comment=comment, view=view
+                )
             old = None
         except IntegrityError:
             grade = Grade.objects.select_for_update().get(assignment=assignment)
@@ -449,7 +493,7 @@ def record_grade(assignment, value, comment="", view=None):
     return grade, True
 
 
-def progress_by_inspector(campaign):
+def progress_by_inspector(campaign: Campaign) -> list[tuple[str, int, int]]:
     """[(inspector, graded, total)] for the admin's campaign page."""
     rows = (
         campaign.assignments.values("inspector__username")
@@ -459,7 +503,7 @@ def progress_by_inspector(campaign):
     return [(r["inspector__username"], r["graded"], r["total"]) for r in rows]
 
 
-def totals_by_source(campaign):
+def totals_by_source(campaign: Campaign) -> dict[int, int]:
     """Summed grades per candidate source (known items excluded)."""
     rows = (
         Grade.objects.filter(assignment__campaign=campaign, assignment__item__source__isnull=False)
@@ -469,7 +513,7 @@ def totals_by_source(campaign):
     return {r["assignment__item__source"]: r["total"] for r in rows}
 
 
-def disagreements(campaign):
+def disagreements(campaign: Campaign) -> set[int]:
     """Candidate items whose grades differ by 2 or more (a 0 and a 2), by
     the rule of the catalogues (``consensus.disagreements``)."""
     rows = list(
@@ -486,8 +530,14 @@ def disagreements(campaign):
     return {ids[n] for n in np.flatnonzero(consensus.disagreements(grades))}
 
 
-def known_set_from_images(name, paths, is_lens=True, pixscale_arcsec=None, folder=None,
-                          description=""):  # fmt: skip
+def known_set_from_images(
+    name: str,
+    paths: Sequence[str | Path],
+    is_lens: bool = True,
+    pixscale_arcsec: float | None = None,
+    folder: str | Path | None = None,
+    description: str = "",
+) -> KnownSet:
     """A known set from FITS images of real lenses (or non-lenses): each file
     a 2-d r-band image or a (3, H, W) g,r,i cube, centred on the object. The
     images are centre-cropped to the smallest common size and written into a
@@ -533,20 +583,33 @@ def known_set_from_images(name, paths, is_lens=True, pixscale_arcsec=None, folde
     if not pixscale:
         raise GradingError("The images have no PIXSCALE or WCS: give the pixel scale (arcsec).")
     size = min(min(im.shape[1:]) for im in images)
-    cube = np.stack([im[:, (im.shape[1] - size) // 2 : (im.shape[1] - size) // 2 + size,
-                        (im.shape[2] - size) // 2 : (im.shape[2] - size) // 2 + size]
-                     for im in images])  # fmt: skip
+    cube = np.stack(
+        [
+            im[
+                :,
+                (im.shape[1] - size) // 2 : (im.shape[1] - size) // 2 + size,
+                (im.shape[2] - size) // 2 : (im.shape[2] - size) // 2 + size,
+            ]
+            for im in images
+        ]
+    )
     bands = ["r"] if n_bands == {1} else ["g", "r", "i"]
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     out = folder / f"{name}.fits"
     if out.exists():
-        raise GradingError(f"{out} exists already (left by an earlier set?): move it away, "
-                           "or choose another name.")  # fmt: skip
+        raise GradingError(
+            f"{out} exists already (left by an earlier set?): move it away, or choose another name."
+        )
     with StampSetWriter(out, len(cube), bands, (size, size), pixscale, survey="real") as w:
-        w.write(cube, {"id": [Path(p).name for p in paths],
-                       "label": np.full(len(cube), 1 if is_lens else 0),
-                       "kind": ["real lens" if is_lens else "real"] * len(cube)})  # fmt: skip
+        w.write(
+            cube,
+            {
+                "id": [Path(p).name for p in paths],
+                "label": np.full(len(cube), 1 if is_lens else 0),
+                "kind": ["real lens" if is_lens else "real"] * len(cube),
+            },
+        )
     try:
         return _known_from_stamps(name, out, description, allow_one_class=True)
     except BaseException:

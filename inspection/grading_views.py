@@ -127,8 +127,9 @@ def training_answer(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return HttpResponse(" ".join(form_errors(form)), status=400, content_type="text/plain")
     try:
-        feedback = grading.answer_training(request.user, form.cleaned_data["item"],
-                                           form.cleaned_data["grade"])  # fmt: skip
+        feedback = grading.answer_training(
+            request.user, form.cleaned_data["item"], form.cleaned_data["grade"]
+        )
     except grading.GradingError as exc:
         return HttpResponse(str(exc), status=exc.http_status, content_type="text/plain")
     request.session["training_feedback"] = feedback
@@ -157,9 +158,14 @@ def json_api(view):
     def wrapper(request, *args, **kwargs):
         refused = CsrfViewMiddleware(lambda r: None).process_view(request, None, (), {})
         if refused is not None:
-            return JsonResponse({"error": "The security token is missing or stale: log in "
-                                          "again (the grading page keeps retrying its unsaved "
-                                          "grades)."}, status=403)  # fmt: skip
+            return JsonResponse(
+                {
+                    "error": "The security token is missing or stale: log in "
+                    "again (the grading page keeps retrying its unsaved "
+                    "grades)."
+                },
+                status=403,
+            )
         try:
             return view(request, *args, **kwargs)
         except PermissionDenied as exc:
@@ -225,15 +231,20 @@ def grade_items(request, pk: int) -> JsonResponse:
     items = []
     for a in grading.assignments_for(campaign, request.user):
         grade = getattr(a, "grade", None)
-        images = {k: reverse("inspection:grade_stamp", args=[campaign.pk, a.pk, k])
-                  + f"?stretch={stretch}" for k in kinds}  # fmt: skip
-        items.append({
-            "id": a.pk,
-            "position": a.position,
-            "images": images,
-            "grade": grade.grade if grade else None,
-            "comment": grade.comment if grade else "",
-        })  # fmt: skip
+        images = {
+            k: reverse("inspection:grade_stamp", args=[campaign.pk, a.pk, k])
+            + f"?stretch={stretch}"
+            for k in kinds
+        }
+        items.append(
+            {
+                "id": a.pk,
+                "position": a.position,
+                "images": images,
+                "grade": grade.grade if grade else None,
+                "comment": grade.comment if grade else "",
+            }
+        )
     return JsonResponse({"campaign": campaign.name, "status": campaign.status, "items": items})
 
 
@@ -316,9 +327,14 @@ def campaign_create(request: HttpRequest) -> HttpResponse:
     data = form.cleaned_data
     try:
         campaign = grading.create_campaign(
-            data["run"], data["name"], data["inspectors"], known_fraction=data["known_fraction"],
-            parent=data["parent"], parent_total=data["parent_total"], user=request.user,
-        )  # fmt: skip
+            data["run"],
+            data["name"],
+            data["inspectors"],
+            known_fraction=data["known_fraction"],
+            parent=data["parent"],
+            parent_total=data["parent_total"],
+            user=request.user,
+        )
     except grading.GradingError as exc:
         return campaign_list(request, [str(exc)], status=exc.http_status)
     return redirect("inspection:campaign", pk=campaign.pk)
@@ -334,12 +350,18 @@ def campaign_status(request: HttpRequest, pk: int) -> HttpResponse:
     grading.set_status(campaign, form.cleaned_data["status"])
     if campaign.status == Campaign.Status.OPEN:
         try:
-            queue.launch("inspection.jobs.prerender_campaign", campaign.pk,
-                         title=f"Previews for {campaign.name}", user=request.user,
-                         unit="items")  # fmt: skip
+            queue.launch(
+                "inspection.jobs.prerender_campaign",
+                campaign.pk,
+                title=f"Previews for {campaign.name}",
+                user=request.user,
+                unit="items",
+            )
         except queue.QueueUnavailable:
-            messages.warning(request, "The queue does not answer: previews will be "
-                                      "rendered on first view instead.")  # fmt: skip
+            messages.warning(
+                request,
+                "The queue does not answer: previews will be rendered on first view instead.",
+            )
     return redirect("inspection:campaign", pk=campaign.pk)
 
 
@@ -385,10 +407,13 @@ def known_set_add(request):
         if data["images"]:
             paths = [uploads.save_upload(f, folder / "upload") for f in data["images"]]
             known = grading.known_set_from_images(
-                name, paths, is_lens=data["label"] != "nonlens",
-                pixscale_arcsec=data["pixscale"], folder=folder,
+                name,
+                paths,
+                is_lens=data["label"] != "nonlens",
+                pixscale_arcsec=data["pixscale"],
+                folder=folder,
                 description=data["description"],
-            )  # fmt: skip
+            )
         else:
             path = str(uploads.save_upload(data["stamps"], folder)) if folder else data["path"]
             known = grading.add_known_set(name, path, data["description"])
@@ -426,8 +451,9 @@ def campaign_detail(
         .order_by("-updated_at")[:100]
     )
     items = campaign.items.filter(source__isnull=False).select_related("source")
-    rows = sorted(((totals.get(i.source_id), i) for i in items),
-                  key=lambda t: (-(t[0] or -1), t[1].pk))  # fmt: skip
+    rows = sorted(
+        ((totals.get(i.source_id), i) for i in items), key=lambda t: (-(t[0] or -1), t[1].pk)
+    )
     context = {
         "campaign": campaign,
         "progress": grading.progress_by_inspector(campaign),
@@ -443,15 +469,23 @@ def campaign_detail(
 @admin_required
 def campaign_item(request, pk, item_pk):
     campaign = get_object_or_404(Campaign, pk=pk)
-    item = get_object_or_404(CampaignItem.objects.select_related("source__survey", "known"),
-                             pk=item_pk, campaign=campaign)  # fmt: skip
+    item = get_object_or_404(
+        CampaignItem.objects.select_related("source__survey", "known"),
+        pk=item_pk,
+        campaign=campaign,
+    )
     logit = None  # the network's log-odds: shown as P, apart where P rounds to 1
     if item.source_id:
         found = campaign.run.scores.filter(source_id=item.source_id).first()
         logit = found.logit if found else None
     grades = Grade.objects.filter(assignment__item=item).select_related("assignment__inspector")
     path = catalogues.posterior_path(campaign, item.source) if item.source_id else []
-    context = {"campaign": campaign, "item": item, "urls": _item_urls(item, request),
-               "logit": logit, "grades": grades.prefetch_related("history"),
-               "posterior_path": path}  # fmt: skip
+    context = {
+        "campaign": campaign,
+        "item": item,
+        "urls": _item_urls(item, request),
+        "logit": logit,
+        "grades": grades.prefetch_related("history"),
+        "posterior_path": path,
+    }
     return render(request, "inspection/campaign_item.html", context)

@@ -1,5 +1,9 @@
 """Background jobs of the search (run by rq workers; they take ids and values)."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import numpy as np
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
@@ -8,6 +12,10 @@ from core.logodds import LOGIT_FLOOR, sigmoid
 from core.progress import tracked
 from inspection.models import RunChunk, Score
 from inspection.runs import check_network_unchanged
+
+if TYPE_CHECKING:
+    from core.progress import Progress
+
 
 BATCH = 1024  # stamps read, scored and written per step: progress and cancel points
 _SCORERS = {}  # a SimpleWorker keeps the network loaded between chunks
@@ -59,7 +67,7 @@ def _upsert_scores(run_pk, source_pks, logits):
 
 
 @tracked
-def score_chunk(progress, chunk_pk):
+def score_chunk(progress: Progress, chunk_pk: int) -> dict:
     """Score the sources of one chunk and upsert their scores."""
     chunk = RunChunk.objects.select_related("run__survey", "run__network").get(pk=chunk_pk)
     run, survey = chunk.run, chunk.run.survey
@@ -96,8 +104,17 @@ def score_chunk(progress, chunk_pk):
 
 @tracked
 def ingest_survey(
-    progress, name, catalogue, tiles, stamps, columns, cuts, stamp_size, user_id=None, uploads=None
-):
+    progress: Progress,
+    name: str,
+    catalogue: str | None,
+    tiles: list,
+    stamps: str | None,
+    columns: dict[str, str] | None,
+    cuts: dict | None,
+    stamp_size: int,
+    user_id: int | None = None,
+    uploads: str | None = None,
+) -> dict:
     """Ingest a survey from files already on the server (the web form's job).
 
     ``uploads``: the folder of the files uploaded for this ingest alone;
@@ -135,7 +152,7 @@ def ingest_survey(
 
 
 @tracked
-def prerender_campaign(progress, campaign_pk):
+def prerender_campaign(progress: Progress, campaign_pk: int) -> dict:
     """Render a campaign's previews ahead of the inspectors."""
     from inspection.models import Campaign
     from inspection.previews import prerender_campaign as prerender

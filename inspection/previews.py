@@ -8,15 +8,24 @@ files made under another are dropped the first time a process uses the
 folder, so that a change of rendering never serves stale previews.
 """
 
+from __future__ import annotations
+
 import os
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import numpy as np
 from django.conf import settings
 
 from core import display
 from inspection import cutouts
 from simulations.stampset import StampSetError, read_stampset
+
+if TYPE_CHECKING:
+    from inspection.models import Campaign, CampaignItem, KnownSet, Survey
+
 
 KINDS = ("r", "rgb")
 
@@ -30,7 +39,7 @@ def _stampset(path, mtime):
     return read_stampset(path)
 
 
-def rgb_bands(survey):
+def rgb_bands(survey: Survey | KnownSet) -> list[int] | None:
     """Indices of g, r, i in the cube, or None."""
     bands = survey.band_list
     if display.has_rgb(bands):
@@ -38,7 +47,7 @@ def rgb_bands(survey):
     return None
 
 
-def kinds_of(survey) -> tuple:
+def kinds_of(survey: Survey) -> tuple:
     """The previews a survey's stamps have: r, and rgb where it has g, r, i."""
     return KINDS if rgb_bands(survey) is not None else ("r",)
 
@@ -51,7 +60,9 @@ def _stamps_of(owner):
         raise PreviewError(f"The stamps of {owner.name} cannot be read: {exc}") from exc
 
 
-def stamp_image(owner, index, kind, like=None):
+def stamp_image(
+    owner: Survey | KnownSet, index: int, kind: str, like: Survey | None = None
+) -> np.ndarray:
     """The picture of one stamp of a survey (or a known set: anything with
     ``stamps_file()``, ``band_list`` and ``name``): a 2-d float r-band stamp,
     or an (H, W, 3) uint8 g,r,i composite.
@@ -80,16 +91,21 @@ def stamp_image(owner, index, kind, like=None):
     return cube[owner.band_list.index(grey)]
 
 
-def known_set_mismatch(known, survey) -> str | None:
+def known_set_mismatch(known: KnownSet, survey: Survey) -> str | None:
     """Why the stamps of a known set cannot be shown exactly as the survey's
     (``cutouts.field_mismatch``), or None when they can."""
     try:
         stamps = _stamps_of(known)
     except PreviewError as exc:
         return f"cannot be read ({exc})"
-    return cutouts.field_mismatch(known.band_list, known.pixscale_arcsec, stamps.cube.shape[-2:],
-                                  survey.band_list, survey.pixscale_arcsec,
-                                  survey.stamp_size)  # fmt: skip
+    return cutouts.field_mismatch(
+        known.band_list,
+        known.pixscale_arcsec,
+        stamps.cube.shape[-2:],
+        survey.band_list,
+        survey.pixscale_arcsec,
+        survey.stamp_size,
+    )
 
 
 #: Cache folders this process has found (or made) current with ``display.RENDERING``.
@@ -119,7 +135,14 @@ def _cache_folder(key):
     return folder
 
 
-def render_preview(survey, index, kind, stretch, cache_key=None, like=None):
+def render_preview(
+    survey: Survey | KnownSet,
+    index: int,
+    kind: str,
+    stretch: str,
+    cache_key: str | None = None,
+    like: Survey | None = None,
+) -> bytes:
     """PNG bytes of one stamp (see :func:`stamp_image`), cached on disk:
     rendered once, never twice on the grading request path. With a scale
     bar from the pixel scale of the stamps as shown (``like``'s, if given)."""
@@ -137,19 +160,28 @@ def render_preview(survey, index, kind, stretch, cache_key=None, like=None):
     return png
 
 
-def render_item(item, survey, kind: str, stretch: str) -> bytes:
+def render_item(item: CampaignItem, survey: Survey, kind: str, stretch: str) -> bytes:
     """PNG bytes of a campaign item as its inspectors see it: a candidate's
     stamp, or a known item cut and rendered exactly as the survey's stamps
     (``like``), so that only what is in the stamp tells the two apart."""
     if item.source_id:
         return render_preview(survey, item.source.stamp_index, kind, stretch)
     known = item.known
-    return render_preview(known.known_set, known.stamp_index, kind, stretch,
-                          cache_key=f"known-{known.known_set_id}-as-{survey.pk}",
-                          like=survey)  # fmt: skip
+    return render_preview(
+        known.known_set,
+        known.stamp_index,
+        kind,
+        stretch,
+        cache_key=f"known-{known.known_set_id}-as-{survey.pk}",
+        like=survey,
+    )
 
 
-def prerender_campaign(campaign, stretches=("asinh",), progress=None):
+def prerender_campaign(
+    campaign: Campaign,
+    stretches: Iterable[str] = ("asinh",),
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
     """Render every preview a campaign's inspectors will ask for (default
     stretch), so grading requests only read cached files."""
     survey = campaign.run.survey

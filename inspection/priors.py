@@ -15,6 +15,7 @@ import astropy.units as u
 import numpy as np
 from astropy.coordinates import Angle, SkyCoord
 from astropy.table import Table
+from numpy.typing import ArrayLike
 
 from core import tables
 from core.sky import iau_name
@@ -29,7 +30,7 @@ DEFAULT_COLUMNS = {
     "dec": ("dec", "dec_deg", "dec [deg]", "dej2000", "dec_j2000", "decj2000", "_dej2000",
             "delta_j2000", "dedeg", "dec_icrs"),
     "grade": ("grade", "grading", "quality", "class", "rank"),
-}  # fmt: skip
+}  # fmt: skip  # aligned table of column aliases
 
 #: Entries closer than this to an earlier entry are the same object listed twice.
 DUPLICATE_RADIUS_ARCSEC = 1.0
@@ -171,7 +172,7 @@ def _prior_table(path, columns=None, extra=None):
     return out
 
 
-def read_prior_list(path, columns=None):
+def read_prior_list(path: str | Path, columns: dict[str, str] | None = None) -> Table:
     """Read a prior lens list.
 
     Parameters
@@ -201,7 +202,7 @@ def read_prior_list(path, columns=None):
     return _prior_table(path, columns)
 
 
-def lenscat_csv_path():
+def lenscat_csv_path() -> Path:
     """The lenscat catalogue CSV, found without importing lenscat (which needs pandas)."""
     spec = importlib.util.find_spec("lenscat")
     folders = (spec.submodule_search_locations or []) if spec else []
@@ -214,13 +215,19 @@ def lenscat_csv_path():
     return path
 
 
-def read_lenscat():
+def read_lenscat() -> Table:
     """The lenscat catalogue as :func:`read_prior_list` returns it, plus ``kind``
     (galaxy, group or cluster); ``grade`` is 'confident' or 'probable'."""
     return _prior_table(lenscat_csv_path(), LENSCAT_COLUMNS, extra={"kind": "type"})
 
 
-def crossmatch(ra1_deg, dec1_deg, ra2_deg, dec2_deg, radius_arcsec=2.0):
+def crossmatch(
+    ra1_deg: ArrayLike,
+    dec1_deg: ArrayLike,
+    ra2_deg: ArrayLike,
+    dec2_deg: ArrayLike,
+    radius_arcsec: float = 2.0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Match each position of set 1 whose nearest neighbour in set 2 lies within
     ``radius_arcsec`` (degrees in, either set may be empty).
 

@@ -13,9 +13,13 @@ a half-written folder marked with its claim's token; the next ingest of the
 name finds the writer dead, takes the name over and clears them.
 """
 
+from __future__ import annotations
+
 import re
 import shutil
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from django.conf import settings
@@ -28,6 +32,10 @@ from inspection import catalogue as cat
 from inspection import cutouts, cuts
 from inspection.models import FLAG_OUTSIDE, Source, Survey, Tile
 from simulations.stampset import StampSetError, StampSetWriter, read_stampset
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
 
 DEFAULT_STAMP_PX = 97  # He et al. 2020: 97x97 r-band stamps
 STAMP_CHUNK = 512  # sources cut and written per step
@@ -44,11 +52,11 @@ class IngestError(ValueError):
     """The survey cannot be ingested as given; the message says what to fix."""
 
 
-def surveys_dir():
+def surveys_dir() -> Path:
     return Path(settings.DATA_DIR) / "surveys"
 
 
-def parse_tile_args(values):
+def parse_tile_args(values: Iterable[str]) -> list[tuple[str, Path]]:
     """``["r=tiles/r.fits", "g=tiles/g.fits"]`` -> ``[("r", Path), ...]``."""
     out = []
     for value in values or []:
@@ -119,7 +127,12 @@ def _open_tiles(tile_args):
     return tiles, bands, float(np.median(scales))
 
 
-def select_from_catalogue(path, columns=None, lrg_cuts=None, progress=None):
+def select_from_catalogue(
+    path: str | Path,
+    columns: dict[str, str] | None = None,
+    lrg_cuts: cuts.LRGCuts | None = None,
+    progress: Callable | None = None,
+) -> tuple[dict[str, np.ndarray], list[tuple[str, int]], int]:
     """Stream the catalogue through the cuts; returns (LRG columns, funnel,
     rows read). Raises ``IngestError`` with the funnel when no source passes."""
     path = Path(path)
@@ -248,17 +261,17 @@ def _source(survey, lrgs, flags, index, i, name):
 
 
 def ingest_survey(
-    name,
-    catalogue=None,
-    tiles=(),
-    stamps=None,
-    columns=None,
-    lrg_cuts=None,
-    stamp_size=DEFAULT_STAMP_PX,
-    user=None,
-    progress=None,
-    job_pk=None,
-):
+    name: str,
+    catalogue: str | Path | None = None,
+    tiles: Sequence[tuple[str, Path]] = (),
+    stamps: str | Path | None = None,
+    columns: dict[str, str] | None = None,
+    lrg_cuts: cuts.LRGCuts | None = None,
+    stamp_size: int = DEFAULT_STAMP_PX,
+    user: User | None = None,
+    progress: Callable | None = None,
+    job_pk: int | None = None,
+) -> Survey:
     """Ingest a survey; returns the ``Survey``.
 
     Parameters

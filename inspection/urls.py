@@ -19,7 +19,7 @@ urlpatterns = [
         "surveys/<slug:name>/stamps/<int:index>/<str:kind>.png",
         search_views.stamp_preview,
         name="preview",
-    ),  # fmt: skip
+    ),
     path("runs/", search_views.run_list, name="runs"),
     path("runs/compare/", search_views.run_compare, name="run_compare"),
     path("runs/<int:pk>/", search_views.run_detail, name="run"),
@@ -36,7 +36,7 @@ urlpatterns = [
         "training/stamps/<int:item_pk>/<str:kind>.png",
         grading_views.training_stamp,
         name="training_stamp",
-    ),  # fmt: skip
+    ),
     path("grading/<int:pk>/", grading_views.grade_page, name="grade"),
     path("grading/<int:pk>/items.json", grading_views.grade_items, name="grade_items"),
     path("grading/<int:pk>/grade/", grading_views.grade_submit, name="grade_submit"),
@@ -44,12 +44,12 @@ urlpatterns = [
         "grading/<int:pk>/stamps/<int:assignment_pk>/<str:kind>.png",
         grading_views.grade_stamp,
         name="grade_stamp",
-    ),  # fmt: skip
+    ),
     path(
         "known/<slug:name>/stamps/<int:index>/<str:kind>.png",
         grading_views.known_preview,
         name="known_preview",
-    ),  # fmt: skip
+    ),
     path("campaigns/", grading_views.campaign_list, name="campaigns"),
     path("campaigns/new/", grading_views.campaign_create, name="campaign_create"),
     path("known/new/", grading_views.known_set_add, name="known_set_add"),
@@ -57,29 +57,29 @@ urlpatterns = [
     path("campaigns/<int:pk>/status/", grading_views.campaign_status, name="campaign_status"),
     path(
         "campaigns/<int:pk>/items/<int:item_pk>/", grading_views.campaign_item, name="campaign_item"
-    ),  # fmt: skip
+    ),
     path("catalogues/", catalogue_views.catalogue_list, name="catalogues"),
     path("catalogues/priors/", catalogue_views.prior_list_add, name="prior_list_add"),
     path(
         "catalogues/priors/<int:pk>/delete/",
         catalogue_views.prior_list_delete,
         name="prior_list_delete",
-    ),  # fmt: skip
+    ),
     path("catalogues/<int:pk>/", catalogue_views.catalogue_detail, name="catalogue"),
     path(
         "catalogues/<int:pk>/settings/",
         catalogue_views.catalogue_settings,
         name="catalogue_settings",
-    ),  # fmt: skip
+    ),
     path("catalogues/<int:pk>/further-vote/", catalogue_views.further_vote, name="further_vote"),
     path(
         "catalogues/<int:pk>/<str:which>.<str:fmt>",
         catalogue_views.catalogue_export,
         name="catalogue_export",
-    ),  # fmt: skip
+    ),
     path(
         "catalogues/<int:pk>/gallery/<str:which>.png",
         catalogue_views.catalogue_gallery,
         name="catalogue_gallery",
-    ),  # fmt: skip
+    ),
 ]

@@ -32,8 +32,9 @@ def _my_work(user):
     campaigns = []
     for c in Campaign.objects.filter(inspectors=user, status=Campaign.Status.OPEN):
         mine = c.assignments.filter(inspector=user)
-        campaigns.append({"campaign": c, "total": mine.count(),
-                          "done": mine.filter(grade__isnull=False).count()})  # fmt: skip
+        campaigns.append(
+            {"campaign": c, "total": mine.count(), "done": mine.filter(grade__isnull=False).count()}
+        )
     return {"campaigns": campaigns, "needs_training": grading.needs_training(user)}
 
 
@@ -60,9 +61,11 @@ def inspector_create(request: HttpRequest) -> HttpResponse:
     data = form.cleaned_data
     try:
         user, password = accounts.create_inspector(
-            data["username"], password=data["password"] or None, email=data["email"],
+            data["username"],
+            password=data["password"] or None,
+            email=data["email"],
             full_name=data["full_name"],
-        )  # fmt: skip
+        )
     except accounts.AccountError as exc:
         return inspector_list(request, [str(exc)], status=400)
     shown = (

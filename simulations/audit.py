@@ -21,12 +21,21 @@ file's header as ``AUD_*`` keys); ``evaluate_network`` reports it beside
 the network's AUC on any labelled set.
 """
 
+from __future__ import annotations
+
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from core.imaging import BORDER_PX, estimate_noise_sigma
 from core.stats import rank_auc
+
+if TYPE_CHECKING:
+    from simulations.stampset import StampSet
+
 
 # name -> (FITS header key, what it is)
 SUMMARIES = {
@@ -44,13 +53,15 @@ NOISE_AUC_RANGE = (0.45, 0.55)
 META_SUMMARIES = ("lens_mag", "lens_r_eff")
 
 
-def reference_band_index(bands):
+def reference_band_index(bands: list[str]) -> int:
     """The band the audit measures: r where there is one, else the first."""
     bands = list(bands)
     return bands.index("r") if "r" in bands else 0
 
 
-def summaries(stamps, pixscale_arcsec, band=0, meta=None):
+def summaries(
+    stamps: ArrayLike, pixscale_arcsec: float, band: int = 0, meta: Mapping | None = None
+) -> dict[str, np.ndarray]:
     """The per-stamp summaries of ``stamps`` (N, B, H, W) in ``band``.
 
     Fluxes are sums over circular apertures about the stamp centre, after
@@ -100,11 +111,11 @@ class Audit:
     parts: list = field(default_factory=list)
     labels: list = field(default_factory=list)
 
-    def add(self, stamps, labels, meta=None):
+    def add(self, stamps: ArrayLike, labels: ArrayLike, meta: Mapping | None = None) -> None:
         self.parts.append(summaries(stamps, self.pixscale_arcsec, self.band, meta))
         self.labels.append(np.asarray(labels))
 
-    def result(self):
+    def result(self) -> dict[str, float]:
         """{summary: AUC}, or {} when the set lacks a class."""
         if not self.parts:
             return {}
@@ -114,13 +125,13 @@ class Audit:
         return aucs(merged, labels)
 
 
-def auc_standard_error(n_lenses, n_nonlenses):
+def auc_standard_error(n_lenses: int, n_nonlenses: int) -> float:
     """Standard error of an AUC of 0.5 (no information) between classes of
     these sizes: ``sqrt((n1 + n2 + 1) / (12 n1 n2))`` (Mann-Whitney)."""
     return float(np.sqrt((n_lenses + n_nonlenses + 1) / (12.0 * n_lenses * n_nonlenses)))
 
 
-def aucs(values, labels):
+def aucs(values: dict[str, np.ndarray], labels: ArrayLike) -> dict[str, float]:
     """AUC of each summary for lens (label 1) vs non-lens (0), and under
     ``"n_lenses"``/``"n_nonlenses"`` the class sizes; {} when a class is
     missing. Unlabelled stamps (-1) are left out."""
@@ -153,7 +164,7 @@ def _flagged(result):
     return out
 
 
-def problems(result):
+def problems(result: dict[str, float]) -> list[str]:
     """The summaries that give the label away, as sentences (empty: passes)."""
     return [
         f"{name} ({SUMMARIES[name][1]}) separates lenses from non-lenses with AUC {value:.3f}, "
@@ -162,7 +173,7 @@ def problems(result):
     ]
 
 
-def best_summary(result):
+def best_summary(result: dict[str, float]) -> dict | None:
     """The summary furthest from 0.5 (either way) as ``{"name", "auc",
     "separation"}``, separation being the AUC it gives when turned the
     right way up; None without a result."""
@@ -173,7 +184,7 @@ def best_summary(result):
     return {"name": name, "auc": result[name], "separation": 0.5 + abs(result[name] - 0.5)}
 
 
-def header_cards(result):
+def header_cards(result: dict[str, float]) -> dict[str, tuple]:
     """FITS header cards (key -> (value, comment)) of an audit result."""
     cards = {
         key: (round(float(result[name]), 4), f"shortcut audit AUC: {name}")
@@ -190,7 +201,7 @@ def header_cards(result):
 HEADER_KEYS = [key for key, _ in SUMMARIES.values()] + ["AUD_NL", "AUD_NN", "AUD_PASS"]
 
 
-def from_header(header):
+def from_header(header: Mapping) -> dict[str, float]:
     """The audit result stored in a stamp-set header ({} if none: a set of
     one class has no audit, its placeholders stay at -1)."""
     out = {
@@ -203,7 +214,7 @@ def from_header(header):
     return out
 
 
-def audit_stampset(stampset, chunk=2048):
+def audit_stampset(stampset: StampSet, chunk: int = 2048) -> dict[str, float]:
     """The audit of a labelled stamp set read from disk (any source)."""
     audit = Audit(stampset.pixscale_arcsec, reference_band_index(stampset.bands))
     meta = stampset.meta
@@ -216,7 +227,7 @@ def audit_stampset(stampset, chunk=2048):
     return audit.result()
 
 
-def report_lines(result):
+def report_lines(result: dict[str, float]) -> list[str]:
     """One line per summary, flagged where it gives the label away."""
     flagged = {name for name, _, _ in _flagged(result)}
     se = auc_standard_error(result["n_lenses"], result["n_nonlenses"])

@@ -5,6 +5,8 @@ web pages' (g,r,i composite where the set has those bands, else its grey
 band; sky-noise scaling, masked pixels in one colour, a scale bar).
 """
 
+from pathlib import Path
+
 import numpy as np
 
 from core import display
@@ -24,7 +26,9 @@ def _caption(meta, i):
     return " ".join(parts)
 
 
-def write_contact_sheet(stampset_path, png_path, columns=8):
+def write_contact_sheet(
+    stampset_path: str | Path, png_path: str | Path, columns: int = 8
+) -> str | Path:
     """A contact sheet of a stamp-set file with one row per kind and subkind
     (META ``kind``/``subkind``), the first ``columns`` stamps of each, so that
     a person sees at a glance what the set holds. Each row starts with its
@@ -49,8 +53,13 @@ def write_contact_sheet(stampset_path, png_path, columns=8):
         rows.append((f"{group} ({len(members)})", tiles, [_caption(meta, i) for i in shown]))
     w = s.cube.shape[-1]
     tile_px = w * max(1, 96 // max(w, 1) + 1)
-    png = display.contact_sheet(rows, tile_px=max(16, tile_px), row_title_px=ROW_TITLE_PX,
-                                pixscale_arcsec=s.pixscale_arcsec, columns=columns)  # fmt: skip
+    png = display.contact_sheet(
+        rows,
+        tile_px=max(16, tile_px),
+        row_title_px=ROW_TITLE_PX,
+        pixscale_arcsec=s.pixscale_arcsec,
+        columns=columns,
+    )
     with open(png_path, "wb") as out:
         out.write(png)
     return png_path

@@ -160,7 +160,7 @@ def _band_config(config):
     return config
 
 
-def sky_sigma(config):
+def sky_sigma(config: dict) -> dict[str, float]:
     """Background rms (counts) of the field's tiles per band: the depth model
     at the middle of the survey's sky-brightness range."""
     depth = config["depth"]
@@ -241,23 +241,23 @@ def _subset(scene, idx):
     return out
 
 
-def kids_name(ra_deg, dec_deg):
+def kids_name(ra_deg: float, dec_deg: float) -> str:
     """``KIDS JHHMMSS.ss+DDMMSS.ss``, truncated, as the KiDS DR3 IDs that
     He et al. 2020 list (e.g. KIDS J085446.55-012137.14)."""
     return iau_name(ra_deg, dec_deg, prefix="KIDS")
 
 
 def simulate_field(
-    folder,
-    seed=0,
-    n_lenses=8,
-    n_lrgs=40,
-    n_galaxies=250,
-    n_stars=60,
-    n_faint_red=30,
-    size_px=1500,
-    center_deg=(35.0, -33.0),
-):
+    folder: str | Path,
+    seed: int = 0,
+    n_lenses: int = 8,
+    n_lrgs: int = 40,
+    n_galaxies: int = 250,
+    n_stars: int = 60,
+    n_faint_red: int = 30,
+    size_px: int = 1500,
+    center_deg: tuple[float, float] = (35.0, -33.0),
+) -> tuple[Path, dict]:
     """Write a simulated field into ``folder`` (created; replaced if it holds a field)."""
     folder = Path(folder)
     if n_lenses > n_lrgs:

@@ -5,6 +5,7 @@ and the same arguments give the same bytes: each chunk draws from its own
 random stream, spawned from the seed by chunk index.
 """
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -20,13 +21,13 @@ GENERATOR_VERSION = "lensfinder-sim-2"
 COMPILE_FROM = 10_000
 
 
-def default_device():
+def default_device() -> str:
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def parse_psf_range(text):
+def parse_psf_range(text: str) -> tuple[float, float]:
     """``"0.5,0.9"`` -> (0.5, 0.9) arcsec, checked."""
     try:
         low, high = (float(v) for v in text.split(","))
@@ -39,7 +40,7 @@ def parse_psf_range(text):
     return low, high
 
 
-def check_output(path):
+def check_output(path: str | Path) -> Path:
     path = Path(path)
     if path.is_dir():
         raise SimulationError(f"{path} is a directory: give a file name such as {path}/set.fits.")
@@ -55,7 +56,7 @@ def check_output(path):
     return path
 
 
-def check_counts(n_lenses, n_nonlenses):
+def check_counts(n_lenses: int, n_nonlenses: int) -> int:
     """The total number of stamps, after checking both counts."""
     for name, n in (("lenses", n_lenses), ("non-lenses", n_nonlenses)):
         if int(n) != n or n < 0:
@@ -66,8 +67,16 @@ def check_counts(n_lenses, n_nonlenses):
     return total
 
 
-def write_labelled_set(out, n_lenses, n_nonlenses, seed, layout, id_prefix, make_chunk,
-                       progress=None):  # fmt: skip
+def write_labelled_set(
+    out: Path,
+    n_lenses: int,
+    n_nonlenses: int,
+    seed: int,
+    layout: dict,
+    id_prefix: str,
+    make_chunk: Callable[[np.ndarray, np.random.Generator], tuple[np.ndarray, dict]],
+    progress: Callable[[int, int], None] | None = None,
+) -> Path:
     """Stream a labelled set to ``out`` chunk by chunk, with its shortcut audit.
 
     Labels are shuffled through the set; chunk ``k`` draws from its own
@@ -87,9 +96,15 @@ def write_labelled_set(out, n_lenses, n_nonlenses, seed, layout, id_prefix, make
     reserved = {key: (-1.0, "shortcut audit (-1: not computed)") for key in audit.HEADER_KEYS}
     reserved["AUD_PASS"] = (False, "shortcut audit passed")
     with StampSetWriter(
-        out, total, layout["bands"], (size, size), layout["pixscale_arcsec"],
-        survey=layout["survey"], units=layout["units"], header={**layout["header"], **reserved},
-    ) as writer:  # fmt: skip
+        out,
+        total,
+        layout["bands"],
+        (size, size),
+        layout["pixscale_arcsec"],
+        survey=layout["survey"],
+        units=layout["units"],
+        header={**layout["header"], **reserved},
+    ) as writer:
         for k, chunk_seed in enumerate(chunk_seeds):
             chunk_labels = labels[k * CHUNK : (k + 1) * CHUNK]
             stamps, meta = make_chunk(chunk_labels, np.random.default_rng(chunk_seed))
@@ -104,8 +119,17 @@ def write_labelled_set(out, n_lenses, n_nonlenses, seed, layout, id_prefix, make
     return out
 
 
-def simulate_stampset(survey, n_lenses, n_nonlenses, seed, out, psf_fwhm=None, progress=None,
-                      compile=None, device=None):  # fmt: skip
+def simulate_stampset(
+    survey: str,
+    n_lenses: int,
+    n_nonlenses: int,
+    seed: int,
+    out: str | Path,
+    psf_fwhm: tuple[float, float] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    compile: bool | None = None,
+    device: str | None = None,
+) -> Path:
     """Simulate ``n_lenses`` lenses and ``n_nonlenses`` non-lenses into ``out``.
 
     Parameters
@@ -147,7 +171,7 @@ def simulate_stampset(survey, n_lenses, n_nonlenses, seed, out, psf_fwhm=None, p
             "GENERATR": GENERATOR_VERSION,
             "SURVEYCF": survey if isinstance(survey, str) and len(survey) <= 60 else "custom",
             "COMPILED": bool(compile),
-        },  # fmt: skip
+        },
     }
 
     def make_chunk(labels, rng):

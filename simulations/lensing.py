@@ -20,7 +20,9 @@ SIE_CORE_ARCSEC = 1e-10
 SERIES_BELOW = 1e-3
 
 
-def rotate(x, y, phi):
+def rotate(
+    x: torch.Tensor, y: torch.Tensor, phi: torch.Tensor | float
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Coordinates in the frame rotated counter-clockwise by ``phi`` (rad)."""
     cos, sin = torch.cos(phi), torch.sin(phi)
     return cos * x + sin * y, -sin * x + cos * y
@@ -42,7 +44,7 @@ def _atanh_over(e, v):
     return torch.where(e < SERIES_BELOW, series, torch.atanh(safe_e * v) / safe_e)
 
 
-def check_axis_ratio(q):
+def check_axis_ratio(q: torch.Tensor | float) -> None:
     q = torch.as_tensor(q)
     if torch.any(q <= 0) or torch.any(q > 1):
         raise ValueError(
@@ -50,7 +52,15 @@ def check_axis_ratio(q):
         )
 
 
-def sie_deflection(x, y, theta_E, q, phi, center_x=0.0, center_y=0.0):
+def sie_deflection(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    theta_E: torch.Tensor | float,
+    q: torch.Tensor | float,
+    phi: torch.Tensor | float,
+    center_x: torch.Tensor | float = 0.0,
+    center_y: torch.Tensor | float = 0.0,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Deflection (alpha_x, alpha_y), arcsec, of a singular isothermal ellipsoid.
 
     Keeton & Kochanek 1998 closed form in the major-axis frame, with
@@ -68,7 +78,15 @@ def sie_deflection(x, y, theta_E, q, phi, center_x=0.0, center_y=0.0):
     return rotate(ax, ay, -phi)
 
 
-def sie_convergence(x, y, theta_E, q, phi, center_x=0.0, center_y=0.0):
+def sie_convergence(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    theta_E: torch.Tensor | float,
+    q: torch.Tensor | float,
+    phi: torch.Tensor | float,
+    center_x: torch.Tensor | float = 0.0,
+    center_y: torch.Tensor | float = 0.0,
+) -> torch.Tensor:
     """Convergence kappa (dimensionless) of the SIE (He et al. 2020 eq. 9)."""
     x_, y_ = rotate(x - center_x, y - center_y, phi)
     q = torch.as_tensor(q, dtype=x_.dtype, device=x_.device)
@@ -78,7 +96,13 @@ def sie_convergence(x, y, theta_E, q, phi, center_x=0.0, center_y=0.0):
     return b / (2 * psi)
 
 
-def sis_deflection(x, y, theta_E, center_x=0.0, center_y=0.0):
+def sis_deflection(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    theta_E: torch.Tensor | float,
+    center_x: torch.Tensor | float = 0.0,
+    center_y: torch.Tensor | float = 0.0,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Deflection (alpha_x, alpha_y), arcsec, of a singular isothermal sphere;
     zero at its centre."""
     dx, dy = x - center_x, y - center_y
@@ -87,18 +111,32 @@ def sis_deflection(x, y, theta_E, center_x=0.0, center_y=0.0):
     return a * dx, a * dy
 
 
-def sis_convergence(x, y, theta_E, center_x=0.0, center_y=0.0):
+def sis_convergence(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    theta_E: torch.Tensor | float,
+    center_x: torch.Tensor | float = 0.0,
+    center_y: torch.Tensor | float = 0.0,
+) -> torch.Tensor:
     dx, dy = x - center_x, y - center_y
     return theta_E / (2 * torch.sqrt(dx * dx + dy * dy))
 
 
-def shear_deflection(x, y, gamma1, gamma2):
+def shear_deflection(
+    x: torch.Tensor, y: torch.Tensor, gamma1: torch.Tensor | float, gamma2: torch.Tensor | float
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Deflection (alpha_x, alpha_y), arcsec, of an external shear about the
     origin: ``alpha = (g1 x + g2 y, g2 x - g1 y)`` (lenstronomy's SHEAR)."""
     return gamma1 * x + gamma2 * y, gamma2 * x - gamma1 * y
 
 
-def trace(x, y, lens, subhaloes=None, shear=None):
+def trace(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    lens: dict,
+    subhaloes: dict | None = None,
+    shear: dict | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Source-plane positions (beta_x, beta_y) of image-plane rays (x, y).
 
     Parameters
@@ -114,13 +152,17 @@ def trace(x, y, lens, subhaloes=None, shear=None):
     shear : dict, optional
         ``gamma1``, ``gamma2`` of an external shear about the origin.
     """
-    ax, ay = sie_deflection(x, y, lens["theta_E"], lens["q"], lens["phi"],
-                            lens["center_x"], lens["center_y"])  # fmt: skip
+    ax, ay = sie_deflection(
+        x, y, lens["theta_E"], lens["q"], lens["phi"], lens["center_x"], lens["center_y"]
+    )
     if subhaloes is not None and subhaloes["theta_E"].shape[1] > 0:
         sx, sy = sis_deflection(
-            x.unsqueeze(-3), y.unsqueeze(-3), subhaloes["theta_E"],
-            subhaloes["center_x"], subhaloes["center_y"],
-        )  # fmt: skip
+            x.unsqueeze(-3),
+            y.unsqueeze(-3),
+            subhaloes["theta_E"],
+            subhaloes["center_x"],
+            subhaloes["center_y"],
+        )
         ax = ax + sx.sum(dim=-3)
         ay = ay + sy.sum(dim=-3)
     if shear is not None:

@@ -7,12 +7,15 @@ import math
 
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 
 FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))  # 2.3548
 GAUSSIAN_ABOVE = 30.0  # counts
 
 
-def gaussian_psf_convolve(images, fwhm_arcsec, pixscale_arcsec):
+def gaussian_psf_convolve(
+    images: torch.Tensor, fwhm_arcsec: torch.Tensor | float, pixscale_arcsec: float
+) -> torch.Tensor:
     """Convolve ``images`` with circular Gaussian PSFs, conserving flux.
 
     The kernel is the Gaussian sampled at pixel centres and normalised to a
@@ -40,7 +43,7 @@ def _apply_transfer(images, transfer, padded):
     return out[..., :h, :w]
 
 
-def moffat_alpha(fwhm, beta):
+def moffat_alpha(fwhm: torch.Tensor, beta: torch.Tensor | float) -> torch.Tensor:
     """Moffat core width alpha for a FWHM (same units): ``FWHM / (2 sqrt(2^(1/beta) - 1))``."""
     return fwhm / (2 * torch.sqrt(torch.pow(2.0, 1.0 / beta) - 1))
 
@@ -94,7 +97,12 @@ class PSF:
         padded[..., : 2 * r + 1, : 2 * r + 1] = kernel
         self.transfer = torch.fft.rfft2(padded.roll((-r, -r), (-2, -1)))
 
-    def convolve(self, images, bands=slice(None), stamps=slice(None)):
+    def convolve(
+        self,
+        images: torch.Tensor,
+        bands: slice | list[int] = slice(None),
+        stamps: slice | torch.Tensor = slice(None),
+    ) -> torch.Tensor:
         """``images`` (b, k, H, W) convolved with the PSFs of ``bands`` (k of
         them) of the stamps ``stamps`` (b of them; all by default)."""
         return _apply_transfer(images, self.transfer[stamps][:, bands], self.padded)
@@ -120,7 +128,12 @@ def _fast_length(n):
         n += 1
 
 
-def add_noise(signal, sigma_bg, generator, shift_px=None):
+def add_noise(
+    signal: torch.Tensor,
+    sigma_bg: torch.Tensor,
+    generator: torch.Generator | None,
+    shift_px: torch.Tensor | None = None,
+) -> torch.Tensor:
     """``Poisson(signal) + N(0, sigma_bg^2)``; signal in counts (>= 0).
 
     ``sigma_bg`` (counts) broadcasts to ``(B, nb, 1, 1)``: the Gaussian sky
@@ -145,7 +158,7 @@ def add_noise(signal, sigma_bg, generator, shift_px=None):
     return signal + deviation
 
 
-def correlate(noise, shift_px):
+def correlate(noise: torch.Tensor, shift_px: torch.Tensor) -> torch.Tensor:
     """Noise ``(B, nb, H, W)`` resampled bilinearly by the sub-pixel offsets
     ``shift_px`` (B, 2) = (dx, dy), rescaled so that every pixel keeps its
     variance: neighbouring pixels become correlated (a coadd made with
@@ -159,15 +172,20 @@ def correlate(noise, shift_px):
     return sum(w * s for w, s in zip(weights, shifted, strict=True)) / norm
 
 
-def counts_per_second(mag, zero_point):
+def counts_per_second(mag: ArrayLike, zero_point: float) -> np.ndarray:
     """Photo-electrons per second of a source of AB magnitude ``mag`` (or per
     arcsec^2 for a surface brightness), for a zero point giving 1 e-/s."""
     return 10 ** (-0.4 * (np.asarray(mag, np.float64) - zero_point))
 
 
 def background_sigma(
-    sky_mag_arcsec2, zero_point, exposure_s, n_exposures, read_noise_e, pixscale_arcsec
-):
+    sky_mag_arcsec2: ArrayLike,
+    zero_point: float,
+    exposure_s: float,
+    n_exposures: int,
+    read_noise_e: float,
+    pixscale_arcsec: float,
+) -> np.ndarray:
     """The background rms per pixel (e-) of a stack: sky photons over the
     total exposure plus the read noise of each of ``n_exposures`` frames,
     ``sqrt(sky + n RN^2)``. It depends on the survey and the night, never on
@@ -176,7 +194,7 @@ def background_sigma(
     return np.sqrt(sky + n_exposures * read_noise_e**2)
 
 
-def arc_snr(source_image, sigma_bg):
+def arc_snr(source_image: torch.Tensor, sigma_bg: torch.Tensor) -> torch.Tensor:
     """Lanusse et al. 2018 eq. 10: ``F_tot / (sigma sqrt(N_pix))``.
 
     ``source_image``: the noiseless, PSF-convolved lensed source (counts),

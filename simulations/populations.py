@@ -48,6 +48,7 @@ import functools
 
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 from scipy import special
 
 from simulations import cosmology
@@ -63,31 +64,35 @@ FEATURE_MAGNIFICATION = (2.0, 20.0)
 # --- small helpers ---------------------------------------------------------
 
 
-def uniform(rng, bounds, n):
+def uniform(rng: np.random.Generator, bounds: tuple[float, float], n: int) -> np.ndarray:
     low, high = bounds
     return rng.uniform(low, high, n)
 
 
-def draw(rng, spec, n):
+def draw(
+    rng: np.random.Generator, spec: float | tuple[float, float] | list[float], n: int
+) -> np.ndarray:
     """A number (constant) or a (low, high) range (uniform), as ``n`` values."""
     if isinstance(spec, (int, float)):
         return np.full(n, float(spec))
     return uniform(rng, spec, n)
 
 
-def colours(rng, colour_cfg, bands, n):
+def colours(rng: np.random.Generator, colour_cfg: dict, bands: list[str], n: int) -> np.ndarray:
     """Magnitude offsets from r, ``(n, nb)``; bands the dict omits get 0."""
     return np.stack([draw(rng, colour_cfg.get(b, 0.0), n) for b in bands], axis=1)
 
 
-def source_magnitudes(bounds, n, rng):
+def source_magnitudes(
+    bounds: tuple[float, float] | list[float], n: int, rng: np.random.Generator
+) -> np.ndarray:
     """``p(m) ~ 10^(0.3 m)`` (galaxy number counts) on [low, high]."""
     low, high = bounds
     span = 10 ** (0.3 * (high - low)) - 1
     return low + np.log10(1 + rng.uniform(size=n) * span) / 0.3
 
 
-def draw_source_mags(source_cfg, n, rng):
+def draw_source_mags(source_cfg: dict, n: int, rng: np.random.Generator) -> np.ndarray:
     """Source magnitudes: uniform over ``mag`` (He et al.'s flat draws) or
     from galaxy number counts (``mag_distribution: "counts"``)."""
     if source_cfg.get("mag_distribution", "uniform") == "counts":
@@ -95,7 +100,7 @@ def draw_source_mags(source_cfg, n, rng):
     return uniform(rng, source_cfg["mag"], n)
 
 
-def pick(rng, shares, n):
+def pick(rng: np.random.Generator, shares: dict[str, float], n: int) -> np.ndarray:
     """``n`` names drawn with the given shares (a dict name -> share)."""
     names = list(shares)
     if n == 0:
@@ -103,7 +108,9 @@ def pick(rng, shares, n):
     return rng.choice(names, size=n, p=np.asarray(list(shares.values())) / sum(shares.values()))
 
 
-def truncated_lognormal(rng, median, scatter_ln, low, high, n):
+def truncated_lognormal(
+    rng: np.random.Generator, median: float, scatter_ln: float, low: float, high: float, n: int
+) -> np.ndarray:
     """``median exp(scatter N(0, 1))`` truncated to [low, high] by inverse transform."""
     if scatter_ln == 0:
         return np.clip(np.full(n, float(median)), low, high)
@@ -121,12 +128,12 @@ class Table:
         self.columns = columns.split()
         self.defaults = defaults
 
-    def add(self, stamp, **columns):
+    def add(self, stamp: ArrayLike, **columns) -> None:
         stamp = np.asarray(stamp, np.int64)
         if len(stamp):
             self.parts.append({"stamp": stamp, **{k: np.asarray(v) for k, v in columns.items()}})
 
-    def done(self, nb):
+    def done(self, nb: int) -> dict[str, np.ndarray]:
         names = {"stamp", *self.columns, *self.defaults}
         for part in self.parts:
             names |= set(part)
@@ -180,7 +187,9 @@ def _pairs(lens_cfg):
     return tuple(sorted((float(z), tuple(s)) for z, s in lens_cfg["redshift_pairs"].items()))
 
 
-def sample_lens_masses(lens_cfg, n, rng):
+def sample_lens_masses(
+    lens_cfg: dict, n: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """z_l, z_s, sigma_v (km/s), theta_E (arcsec) of ``n`` lenses, theta_E
     within ``theta_e_arcsec``."""
     theta_range = tuple(lens_cfg["theta_e_arcsec"])
@@ -241,7 +250,9 @@ def sample_lens_masses(lens_cfg, n, rng):
     raise ValueError("lens.sigma_v_kms and lens.z_lens cannot reach lens.theta_e_arcsec.")
 
 
-def sample_masses_and_magnitudes(config, n, rng):
+def sample_masses_and_magnitudes(
+    config: dict, n: int, rng: np.random.Generator
+) -> list[np.ndarray]:
     """Masses and the central galaxy's r magnitude (Faber-Jackson, scattered),
     redrawn until the magnitude lies within ``central.mag_r``."""
     central = config["central"]
@@ -264,7 +275,13 @@ def sample_masses_and_magnitudes(config, n, rng):
     )
 
 
-def sample_subhaloes(sigma, z_l, z_s, half_field_arcsec, rng):
+def sample_subhaloes(
+    sigma: np.ndarray,
+    z_l: np.ndarray,
+    z_s: np.ndarray,
+    half_field_arcsec: float,
+    rng: np.random.Generator,
+) -> dict[str, np.ndarray]:
     """theta_E, x, y (arcsec) of in-field SIS subhaloes, shape (n, MAX_SUBHALOES)."""
     n = len(sigma)
     out = {k: np.zeros((n, MAX_SUBHALOES)) for k in ("theta_e", "x", "y")}
@@ -299,7 +316,9 @@ def sample_subhaloes(sigma, z_l, z_s, half_field_arcsec, rng):
     return out
 
 
-def caustic_points(theta_E, q, phi, t):
+def caustic_points(
+    theta_E: np.ndarray, q: np.ndarray, phi: np.ndarray, t: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Points of each SIE's tangential caustic at parameters ``t`` (rad), arcsec.
 
     For an isothermal lens det A = 1 - 2 kappa, so the tangential critical
@@ -314,12 +333,21 @@ def caustic_points(theta_E, q, phi, t):
     return (x - ax).numpy(), (y - ay).numpy()
 
 
-def caustic_offsets(theta_E, q, phi, rng):
+def caustic_offsets(
+    theta_E: np.ndarray, q: np.ndarray, phi: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """A random point on each SIE's tangential caustic, arcsec."""
     return caustic_points(theta_E, q, phi, rng.uniform(0, 2 * np.pi, len(theta_E)))
 
 
-def source_positions(configuration, theta_E, q, phi, r_eff, rng):
+def source_positions(
+    configuration: np.ndarray,
+    theta_E: np.ndarray,
+    q: np.ndarray,
+    phi: np.ndarray,
+    r_eff: np.ndarray,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
     """Source-plane centres (x, y), arcsec, for each lens's image configuration.
 
     ``quad``: inside the tangential caustic (a caustic point pulled towards
@@ -743,7 +771,9 @@ def _observing(config, n, rng):
     return fwhm, np.repeat(beta[:, None], len(bands), axis=1), sky, shift
 
 
-def central_galaxies(config, theta_E, mag, rng):
+def central_galaxies(
+    config: dict, theta_E: np.ndarray, mag: ArrayLike, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
     """The central galaxy of each stamp from the one population: r magnitude
     ``mag``, R_eff from (phantom) theta_E, Sersic n, q, position angle,
     centring offset and colours."""
@@ -761,7 +791,9 @@ def central_galaxies(config, theta_E, mag, rng):
     }
 
 
-def new_scene(config, labels, central, theta_E, rng):
+def new_scene(
+    config: dict, labels: np.ndarray, central: dict, theta_E: np.ndarray, rng: np.random.Generator
+) -> dict:
     """A scene holding only its central galaxies (no component rows yet)."""
     labels = np.asarray(labels).astype(np.int16)
     n, bands = len(labels), config["bands"]
@@ -807,21 +839,27 @@ def new_scene(config, labels, central, theta_E, rng):
 TABLES = ("sersic", "spirals", "points", "clumps", "rings", "feature_sersic", "feature_points")
 
 
-def finish(scene, config):
+def finish(scene: dict, config: dict) -> dict:
     """Turn the scene's tables into arrays (after every row is added)."""
     for key in TABLES:
         scene[key] = scene[key].done(len(config["bands"]))
     return scene
 
 
-def add_lenses(config, scene, li, masses, rng):
+def add_lenses(
+    config: dict,
+    scene: dict,
+    li: ArrayLike,
+    masses: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    rng: np.random.Generator,
+) -> None:
     """Make the stamps ``li`` lenses: their mass (z_l, z_s, sigma, theta_E
     arrays over the whole scene), shear, subhaloes and lensed source."""
     z_l, z_s, sigma, theta_E = masses
     _lens_only(config, np.asarray(li), theta_E, z_l, z_s, sigma, scene["central"], scene, rng)
 
 
-def sample(config, labels, rng):
+def sample(config: dict, labels: ArrayLike, rng: np.random.Generator) -> dict:
     """The scene of a batch: ``labels`` (1 lens, 0 non-lens) in order."""
     labels = np.asarray(labels).astype(np.int16)
     n = len(labels)

@@ -20,9 +20,11 @@
 
 import logging
 import math
+from collections.abc import Callable
 
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 
 from simulations import observe
 from simulations.lensing import rotate, trace
@@ -37,26 +39,26 @@ MAX_CLUMPS = 2  # source clumps per lens (populations draws one or two)
 logger = logging.getLogger(__name__)
 
 
-def reference_band(config):
+def reference_band(config: dict) -> str:
     return "r" if "r" in config["bands"] else config["bands"][0]
 
 
-def counts_per_unit_flux(config, band):
+def counts_per_unit_flux(config: dict, band: str) -> float:
     """Counts (e-) of a magnitude-0 source in ``band`` over the whole exposure."""
     depth = config["depth"]
     return 10 ** (0.4 * depth["zero_point"][band]) * depth["exposure_s"][band]
 
 
-def mag_to_counts(mag, config, band):
+def mag_to_counts(mag: ArrayLike, config: dict, band: str) -> np.ndarray:
     return counts_per_unit_flux(config, band) * 10 ** (-0.4 * np.asarray(mag, np.float64))
 
 
-def counts_to_mag(counts, config, band):
+def counts_to_mag(counts: ArrayLike, config: dict, band: str) -> np.ndarray:
     counts = np.maximum(np.asarray(counts, np.float64), 1e-30)
     return -2.5 * np.log10(counts / counts_per_unit_flux(config, band))
 
 
-def noise_sigma(scene, config):
+def noise_sigma(scene: dict, config: dict) -> np.ndarray:
     """Background rms (counts) of each stamp and band, shape (B, nb), from
     the depth model: sky drawn per stamp, exposure, read noise."""
     depth, pix = config["depth"], config["pixscale_arcsec"]
@@ -76,7 +78,9 @@ def noise_sigma(scene, config):
     )
 
 
-def grid(config, device, supersample, half_px=None):
+def grid(
+    config: dict, device: str | torch.device, supersample: int, half_px: int | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Pixel (or sub-pixel) centres (x, y), arcsec, shape (1, h*s, w*s), of
     the central box of ``2 half_px + 1`` pixels (the whole stamp by default);
     the stamp's centre is the centre of its middle pixel (odd sizes)."""
@@ -88,21 +92,21 @@ def grid(config, device, supersample, half_px=None):
     return x[None].to(device, DTYPE), y[None].to(device, DTYPE)
 
 
-def box(image, half_px):
+def box(image: torch.Tensor, half_px: int) -> torch.Tensor:
     """The view of the central ``2 half_px + 1`` pixels of (..., H, W) images."""
     c = image.shape[-1] // 2
     h = min(int(half_px), c)
     return image[..., c - h : c + h + 1, c - h : c + h + 1]
 
 
-def box_half_px(extent_arcsec, config):
+def box_half_px(extent_arcsec: float, config: dict) -> int:
     """Half-size (pixels) of a central box holding light out to ``extent_arcsec``,
     rounded up to 8 pixels (fewer distinct shapes to compile), at most the stamp."""
     half = math.ceil(float(np.max(extent_arcsec, initial=0.0)) / config["pixscale_arcsec"])
     return min(config["size_px"] // 2, 8 * max(1, math.ceil(half / 8)))
 
 
-def bin_pixels(fine, s):
+def bin_pixels(fine: torch.Tensor, s: int) -> torch.Tensor:
     """Average s x s sub-pixels: (B, H*s, W*s) -> (B, H, W)."""
     if s == 1:
         return fine
@@ -112,12 +116,34 @@ def bin_pixels(fine, s):
 # --- profile kernels (compiled for large sets) ---------------------------------
 
 
-def component_profile(x, y, r_eff, n_sersic, q, phi, center_x, center_y):
+def component_profile(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    r_eff: torch.Tensor,
+    n_sersic: torch.Tensor,
+    q: torch.Tensor,
+    phi: torch.Tensor,
+    center_x: torch.Tensor,
+    center_y: torch.Tensor,
+) -> torch.Tensor:
     """Unit-amplitude Sersic profiles on the grid: (B, H*s, W*s)."""
     return sersic(x, y, 1.0, r_eff, n_sersic, q, phi, center_x, center_y)
 
 
-def spiral_profile(x, y, r_eff, q, phi, center_x, center_y, arm_amp, arm_m, pitch, arm_phase, dust):
+def spiral_profile(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    r_eff: torch.Tensor,
+    q: torch.Tensor,
+    phi: torch.Tensor,
+    center_x: torch.Tensor,
+    center_y: torch.Tensor,
+    arm_amp: torch.Tensor,
+    arm_m: torch.Tensor,
+    pitch: torch.Tensor,
+    arm_phase: torch.Tensor,
+    dust: torch.Tensor,
+) -> torch.Tensor:
     """Unit-amplitude exponential disks with logarithmic arms and a dust lane.
 
     The arms modulate the disk by ``1 + A cos(m (theta - ln(r) / tan(pitch)) + phase)``
@@ -138,26 +164,26 @@ def spiral_profile(x, y, r_eff, q, phi, center_x, center_y, arm_amp, arm_m, pitc
 
 
 def lensed_profile(
-    x,
-    y,
-    center_x,
-    center_y,
-    theta_E,
-    q_lens,
-    phi_lens,
-    gamma1,
-    gamma2,
-    sub_theta_E,
-    sub_x,
-    sub_y,
-    amp,
-    r_eff,
-    n_sersic,
-    q,
-    phi,
-    src_x,
-    src_y,
-):
+    x: torch.Tensor,
+    y: torch.Tensor,
+    center_x: torch.Tensor,
+    center_y: torch.Tensor,
+    theta_E: torch.Tensor,
+    q_lens: torch.Tensor,
+    phi_lens: torch.Tensor,
+    gamma1: torch.Tensor,
+    gamma2: torch.Tensor,
+    sub_theta_E: torch.Tensor,
+    sub_x: torch.Tensor,
+    sub_y: torch.Tensor,
+    amp: torch.Tensor,
+    r_eff: torch.Tensor,
+    n_sersic: torch.Tensor,
+    q: torch.Tensor,
+    phi: torch.Tensor,
+    src_x: torch.Tensor,
+    src_y: torch.Tensor,
+) -> torch.Tensor:
     """Sources of C clumps (parameters (B, C, 1, 1), amplitudes ``amp``) seen
     through SIE + external shear + SIS subhaloes centred on the lens light."""
     xs, ys = x - center_x, y - center_y
@@ -168,7 +194,20 @@ def lensed_profile(
     return clumps.sum(dim=1)
 
 
-def ring_profile(x, y, radius, width, q, phi, center_x, center_y, theta0, extent, gradient, knots):
+def ring_profile(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    radius: torch.Tensor,
+    width: torch.Tensor,
+    q: torch.Tensor,
+    phi: torch.Tensor,
+    center_x: torch.Tensor,
+    center_y: torch.Tensor,
+    theta0: torch.Tensor,
+    extent: torch.Tensor,
+    gradient: torch.Tensor,
+    knots: torch.Tensor,
+) -> torch.Tensor:
     """Rings and arcs that are not lensed: a Gaussian ridge of ``width`` at the
     elliptical radius ``radius`` (arcsec), kept over ``extent`` (rad) of
     azimuth about ``theta0``, brighter towards one end (``gradient``) and
@@ -195,7 +234,7 @@ _KERNELS = {
 }
 
 
-def kernel(name, compile):
+def kernel(name: str, compile: bool) -> Callable[..., torch.Tensor]:
     """A profile function, eager or fused by ``torch.compile``.
 
     Compiling fuses the long chains of element-wise operations (2-5x faster
@@ -234,7 +273,7 @@ def _t(values, device, dims=2):
     return t.reshape(t.shape + (1,) * dims)
 
 
-def band_counts(mag_r, colour, config):
+def band_counts(mag_r: np.ndarray, colour: np.ndarray, config: dict) -> np.ndarray:
     """Counts (k, nb) in every band of sources of r magnitude ``mag_r`` (k,)
     with the magnitude offsets ``colour`` (k, nb): ``mag_band = mag_r + offset``."""
     mag_r = np.asarray(mag_r, np.float64)
@@ -315,7 +354,9 @@ def _deposit(image, stamp, x_arcsec, y_arcsec, flux, config):
             flat.index_add_(0, torch.as_tensor(index, device=image.device), values)
 
 
-def galaxy_images(scene, config, device="cpu", compile=False):
+def galaxy_images(
+    scene: dict, config: dict, device: str | torch.device = "cpu", compile: bool = False
+) -> torch.Tensor:
     """Noiseless galaxy light before the PSF (B, nb, H, W), counts: Sersic
     rows, spiral disks and point sources."""
     bands, size = config["bands"], config["size_px"]
@@ -358,7 +399,9 @@ def _add_rows(image, stamp, profile, scale, device):
         image[:, j].index_add_(0, index, profile * _t(scale[:, j], device))
 
 
-def feature_images(scene, config, device="cpu", compile=False):
+def feature_images(
+    scene: dict, config: dict, device: str | torch.device = "cpu", compile: bool = False
+) -> tuple[torch.Tensor, np.ndarray]:
     """Each stamp's feature for unit flux in the reference band before the
     PSF (B, nb, H, W), and the lensed sources' magnification.
 
@@ -506,7 +549,9 @@ def _lensed(unit, scene, config, device, compile):
             box(unit, half).index_add_(0, torch.as_tensor(li, device=device), binned)
 
 
-def lensed_sources(scene, config, device="cpu", compile=False):
+def lensed_sources(
+    scene: dict, config: dict, device: str | torch.device = "cpu", compile: bool = False
+) -> tuple[torch.Tensor, np.ndarray]:
     """The lensed sources alone for unit intrinsic flux in the reference band,
     (B, nb, H, W) before the PSF, and their magnification (semi-real sets)."""
     return feature_images(scene, config, device, compile)
@@ -515,7 +560,13 @@ def lensed_sources(scene, config, device="cpu", compile=False):
 # --- observing -----------------------------------------------------------------
 
 
-def solve_feature_flux(convolved_ref, sigma_ref, flux, snr_min, boost_dex):
+def solve_feature_flux(
+    convolved_ref: torch.Tensor,
+    sigma_ref: ArrayLike,
+    flux: np.ndarray,
+    snr_min: float,
+    boost_dex: np.ndarray | float,
+) -> tuple[np.ndarray, np.ndarray]:
     """Feature fluxes (counts) raised where their S/N is below ``snr_min``.
 
     ``convolved_ref`` (k, H, W): the feature for unit flux after the PSF, in
@@ -551,7 +602,7 @@ def solve_feature_flux(convolved_ref, sigma_ref, flux, snr_min, boost_dex):
     return flux, snr
 
 
-def apply_artefacts(stamps, scene):
+def apply_artefacts(stamps: np.ndarray, scene: dict) -> np.ndarray:
     """Masked blocks and tile edges as NaN, in every band (in place)."""
     size = stamps.shape[-1]
     for i in np.flatnonzero(scene["mask_block"][:, 0] >= 0):
@@ -569,7 +620,9 @@ def apply_artefacts(stamps, scene):
     return stamps
 
 
-def render(scene, config, device="cpu", compile=False):
+def render(
+    scene: dict, config: dict, device: str | torch.device = "cpu", compile: bool = False
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Observed stamps (B, nb, H, W) float32 and per-stamp measurements."""
     bands = config["bands"]
     ref = bands.index(reference_band(config))
@@ -604,7 +657,7 @@ def render(scene, config, device="cpu", compile=False):
     return stamps, {"noise_sigma": sigma, "snr": snr, "flux": flux, "magnification": magnification}
 
 
-def metadata(scene, measured, config):
+def metadata(scene: dict, measured: dict, config: dict) -> dict[str, np.ndarray]:
     """The META columns of a batch (docs/stampset.md plus what was drawn)."""
     bands = config["bands"]
     ref = bands.index(reference_band(config))
@@ -671,7 +724,13 @@ def metadata(scene, measured, config):
     return {k: (v.astype(np.float32) if v.dtype == np.float64 else v) for k, v in meta.items()}
 
 
-def simulate_batch(config, labels, rng, device="cpu", compile=False):
+def simulate_batch(
+    config: dict,
+    labels: np.ndarray,
+    rng: np.random.Generator,
+    device: str | torch.device = "cpu",
+    compile: bool = False,
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Stamps (B, nb, H, W) and META columns for ``labels``, drawn from ``rng``."""
     from simulations import populations
 

@@ -35,6 +35,9 @@ Choices (also in docs/simulations.md):
   into training and test LRGs (no LRG in both) for a network of fewer bands.
 """
 
+from collections.abc import Callable
+from pathlib import Path
+
 import numpy as np
 import torch
 
@@ -42,7 +45,7 @@ from core.noise import noise_sigma
 from simulations import observe, populations, render
 from simulations.errors import SimulationError
 from simulations.generate import check_counts, check_output, write_labelled_set
-from simulations.stampset import StampSetError, read_stampset
+from simulations.stampset import StampSet, StampSetError, read_stampset
 from simulations.surveys import get_survey, survey_for_bands
 
 BRIGHTNESS_RATIO = (0.02, 0.12)
@@ -51,7 +54,7 @@ LRG_APERTURE_ARCSEC = 3.0
 TRANSFORMS = ("dihedral", "rotate-crop")
 
 
-def lrg_flux(stamps, pixscale_arcsec, band):
+def lrg_flux(stamps: np.ndarray, pixscale_arcsec: float, band: int) -> np.ndarray:
     """Flux within LRG_APERTURE_ARCSEC of the centre above the median, per stamp."""
     img = np.nan_to_num(stamps[:, band])
     h, w = img.shape[-2:]
@@ -61,12 +64,14 @@ def lrg_flux(stamps, pixscale_arcsec, band):
     return ((img - background[:, None, None]) * inside).sum(axis=(1, 2))
 
 
-def background_sigma(stamps):
+def background_sigma(stamps: np.ndarray) -> np.ndarray:
     """Noise sigma of each stamp and band (the networks' estimate, ``core.noise``)."""
     return noise_sigma(stamps)
 
 
-def rotate_and_crop(stamps, angle_deg, crop_px, rng):
+def rotate_and_crop(
+    stamps: np.ndarray, angle_deg: np.ndarray, crop_px: int, rng: np.random.Generator
+) -> np.ndarray:
     """Rotate (deg, counter-clockwise) and crop ``crop_px`` from every edge,
     resampling back to the stamp size: one ``grid_sample`` for the batch.
 
@@ -91,7 +96,7 @@ def rotate_and_crop(stamps, angle_deg, crop_px, rng):
     return (out.numpy() + (1 - covered) * fill).astype(np.float32)
 
 
-def dihedral(stamps, quarter_turns, flip):
+def dihedral(stamps: np.ndarray, quarter_turns: np.ndarray, flip: np.ndarray) -> np.ndarray:
     """Each stamp turned by ``quarter_turns`` x 90 deg counter-clockwise, then
     mirrored left-right where ``flip``: exact, pixels are only moved."""
     out = np.empty_like(stamps)
@@ -101,7 +106,14 @@ def dihedral(stamps, quarter_turns, flip):
     return out
 
 
-def psf_columns(lrgs, bands, psf_range, n, rng, pick):
+def psf_columns(
+    lrgs: StampSet,
+    bands: list[str],
+    psf_range: tuple[float, float],
+    n: int,
+    rng: np.random.Generator,
+    pick: np.ndarray,
+) -> np.ndarray:
     """PSF FWHM (arcsec) per stamp and band: the LRG's own, else drawn from psf_range."""
     meta = lrgs.meta.colnames
     out = np.zeros((n, len(bands)))
@@ -120,8 +132,19 @@ def psf_columns(lrgs, bands, psf_range, n, rng, pick):
     return out
 
 
-def semireal_stampset(lrg_path, n_lenses, n_nonlenses, seed, out, psf_fwhm=None, progress=None,
-                      rows=None, bands=None, transform="dihedral", lookalikes=True):  # fmt: skip
+def semireal_stampset(
+    lrg_path: str | Path,
+    n_lenses: int,
+    n_nonlenses: int,
+    seed: int,
+    out: str | Path,
+    psf_fwhm: tuple[float, float] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    rows: np.ndarray | None = None,
+    bands: list[str] | None = None,
+    transform: str = "dihedral",
+    lookalikes: bool = True,
+) -> Path:
     """Write a semi-real set of ``n_lenses`` + ``n_nonlenses`` stamps made from
     ``lrg_path``: from its LRGs at ``rows`` only (default: all), in ``bands``
     (default: all of the file's, in its order). See the module docstring."""

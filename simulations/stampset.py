@@ -12,12 +12,14 @@ set is complete: a failed run never leaves a half-written set behind.
 
 import contextlib
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
 from astropy.table import Table
+from numpy.typing import ArrayLike
 
 REQUIRED_COLUMNS = ("id", "label")
 # Types of the standard columns (docs/stampset.md); other columns keep their own.
@@ -71,8 +73,9 @@ class StampSetWriter:
     ...     w.write(cube, {"id": ["a", "b"], "label": [1, 0]})
     """
 
-    def __init__(self, path, n, bands, shape, pixscale_arcsec, survey="", units="counts",
-                 header=None):  # fmt: skip
+    def __init__(
+        self, path, n, bands, shape, pixscale_arcsec, survey="", units="counts", header=None
+    ):
         if n < 0:
             raise StampSetError(f"A stamp set needs n >= 0 stamps, not {n}.")
         if not bands:
@@ -112,7 +115,7 @@ class StampSetWriter:
         # A str, not a Path: astropy takes only the file name from a Path here.
         self._stream = fits.StreamingHDU(str(self._tmp), cube)
 
-    def write(self, stamps, meta):
+    def write(self, stamps: np.ndarray, meta: Mapping[str, ArrayLike]) -> None:
         """Append ``stamps`` (k, B, H, W) and their ``meta`` (column -> k values)."""
         stamps = np.asarray(stamps)
         expected = (len(self.bands), *self.shape)
@@ -138,14 +141,14 @@ class StampSetWriter:
         self._stream.write(np.ascontiguousarray(stamps, dtype=">f4"))
         self.written += k
 
-    def set_header(self, cards):
+    def set_header(self, cards: Mapping) -> None:
         """PRIMARY header cards (key -> value or (value, comment)) known only
         once the stamps are written, e.g. an audit of them; written at
         ``close``. Declare the keys in ``header`` up front (any value) so that
         the header keeps its size and is rewritten in place, not the file."""
         self._late_header.update(cards)
 
-    def close(self):
+    def close(self) -> None:
         """Finish the file: check the count and ids, write META, move into place."""
         try:
             if self.written != self.n:
@@ -168,7 +171,7 @@ class StampSetWriter:
             self.abort()
             raise
 
-    def abort(self):
+    def abort(self) -> None:
         """Drop the partial file."""
         with contextlib.suppress(Exception):  # the stream may be broken already
             self._stream.close()
@@ -202,19 +205,29 @@ class StampSet:
         return len(self.meta)
 
     @property
-    def labels(self):
+    def labels(self) -> np.ndarray:
         return np.asarray(self.meta["label"], dtype=np.int16)
 
     @property
-    def ids(self):
+    def ids(self) -> np.ndarray:
         return np.asarray(self.meta["id"]).astype(str)
 
-    def stamps(self, index=slice(None)):
+    def stamps(self, index: int | slice | np.ndarray = slice(None)) -> np.ndarray:
         """Native-endian float32 copies of the stamps at ``index``."""
         return np.asarray(self.cube[index], dtype=np.float32)
 
 
-def read_stampset(path):
+def _native_columns(meta):
+    """``meta`` with its numeric columns in native byte order (in place)."""
+    for name in meta.colnames:
+        # FITS is big-endian; hand callers (numpy, torch) native columns.
+        dtype = meta[name].dtype
+        if dtype.kind in "iuf" and not dtype.isnative:
+            meta[name] = meta[name].astype(dtype.newbyteorder("="))
+    return meta
+
+
+def read_stampset(path: str | Path) -> StampSet:
     """Open a stamp-set file; raises ``StampSetError`` saying what is wrong."""
     path = Path(path)
     if not path.is_file():
@@ -244,12 +257,7 @@ def read_stampset(path):
         raise StampSetError(
             f"{path}: BANDS lists {len(bands)} bands, the cube has {cube.shape[1]}."
         )
-    meta = Table.read(hdul["META"])
-    for name in meta.colnames:
-        # FITS is big-endian; hand callers (numpy, torch) native columns.
-        dtype = meta[name].dtype
-        if dtype.kind in "iuf" and not dtype.isnative:
-            meta[name] = meta[name].astype(dtype.newbyteorder("="))
+    meta = _native_columns(Table.read(hdul["META"]))
     missing = [c for c in REQUIRED_COLUMNS if c not in meta.colnames]
     if missing:
         raise StampSetError(

@@ -261,7 +261,7 @@ LSST_G = {
 SURVEYS = {"kids-r": KIDS_R, "kids-gri": KIDS_GRI, "lsst-g": LSST_G}
 
 
-def survey_for_bands(bands) -> str:
+def survey_for_bands(bands: list[str] | tuple[str, ...]) -> str:
     """The name of the configuration whose bands are ``bands`` (in order), a
     KiDS-like one first: the population semi-real sets draw their lenses and
     look-alikes from."""
@@ -279,7 +279,7 @@ SEEING_MAX_ARCSEC = 5.0
 SHARE_TOLERANCE = 1e-6
 
 
-def get_survey(name):
+def get_survey(name: str) -> dict:
     """A validated copy of the configuration ``name``: a key of ``SURVEYS``
     or the path of a JSON file holding one; a clear error otherwise."""
     if isinstance(name, dict):
@@ -377,7 +377,7 @@ def _share(config, dotted):
     return value
 
 
-def validate(config):
+def validate(config: dict) -> dict:  # noqa: C901  (a flat list of checks, one per key)
     """Check a survey configuration; raise ``SimulationError`` naming the key
     and the fix. Runs before any stamp is drawn."""
     bands = _get(config, "bands")

@@ -24,11 +24,12 @@ class Command(BaseCommand):
             "comparison (kept in the manifest; it reads its own bands of the stamps)",
         )
         parser.add_argument(
-            "--tta", choices=["on", "off"],
+            "--tta",
+            choices=["on", "off"],
             help="score with the mean log-odds of the 8 rotations and flips of each stamp "
             "(on) or not (off), from now on: the temperature is fitted again on --val and the "
             "thresholds measured so (refused once the network has runs)",
-        )  # fmt: skip
+        )
         parser.add_argument(
             "--val", help="labelled set to fit a temperature on, if the network has none"
         )
@@ -37,16 +38,23 @@ class Command(BaseCommand):
         try:
             baseline = get_network(options["baseline"]) if options["baseline"] else None
             weights = export(
-                get_network(name), folder, test, options["cross_test"], val_path=options["val"],
-                baseline=baseline, tta=None if options["tta"] is None else options["tta"] == "on",
-            )  # fmt: skip
+                get_network(name),
+                folder,
+                test,
+                options["cross_test"],
+                val_path=options["val"],
+                baseline=baseline,
+                tta=None if options["tta"] is None else options["tta"] == "on",
+            )
         except NetworkError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"Wrote {weights} and {weights.with_suffix('.json')}")
         manifest = json.loads(weights.with_suffix(".json").read_text())
         if manifest.get("baseline_cross_simulator"):
-            pairs = [(name, manifest["evaluation_cross_simulator"]),
-                     (options["baseline"], manifest["baseline_cross_simulator"])]  # fmt: skip
+            pairs = [
+                (name, manifest["evaluation_cross_simulator"]),
+                (options["baseline"], manifest["baseline_cross_simulator"]),
+            ]
             for who, report in pairs:
                 self.stdout.write(
                     f"{who} on {options['cross_test']}: AUC {report['auc']:.3f}, "

@@ -52,9 +52,16 @@ class Command(BaseCommand):
     def handle(self, **o):
         # The web form's checks of the inputs both take (a free name, files
         # that exist, sensible settings), with the same messages.
-        data = {"name": o["name"], "architecture": o["architecture"], "train_path": o["train"],
-                "val_path": o["val"] or "", "epochs": o["epochs"], "batch_size": o["batch_size"],
-                "lr": o["lr"], "seed": o["seed"]}  # fmt: skip
+        data = {
+            "name": o["name"],
+            "architecture": o["architecture"],
+            "train_path": o["train"],
+            "val_path": o["val"] or "",
+            "epochs": o["epochs"],
+            "batch_size": o["batch_size"],
+            "lr": o["lr"],
+            "seed": o["seed"],
+        }
         form = TrainForm(data, anywhere=True)
         if not form.is_valid():
             raise CommandError(" ".join(form_errors(form)))
@@ -67,10 +74,17 @@ class Command(BaseCommand):
                         f"No network named {o['init_from']!r} to start from: see the Networks page."
                     )
             train_settings = settings_for(
-                o["architecture"], epochs=o["epochs"], batch_size=o["batch_size"], lr=o["lr"],
-                lr_step_epochs=o["lr_step_epochs"], seed=o["seed"], augment=not o["no_augment"],
-                patience=o["patience"], stretch=o["stretch"], pixscale_arcsec=o["pixscale"],
-            )  # fmt: skip
+                o["architecture"],
+                epochs=o["epochs"],
+                batch_size=o["batch_size"],
+                lr=o["lr"],
+                lr_step_epochs=o["lr_step_epochs"],
+                seed=o["seed"],
+                augment=not o["no_augment"],
+                patience=o["patience"],
+                stretch=o["stretch"],
+                pixscale_arcsec=o["pixscale"],
+            )
             with tqdm(
                 total=train_settings.epochs, unit="epoch", disable=o["verbosity"] == 0
             ) as bar:
@@ -82,9 +96,14 @@ class Command(BaseCommand):
                     bar.update(epoch - bar.n)
 
                 network = train_and_register(
-                    o["name"], o["train"], train_settings, o["val"], progress=progress,
-                    device=o["device"], init_from=parent,
-                )  # fmt: skip
+                    o["name"],
+                    o["train"],
+                    train_settings,
+                    o["val"],
+                    progress=progress,
+                    device=o["device"],
+                    init_from=parent,
+                )
         except NetworkError as exc:
             raise CommandError(str(exc)) from exc
         sha = network.weights_sha256[:12]

@@ -20,9 +20,11 @@ class Command(BaseCommand):
         parser.add_argument("--network", required=True, help="the registered network to adapt")
         parser.add_argument("--name", required=True, help="registry name of the adapted network")
         parser.add_argument(
-            "--lenses", type=int, default=DEFAULT_LENSES,
+            "--lenses",
+            type=int,
+            default=DEFAULT_LENSES,
             help=f"semi-real training lenses, and as many non-lenses (default {DEFAULT_LENSES})",
-        )  # fmt: skip
+        )
         parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS)
         parser.add_argument("--lr", type=float, help="default: a tenth of the architecture's")
         parser.add_argument("--seed", type=int, default=0)
@@ -56,10 +58,18 @@ class Command(BaseCommand):
 
             try:
                 network = adapt_network(
-                    survey, parent, o["name"], lenses=o["lenses"], epochs=o["epochs"],
-                    lr=o["lr"], seed=o["seed"], accept_warnings=o["accept_warnings"],
-                    cross_test=o["cross_test"], progress=progress, device=o["device"],
-                )  # fmt: skip
+                    survey,
+                    parent,
+                    o["name"],
+                    lenses=o["lenses"],
+                    epochs=o["epochs"],
+                    lr=o["lr"],
+                    seed=o["seed"],
+                    accept_warnings=o["accept_warnings"],
+                    cross_test=o["cross_test"],
+                    progress=progress,
+                    device=o["device"],
+                )
             except AdaptError as exc:
                 raise CommandError(str(exc)) from exc
         adaptation = network.training["adaptation"]

@@ -24,9 +24,13 @@ class Command(BaseCommand):
         try:
             if o["images"]:
                 known = grading.known_set_from_images(
-                    name, files, is_lens=not o["non_lenses"], pixscale_arcsec=o["pixscale"],
-                    folder=settings.DATA_DIR / "known" / name, description=o["description"],
-                )  # fmt: skip
+                    name,
+                    files,
+                    is_lens=not o["non_lenses"],
+                    pixscale_arcsec=o["pixscale"],
+                    folder=settings.DATA_DIR / "known" / name,
+                    description=o["description"],
+                )
             elif len(files) != 1:
                 raise CommandError("Give one stamp-set file (or --images with FITS images).")
             else:
@@ -36,5 +40,7 @@ class Command(BaseCommand):
         TrainingPolicy.current().known_sets.add(known)
         lenses = known.items.filter(is_lens=True).count()
         training = known.items.filter(for_training=True).count()
-        self.stdout.write(f"Known set {known.name}: {known.items.count()} items ({lenses} lenses; "
-                          f"{training} for training, the rest to mix into campaigns)")  # fmt: skip
+        self.stdout.write(
+            f"Known set {known.name}: {known.items.count()} items ({lenses} lenses; "
+            f"{training} for training, the rest to mix into campaigns)"
+        )

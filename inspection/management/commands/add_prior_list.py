@@ -23,8 +23,13 @@ class Command(BaseCommand):
             raise CommandError("Give NAME and PATH, or --lenscat.")
         # The web form's checks (name, columns, the file exists), on any path:
         # whoever runs a command may read the file anyway.
-        data = {"lenscat": lenscat, "name": name or "", "path": path or "",
-                "columns": columns or "", "description": description}  # fmt: skip
+        data = {
+            "lenscat": lenscat,
+            "name": name or "",
+            "path": path or "",
+            "columns": columns or "",
+            "description": description,
+        }
         form = PriorListForm(data, anywhere=True)
         if not form.is_valid():
             raise CommandError(" ".join(form_errors(form)))

@@ -16,18 +16,25 @@ class Command(BaseCommand):
         parser.add_argument("campaign_id", type=int)
         parser.add_argument("--out", help="e.g. catalogue.fits, .csv, .ecsv, .vot")
         parser.add_argument(
-            "--selection", default="high", choices=list(catalogues.SELECTIONS),
+            "--selection",
+            default="high",
+            choices=list(catalogues.SELECTIONS),
             help="which candidates (default: the high-probability catalogue)",
-        )  # fmt: skip
+        )
         parser.add_argument("--order", default="total", choices=catalogues.ORDERS)
         parser.add_argument(
-            "--prior-list", action="append", default=None, metavar="NAME",
+            "--prior-list",
+            action="append",
+            default=None,
+            metavar="NAME",
             help="cross-match with this prior list (repeat; default: every list)",
-        )  # fmt: skip
+        )
         parser.add_argument(
-            "--radius", type=float, default=catalogues.DEFAULT_RADIUS_ARCSEC,
+            "--radius",
+            type=float,
+            default=catalogues.DEFAULT_RADIUS_ARCSEC,
             help="match radius, arcsec (default 2)",
-        )  # fmt: skip
+        )
         parser.add_argument("--gallery", help="also write a PNG contact sheet of the selection")
 
     def handle(self, campaign_id, out, selection, order, prior_list, radius, gallery, **o):

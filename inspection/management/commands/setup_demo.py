@@ -13,8 +13,11 @@ from simulations.field import simulate_field
 
 # Local demo only: fixed, printed passwords, which the login accepts only
 # from this machine (core.auth) and runstack refuses beyond loopback.
-DEMO_ROLES = {"admin": {"admin": True}, "inspector1": {"inspector": True},
-              "inspector2": {"inspector": True}}  # fmt: skip
+DEMO_ROLES = {
+    "admin": {"admin": True},
+    "inspector1": {"inspector": True},
+    "inspector2": {"inspector": True},
+}
 DEMO_USERS = [(name, DEMO_LOGINS[name], role) for name, role in DEMO_ROLES.items()]
 DEMO_FIELD_SEED = 2020
 DEMO_SURVEY = "demo-kids"
@@ -81,9 +84,20 @@ class Command(BaseCommand):
         if known is None:
             path = settings.DATA_DIR / "demo" / "known.fits"
             if not path.exists():
-                call_command("simulate", "--survey", "kids-gri", "--lenses", "30",
-                             "--nonlenses", "30", "--seed", str(DEMO_FIELD_SEED),
-                             "--out", str(path), verbosity=0)  # fmt: skip
+                call_command(
+                    "simulate",
+                    "--survey",
+                    "kids-gri",
+                    "--lenses",
+                    "30",
+                    "--nonlenses",
+                    "30",
+                    "--seed",
+                    str(DEMO_FIELD_SEED),
+                    "--out",
+                    str(path),
+                    verbosity=0,
+                )
             known = grading.add_known_set(DEMO_KNOWN, path, "simulated KiDS-like g,r,i")
             policy = TrainingPolicy.current()
             policy.n_items, policy.pass_mark = 12, 0.7
@@ -97,8 +111,10 @@ class Command(BaseCommand):
             grading.set_status(campaign, "open")
         campaign = run.campaigns.first()
         if campaign:
-            self.stdout.write(f"Demo campaign: {campaign.name} ({campaign.status}), training "
-                              f"set {known.name} ({known.items.count()} stamps)")  # fmt: skip
+            self.stdout.write(
+                f"Demo campaign: {campaign.name} ({campaign.status}), training "
+                f"set {known.name} ({known.items.count()} stamps)"
+            )
 
     def _demo_priors(self, folder):
         """Prior lens lists for the Catalogues page: the bundled lenscat, and
@@ -115,9 +131,14 @@ class Command(BaseCommand):
             truth = Table.read(folder / "truth.fits")
             lenses = truth[truth["is_lens"]][::2]
             path = settings.DATA_DIR / "demo" / f"{DEMO_PRIOR}.csv"
-            Table({"name": [f"earlier-{k}" for k in range(len(lenses))],
-                   "ra": lenses["RAJ2000"], "dec": lenses["DECJ2000"],
-                   "grade": ["A"] * len(lenses)}).write(path, overwrite=True)  # fmt: skip
+            Table(
+                {
+                    "name": [f"earlier-{k}" for k in range(len(lenses))],
+                    "ra": lenses["RAJ2000"],
+                    "dec": lenses["DECJ2000"],
+                    "grade": ["A"] * len(lenses),
+                }
+            ).write(path, overwrite=True)
             catalogues.add_prior_list(DEMO_PRIOR, path, description="half the demo lenses")
         names = ", ".join(PriorList.objects.values_list("name", flat=True))
         self.stdout.write(f"Prior lens lists: {names}")

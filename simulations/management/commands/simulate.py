@@ -28,10 +28,12 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--psf-fwhm", help="PSF FWHM range in arcsec, LOW,HIGH")
         parser.add_argument(
-            "--semi-real-transform", choices=["dihedral", "rotate-crop"], default="dihedral",
+            "--semi-real-transform",
+            choices=["dihedral", "rotate-crop"],
+            default="dihedral",
             help="how every semi-real LRG is turned, both classes alike: the 8 exact symmetries "
             "(default) or He et al.'s rotation and crop (resampled)",
-        )  # fmt: skip
+        )
         parser.add_argument(
             "--semi-real",
             metavar="LRGS.fits",
@@ -93,9 +95,16 @@ class Command(BaseCommand):
                     )
                 else:
                     path = simulate_stampset(
-                        survey, lenses, nonlenses, seed, out, psf, progress, compile,
+                        survey,
+                        lenses,
+                        nonlenses,
+                        seed,
+                        out,
+                        psf,
+                        progress,
+                        compile,
                         options["device"],
-                    )  # fmt: skip
+                    )
         except (SimulationError, StampSetError) as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"Wrote {lenses} lenses and {nonlenses} non-lenses to {path}")
