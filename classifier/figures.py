@@ -6,10 +6,8 @@ import numpy as np
 import plotly.graph_objects as go
 from numpy.typing import ArrayLike
 
-from core.logodds import format_p_lens
+from core.logodds import format_p_lens, logit_bin_edges
 from core.plots import LAYOUT
-
-LOGIT_SHOWN_MIN = -40.0  # P < 4e-18: lower log-odds count in the first bin
 
 
 def roc_figure(curves):
@@ -74,7 +72,7 @@ def logit_histogram_figure(
     groups : dict
         Label -> log-odds (``core.logodds.logit`` of the scores); every group
         is binned on the same edges, which span the scores (log-odds below
-        ``LOGIT_SHOWN_MIN`` count in the first bin) and the threshold.
+        ``core.logodds.LOGIT_SHOWN_MIN`` count in the first bin) and the threshold.
     threshold_logit : float or None
         Drawn as a dashed line, e.g. the network's 1% FPR threshold; when it
         lies off the bins an annotation says where.
@@ -87,17 +85,10 @@ def logit_histogram_figure(
     values = {k: v[np.isfinite(v)] for k, v in values.items()}
     every = np.concatenate([np.zeros(0), *values.values()])
     fig = go.Figure(layout={**LAYOUT, "barmode": "overlay"})
-    if not every.size:
+    edges = logit_bin_edges(every, threshold_logit, bins)
+    if not edges.size:
         return fig
-    lo, hi = float(every.min()), float(every.max())
-    if hi > LOGIT_SHOWN_MIN:
-        lo = max(lo, LOGIT_SHOWN_MIN)
-    span = max(hi - lo, 1.0)
-    if threshold_logit is not None and lo - span <= threshold_logit <= hi + span:
-        lo, hi = min(lo, threshold_logit), max(hi, threshold_logit)
-    if hi - lo < 1.0:  # one value: a bin of unit width around it
-        lo, hi = (lo + hi) / 2 - 0.5, (lo + hi) / 2 + 0.5
-    edges = np.linspace(lo, hi, bins + 1)
+    lo, hi = float(edges[0]), float(edges[-1])
     centres, widths = (edges[:-1] + edges[1:]) / 2, np.diff(edges)
     for label, x in values.items():
         counts, _ = np.histogram(np.maximum(x, lo), bins=edges)

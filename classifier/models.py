@@ -87,3 +87,14 @@ class Network(models.Model):
         temperature and thresholds were measured: ``training["tta"]``, set by
         ``export_network --tta``, travels in shipped manifests."""
         return bool(self.training.get("tta"))
+
+    def member_record(self) -> dict:
+        """What a committee pins of each member when it is made
+        (``services.make_committee``): its scores change with either; a member
+        whose record no longer matches makes the committee refuse to score."""
+        return {
+            "name": self.name,
+            "architecture": self.architecture,
+            "weights_sha256": self.weights_sha256,
+            "temperature": self.temperature,
+        }

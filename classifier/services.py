@@ -250,16 +250,6 @@ def load_scorer(
 # --- Committees --------------------------------------------------------------
 
 
-def _member_record(network):
-    # What a committee pins of each member: its scores change with either.
-    return {
-        "name": network.name,
-        "architecture": network.architecture,
-        "weights_sha256": network.weights_sha256,
-        "temperature": network.temperature,
-    }
-
-
 def committee_candidates(names: str | Iterable[str]) -> list[Network]:
     """The registered networks ``names`` (a list, or one comma-separated
     string), checked to make a committee: at least 2 distinct trained
@@ -322,7 +312,7 @@ def make_committee(
     if Network.objects.filter(name=name).exists():
         raise NetworkError(f"A network named {name!r} exists already: choose another name.")
     members = committee_candidates(member_names)
-    records = [_member_record(m) for m in members]
+    records = [m.member_record() for m in members]
     first = members[0]
     return Network.objects.create(
         name=name,
@@ -359,7 +349,7 @@ def committee_networks(committee: Network) -> list[Network]:
                 f"Committee {committee.name}: its member {record['name']!r} is no longer "
                 "registered; make the committee again from registered networks."
             ) from None
-        if _member_record(member) != record:
+        if member.member_record() != record:
             raise NetworkError(
                 f"Committee {committee.name}: its member {member.name} has changed since the "
                 "committee was made (weights or temperature); make the committee again."

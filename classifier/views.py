@@ -49,12 +49,8 @@ def _members(network):
     rows = []
     for record in records:
         member = found.get(record["name"])
-        # What ``services.committee_networks`` checks before scoring (its
-        # ``_member_record``; services is not imported here: it loads torch).
-        changed = member is not None and (
-            member.weights_sha256 != record.get("weights_sha256")
-            or member.temperature != record.get("temperature")
-        )
+        # What ``services.committee_networks`` checks before scoring.
+        changed = member is not None and member.member_record() != record
         rows.append({"name": record["name"], "network": member, "record": record,
                      "temperature": record.get("temperature"), "changed": changed})  # fmt: skip
     return rows

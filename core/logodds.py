@@ -78,3 +78,31 @@ def format_p_lens(x: float | None, digits: int = 4, minus: str = "\u2212") -> st
     if 0 < p < 10.0**-digits:
         return f"{p:.1e}"
     return f"{p:.{digits}f}"
+
+
+LOGIT_SHOWN_MIN = -40.0  # P < 4e-18: lower log-odds count in the first bin of a histogram
+
+
+def logit_bin_edges(
+    logits: ArrayLike, threshold_logit: float | None = None, bins: int = 40
+) -> np.ndarray:
+    """``bins + 1`` equal bin edges (log-odds) for a histogram of ``logits``.
+
+    The edges span the finite values, and the threshold when it lies within
+    one span of them (a threshold of P = 0, log-odds -744, would squash every
+    score into one bin); values below ``LOGIT_SHOWN_MIN`` belong in the first
+    bin (clip them to ``edges[0]``). Empty when no value is finite.
+    """
+    x = np.asarray(logits, np.float64)
+    x = x[np.isfinite(x)]
+    if not x.size:
+        return np.zeros(0)
+    lo, hi = float(x.min()), float(x.max())
+    if hi > LOGIT_SHOWN_MIN:
+        lo = max(lo, LOGIT_SHOWN_MIN)
+    span = max(hi - lo, 1.0)
+    if threshold_logit is not None and lo - span <= threshold_logit <= hi + span:
+        lo, hi = min(lo, threshold_logit), max(hi, threshold_logit)
+    if hi - lo < 1.0:  # one value: a bin of unit width around it
+        lo, hi = (lo + hi) / 2 - 0.5, (lo + hi) / 2 + 0.5
+    return np.linspace(lo, hi, bins + 1)

@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 from numpy.typing import ArrayLike
 from plotly.subplots import make_subplots
 
-from core.logodds import format_p_lens
+from core.logodds import format_p_lens, logit_bin_edges
 from core.plots import LAYOUT, empty_figure
 
 GREY, AMBER, STRONG, BLUE = "#9e9e9e", "#f0a202", "#c0392b", "#1f6fb2"
@@ -169,9 +169,6 @@ def score_vs_consensus_figure(
     return fig
 
 
-LOGIT_SHOWN_MIN = -40.0  # P < 4e-18: lower log-odds count in the first bin
-
-
 def logit_histogram(
     logits: ArrayLike, threshold_logit: float | None, bins: int = 40
 ) -> tuple[list[int], list[float]]:
@@ -179,7 +176,7 @@ def logit_histogram(
 
     The bins span the scores, and the threshold when it lies within one span
     of them (a threshold of P = 0, log-odds -744, would squash every score
-    into one bin); log-odds below ``LOGIT_SHOWN_MIN`` count in the first bin.
+    into one bin); log-odds below ``core.logodds.LOGIT_SHOWN_MIN`` count in the first bin.
 
     Returns
     -------
@@ -189,17 +186,10 @@ def logit_histogram(
     """
     x = np.asarray(logits, np.float64)
     x = x[np.isfinite(x)]
-    if not x.size:
+    edges = logit_bin_edges(x, threshold_logit, bins)
+    if not edges.size:
         return [], []
-    if x.max() > LOGIT_SHOWN_MIN:
-        x = np.maximum(x, LOGIT_SHOWN_MIN)
-    lo, hi = float(x.min()), float(x.max())
-    span = max(hi - lo, 1.0)
-    if lo - span <= threshold_logit <= hi + span:
-        lo, hi = min(lo, threshold_logit), max(hi, threshold_logit)
-    if hi - lo < 1.0:  # one value: a bin of unit width around it
-        lo, hi = (lo + hi) / 2 - 0.5, (lo + hi) / 2 + 0.5
-    counts, edges = np.histogram(x, bins=bins, range=(lo, hi))
+    counts, edges = np.histogram(np.maximum(x, edges[0]), bins=edges)
     return counts.tolist(), edges.tolist()
 
 

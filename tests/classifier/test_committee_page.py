@@ -5,7 +5,6 @@ import pytest
 from django.urls import reverse
 
 from classifier.models import Network
-from classifier.services import _member_record
 
 pytestmark = pytest.mark.django_db
 
@@ -21,7 +20,7 @@ def network(name, **fields):
 def committee():
     alpha = network("alpha", training={"calibration": {"temperature": 1.75}, "tta": True})
     beta = network("beta", architecture="deeplens-resnet")
-    members = [_member_record(alpha), _member_record(beta)]
+    members = [alpha.member_record(), beta.member_record()]
     return network("duo", architecture=Network.COMMITTEE, weights_path="",
                    training={"members": members})  # fmt: skip
 

@@ -51,3 +51,19 @@ def test_ordinary_probabilities_read_as_decimals():
     assert format_p_lens(-20.0) == "2.1e-09"
     assert format_p_lens(2.0, digits=3) == "0.881"
     assert format_p_lens(None) == format_p_lens(float("nan")) == "–"
+
+
+def test_one_binning_serves_the_run_page_and_the_report():
+    from classifier.figures import logit_histogram_figure
+    from core.logodds import LOGIT_SHOWN_MIN, logit_bin_edges
+    from inspection.dashboards import logit_histogram
+
+    x = [-744.0, -3.0, 0.5, 12.0]
+    edges = logit_bin_edges(x, threshold_logit=20.0, bins=10)
+    assert edges[0] == LOGIT_SHOWN_MIN and edges[-1] == 20.0 and len(edges) == 11
+    assert logit_bin_edges([], 1.0).size == 0
+    assert logit_bin_edges([5.0, 6.0], threshold_logit=-744.0)[0] == 5.0  # far: not widened
+    counts, run_edges = logit_histogram(x, 20.0, bins=10)
+    assert run_edges == edges.tolist() and sum(counts) == 4
+    bars = logit_histogram_figure({"all": x}, 20.0, bins=10).data[0]
+    assert list(bars.y) == counts

@@ -15,7 +15,7 @@ from django.urls import reverse
 
 from classifier.models import Network
 from classifier.services import load_scorer, register_shipped
-from core.logodds import LOGIT_CEIL, LOGIT_FLOOR, sigmoid
+from core.logodds import LOGIT_CEIL, LOGIT_FLOOR, LOGIT_SHOWN_MIN, sigmoid
 from inspection import dashboards, runs
 from inspection.models import Score, ScoringRun, Source, Survey
 from simulations.field import simulate_field
@@ -224,7 +224,7 @@ def test_the_score_histogram_has_a_log_odds_axis_and_the_threshold_line(construc
     assert sum(counts) == 7
     # The bins spread the saturated scores (log-odds 37-45) apart, and the
     # lowest one (-744) counts in the first bin rather than squashing the rest.
-    assert edges[0] == dashboards.LOGIT_SHOWN_MIN and edges[-1] == 45.0
+    assert edges[0] == LOGIT_SHOWN_MIN and edges[-1] == 45.0
     assert sum(1 for c in counts if c) >= 5
     fig = dashboards.score_histogram_figure(counts, edges, constructed.threshold_logit)
     assert "log-odds" in fig.layout.xaxis.title.text
