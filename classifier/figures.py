@@ -1,6 +1,6 @@
 """Plotly figures for the classifier pages, built from plain lists (no Django)."""
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
@@ -10,7 +10,7 @@ from core.logodds import format_p_lens, logit_bin_edges
 from core.plots import LAYOUT
 
 
-def roc_figure(curves):
+def roc_figure(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]]) -> go.Figure:
     """ROC curves: ``curves`` maps a label to (fpr, tpr) lists."""
     fig = go.Figure(layout=LAYOUT)
     for label, (fpr, tpr) in curves.items():
@@ -20,7 +20,7 @@ def roc_figure(curves):
     return fig
 
 
-def reliability_figure(curves):
+def reliability_figure(curves: Mapping[str, Mapping[str, list]]) -> go.Figure:
     """Reliability diagram: the fraction of lenses against the mean predicted
     P(lens) in each bin. ``curves`` maps a label to a bins dict
     (``classifier.calibration.reliability``); marker areas follow the
@@ -41,7 +41,7 @@ def reliability_figure(curves):
     return fig
 
 
-def loss_figure(history):
+def loss_figure(history: Sequence[Mapping[str, float]]) -> go.Figure:
     """Training loss and validation AUC by epoch."""
     epochs = [h["epoch"] for h in history]
     fig = go.Figure(layout=LAYOUT)

@@ -14,11 +14,13 @@ import html
 import numpy as np
 import plotly.graph_objects as go
 from astropy.table import Table
+from numpy.typing import ArrayLike
 
 from classifier import metrics
 from classifier.figures import logit_histogram_figure, reliability_figure, roc_figure
 from core import display
 from core.logodds import logit
+from simulations.stampset import StampSet
 
 CUTS = [("all lenses", 0.0, 0.0), ("θE > 1.4″", 1.4, 0.0), ("S/N > 20", 0.0, 20.0),
         ("θE > 1.4″, S/N > 20", 1.4, 20.0), ("θE > 2″, S/N > 40", 2.0, 40.0)]  # fmt: skip
@@ -102,7 +104,10 @@ def score_histogram(report: dict, scores: np.ndarray, labels: np.ndarray, meta: 
     return logit_histogram_figure(groups, threshold_logit_1pct(report), "1% FPR threshold")
 
 
-def evaluation_html(network_name, report, scores, stampset):
+def evaluation_html(network_name: str, report: dict, scores: ArrayLike, stampset: StampSet) -> str:
+    """The evaluation report of ``network_name`` on ``stampset`` as one
+    standalone HTML page: ``report`` is the evaluation dict
+    (``classifier.services.evaluation_report``), ``scores`` P(lens) per stamp."""
     labels = stampset.labels
     meta = stampset.meta
     theta = np.asarray(meta["theta_e"]) if "theta_e" in meta.colnames else np.zeros(len(labels))

@@ -14,12 +14,17 @@ Candidates, their order and the threshold compare log-odds (``Score.logit``,
 at 1.0, their log-odds do not.
 """
 
+from __future__ import annotations
+
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from django.db import transaction
-from django.db.models import Count, Max, Min
+from django.db.models import Count, Max, Min, QuerySet
 from django.utils import timezone
 
 from classifier.fit import FitReport, check_fit
@@ -28,6 +33,13 @@ from core.logodds import logit, sigmoid
 from core.models import Job, ProgressFigures
 from inspection import dashboards
 from inspection.models import RunChunk, ScoringRun
+
+if TYPE_CHECKING:
+    from astropy.table import Table
+    from django.contrib.auth.base_user import AbstractBaseUser
+
+    from classifier.models import Network
+    from inspection.models import Survey
 
 DEFAULT_CHUNK = 2000  # stamps per job: ~0.2-3 s of work on 2 cores, small next to a run
 CHUNK_TIMEOUT_S = 3600
@@ -62,7 +74,7 @@ class UnconfirmedWarnings(RunError):
         )
 
 
-def network_fit(survey, network) -> FitReport:
+def network_fit(survey: Survey, network: Network) -> FitReport:
     """Whether ``network`` can score ``survey``'s stamps (``classifier.fit``)."""
     return check_fit(
         network.band_list,
@@ -76,7 +88,11 @@ def network_fit(survey, network) -> FitReport:
     )
 
 
-def check_threshold(network, threshold=None, threshold_logit=None):
+def check_threshold(
+    network: Network,
+    threshold: float | str | None = None,
+    threshold_logit: float | str | None = None,
+) -> tuple[float, float, str]:
     """A run's threshold as ``(P(lens), log-odds, origin)``.
 
     From a probability ``threshold`` in [0, 1], or from ``threshold_logit``
@@ -121,16 +137,16 @@ def check_threshold(network, threshold=None, threshold_logit=None):
 
 
 def launch_run(
-    survey,
-    network,
-    threshold=None,
-    refined=False,
-    chunk_size=DEFAULT_CHUNK,
-    user=None,
-    enqueue=True,
-    accept_warnings=False,
-    threshold_logit=None,
-):
+    survey: Survey,
+    network: Network,
+    threshold: float | str | None = None,
+    refined: bool = False,
+    chunk_size: int = DEFAULT_CHUNK,
+    user: AbstractBaseUser | None = None,
+    enqueue: bool = True,
+    accept_warnings: bool = False,
+    threshold_logit: float | str | None = None,
+) -> ScoringRun:
     """Create a run and queue its chunks; nothing is created when Redis does
     not answer (``core.queue.QueueUnavailable``; ``RunNotQueued`` when it
     stops answering once the run is committed), when the network does not
@@ -186,7 +202,7 @@ def launch_run(
     return run
 
 
-def network_state(network) -> dict:
+def network_state(network: Network) -> dict:
     """What a run's scores depend on besides the stamps: the network's
     weights, temperature and TTA setting (a committee: also its members as it
     pinned them). Kept on the run at launch, so that every chunk scores with
@@ -201,7 +217,7 @@ def network_state(network) -> dict:
     return state
 
 
-def check_network_unchanged(run) -> None:
+def check_network_unchanged(run: ScoringRun) -> None:
     """Raise ``RunError`` when the run's network is no longer the one it was
     launched with (``network_state``): its scores would mix two networks."""
     if not run.network_state:
@@ -246,7 +262,7 @@ def _supersede(job, why):
     )
 
 
-def run_in_process(run):
+def run_in_process(run: ScoringRun) -> None:
     """Score every unfinished chunk here, not on a worker (the demo set-up,
     ``launch_run --in-process``)."""
     from inspection.jobs import score_chunk
@@ -281,7 +297,7 @@ class Resumed:
     active: int
 
 
-def resume(run, user=None) -> Resumed:
+def resume(run: ScoringRun, user: AbstractBaseUser | None = None) -> Resumed:
     """Queue again every chunk whose job failed, was cancelled or lost its
     worker (``core.queue.reconcile``); the others keep their scores. A chunk
     still queued or running on a live worker is left alone: queued again,
@@ -301,7 +317,7 @@ def resume(run, user=None) -> Resumed:
     return Resumed(queued=len(again), active=len(active))
 
 
-def cancel(run):
+def cancel(run: ScoringRun) -> int:
     """Ask every active chunk to stop; returns how many were asked."""
     jobs = Job.objects.filter(pk__in=run.chunks.values("job"), status__in=Job.ACTIVE)
     n = 0
@@ -311,7 +327,11 @@ def cancel(run):
     return n
 
 
-def set_threshold(run, threshold=None, threshold_logit=None):
+def set_threshold(
+    run: ScoringRun,
+    threshold: float | str | None = None,
+    threshold_logit: float | str | None = None,
+) -> ScoringRun:
     """A new threshold (a probability or log-odds, see ``check_threshold``);
     the scores stay as they are."""
     run.threshold, run.threshold_logit, run.threshold_origin = check_threshold(
@@ -342,7 +362,7 @@ class RunProgress(ProgressFigures):
     result: dict = field(default_factory=dict)
 
 
-def progress(run, reconcile=True):
+def progress(run: ScoringRun, reconcile: bool = True) -> RunProgress:
     """Stamps scored of the sample (rows in the database), rate, ETA and an
     overall status from the chunks' jobs."""
     chunks = _reconciled_chunks(run) if reconcile else list(run.chunks.select_related("job"))
@@ -387,13 +407,13 @@ def progress(run, reconcile=True):
     )
 
 
-def candidate_rows(run):
+def candidate_rows(run: ScoringRun) -> QuerySet:
     """Candidates (logit >= threshold_logit), best first by log-odds, with
     their sources: probabilities that tie at 1.0 still rank."""
     return run.candidates().select_related("source").order_by("-logit", "source__stamp_index")
 
 
-def candidate_table(run):
+def candidate_table(run: ScoringRun) -> Table:
     """The candidates as an astropy Table (name, ra, dec, score, logit,
     is_refined, ...), best first by log-odds."""
     from astropy.table import Table
@@ -454,32 +474,32 @@ def candidate_table(run):
     return tables.describe(table)
 
 
-def export_format(path):
+def export_format(path: str | Path) -> str:
     """The astropy format an export to ``path`` is written in (``core.tables``)."""
     return tables.write_format(path, RunError)
 
 
-def write_table(table, path):
+def write_table(table: Table, path: str | Path) -> int:
     """Write an astropy table (``core.tables.write_table``): the format follows
     the suffix; units, descriptions and, in VOTable, UCDs are written. Atomic:
     a failed write leaves no file behind and an older file untouched."""
     return tables.write_table(table, path, RunError)
 
 
-def export_candidates(run, path):
+def export_candidates(run: ScoringRun, path: str | Path) -> int:
     """Write the candidate table; the format follows the suffix. Atomic."""
     export_format(path)
     return write_table(candidate_table(run), path)
 
 
-def overlap_matrix(runs):
+def overlap_matrix(runs: Sequence[ScoringRun]) -> list[list[int]]:
     """He et al. 2020 Table 3: ``matrix[i][j]`` = |candidates_i & candidates_j|
     (the diagonal is each run's candidate count)."""
     sets = [set(r.candidates().values_list("source_id", flat=True)) for r in runs]
     return [[len(a & b) for b in sets] for a in sets]
 
 
-def score_histogram(run, bins=40):
+def score_histogram(run: ScoringRun, bins: int = 40) -> tuple[list[int], list[float]]:
     """Counts of the run's log-odds in ``bins`` equal bins, and the edges
     (``inspection.dashboards.logit_histogram``): probabilities would pile
     every confident stamp into the last bin."""
@@ -487,5 +507,6 @@ def score_histogram(run, bins=40):
     return dashboards.logit_histogram(logits, run.threshold_logit, bins)
 
 
-def runs_with_counts(queryset):
+def runs_with_counts(queryset: QuerySet) -> QuerySet:
+    """The runs with their survey and network, and ``n_scored`` (scores stored)."""
     return queryset.select_related("survey", "network").annotate(n_scored=Count("scores"))
