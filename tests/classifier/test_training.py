@@ -142,7 +142,7 @@ def test_evaluate_network_writes_the_documented_json(data_dir, sets, tmp_path):
     text = page.read_text()
     assert "ROC by lens subset" in text and "all lenses" in text
     assert text.count('<img src="data:image/png;base64,') == 24  # 12 false positives, 12 missed
-    assert "Plotly.newPlot" in text and "Scores by class and kind" in text
+    assert "Plotly.newPlot" in text and "Log-odds by class and kind" in text
     report = json.loads(out.read_text())
     for key in ["n_lenses", "n_nonlenses", "auc", "tpr0", "tpr10", "accuracy_at_0.5",
                 "completeness_at_0.5", "threshold_at_fpr", "tpr_at_fpr", "completeness_grid",
