@@ -7,10 +7,10 @@ worker ever loads a network."""
 from pathlib import Path
 
 from django import forms
-from django.core.validators import validate_slug
 
 from classifier.models import Network
 from core import uploads
+from core.forms import new_name
 
 # A committee is made from trained networks (make_committee), not trained.
 ARCHITECTURES = [name for name, _ in Network.ARCHITECTURES if name != Network.COMMITTEE]
@@ -82,18 +82,12 @@ class TrainForm(forms.Form):
     )
 
     def clean_name(self):
-        name = self.cleaned_data["name"].strip()
-        try:
-            validate_slug(name)
-        except forms.ValidationError:
-            raise forms.ValidationError(
-                "Give a name of letters, digits, - and _ (e.g. kids-r-cnn)."
-            ) from None
-        if Network.objects.filter(name=name).exists():
-            raise forms.ValidationError(
-                f"A network named {name!r} exists already: choose another name."
-            )
-        return name
+        return new_name(
+            self.cleaned_data["name"],
+            Network,
+            "network",
+            "Give a name of letters, digits, - and _ (e.g. kids-r-cnn).",
+        )
 
     def __init__(self, *args, anywhere: bool = False, **kwargs):
         # ``anywhere``: the command line's paths (its user's own files); the

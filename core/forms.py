@@ -6,9 +6,17 @@ It lives in ``core`` because the forms of ``inspection`` and ``classifier``
 both use it, and ``classifier`` may not import ``inspection``
 (docs/design.md)."""
 
+import re
+
 from django import forms
+from django.db import models
 
 SELFTEST_MAX_STEPS = 10_000
+
+#: A registry name (survey, known set, prior list, network): letters, digits,
+#: - and _, starting with a letter or digit (so a name never reads as a
+#: command-line option).
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
 
 def form_errors(form: forms.Form) -> list[str]:
@@ -23,6 +31,18 @@ def form_errors(form: forms.Form) -> list[str]:
         label = form.fields[field].label or field.replace("_", " ").capitalize()
         lines += [f"{label}: {message}" for message in messages]
     return lines
+
+
+def new_name(value: str, model: type[models.Model], what: str, invalid: str) -> str:
+    """``value`` stripped, if it is a well-formed name (else ``invalid``)
+    that no ``model`` row has yet: the one name check of every form that
+    registers something (a ``clean_name``)."""
+    name = value.strip()
+    if not NAME_RE.match(name):
+        raise forms.ValidationError(invalid)
+    if model.objects.filter(name=name).exists():
+        raise forms.ValidationError(f"A {what} named {name!r} exists already: choose another name.")
+    return name
 
 
 class SelftestForm(forms.Form):

@@ -143,7 +143,7 @@ def _discard_uploads(job):
 
     from core.uploads import discard
 
-    folder = (job.result or {}).get("uploads") if isinstance(job.result, dict) else None
+    folder = job.result.get("uploads") if isinstance(job.result, dict) else None
     if folder and job.status in (Job.Status.CANCELLED, Job.Status.FAILED):
         discard(Path(folder))
 

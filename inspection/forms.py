@@ -12,14 +12,13 @@ from django.contrib.auth import get_user_model
 
 from classifier.models import Network
 from core import uploads
-from core.forms import form_errors
+from core.forms import form_errors, new_name
 from core.roles import INSPECTOR_GROUP
 from inspection import adapt, catalogues, grade_body
 from inspection.cuts import LRGCuts
 from inspection.models import Campaign, KnownSet, PriorList, ScoringRun, Survey
 from inspection.surveys import (
     DEFAULT_STAMP_PX,
-    NAME_RE,
     IngestError,
     band_from_file_name,
     parse_tile_args,
@@ -75,14 +74,12 @@ class SurveyIngestForm(forms.Form):
     )
 
     def clean_name(self):
-        name = self.cleaned_data["name"].strip()
-        if not NAME_RE.match(name):
-            raise forms.ValidationError(
-                "Give the survey a name of letters, digits, - and _ (e.g. kids-dr3)."
-            )
-        if Survey.objects.filter(name=name).exists():
-            raise forms.ValidationError(f"A survey named {name!r} exists already.")
-        return name
+        return new_name(
+            self.cleaned_data["name"],
+            Survey,
+            "survey",
+            "Give the survey a name of letters, digits, - and _ (e.g. kids-dr3).",
+        )
 
     def clean_catalogue(self):
         value = self.cleaned_data["catalogue"].strip()
@@ -190,14 +187,12 @@ class KnownSetForm(forms.Form):
     description = forms.CharField(required=False, max_length=200, label="Description")
 
     def clean_name(self):
-        name = self.cleaned_data["name"].strip()
-        if not NAME_RE.match(name):
-            raise forms.ValidationError("Name the set with letters, digits, - and _.")
-        if KnownSet.objects.filter(name=name).exists():
-            raise forms.ValidationError(
-                f"A known set named {name!r} exists already: choose another name."
-            )
-        return name
+        return new_name(
+            self.cleaned_data["name"],
+            KnownSet,
+            "known set",
+            "Name the set with letters, digits, - and _.",
+        )
 
     def clean_path(self):
         value = self.cleaned_data["path"].strip()
@@ -470,15 +465,12 @@ class PriorListForm(forms.Form):
         name = self.cleaned_data["name"].strip()
         if not name and self.cleaned_data.get("lenscat"):
             name = "lenscat"
-        if not NAME_RE.match(name):
-            raise forms.ValidationError(
-                "Name the list with letters, digits, - and _ (e.g. petrillo2019)."
-            )
-        if PriorList.objects.filter(name=name).exists():
-            raise forms.ValidationError(
-                f"A prior list named {name!r} exists already: choose another name."
-            )
-        return name
+        return new_name(
+            name,
+            PriorList,
+            "prior list",
+            "Name the list with letters, digits, - and _ (e.g. petrillo2019).",
+        )
 
     def clean_path(self):
         value = self.cleaned_data["path"].strip()

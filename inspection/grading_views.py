@@ -8,6 +8,7 @@ says nothing of whether the item is a candidate or a known item.
 
 from functools import wraps
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -17,13 +18,14 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from core import queue
+from core import queue, uploads
 from core.forms import form_errors
 from core.roles import admin_required, inspector_required, is_inspector
 from inspection import catalogues, grade_body, grading, previews
 from inspection.forms import (
     CampaignForm,
     CampaignStatusForm,
+    KnownSetForm,
     TrainingAnswerForm,
     TrainingPolicyForm,
     inspectors,
@@ -390,11 +392,6 @@ def known_set_add(request):
     upload is saved; uploads and the stamps made of them go into a new
     folder of their own (never an existing set's), removed if the set is
     refused."""
-    from django.conf import settings
-
-    from core import uploads
-    from inspection.forms import KnownSetForm
-
     form = KnownSetForm(request.POST, request.FILES)
     if not form.is_valid():
         return campaign_list(request, form.messages(), status=400)

@@ -27,6 +27,7 @@ from django.db import transaction
 
 from core import claims
 from core.files import sha256_of
+from core.forms import NAME_RE
 from core.sky import iau_name
 from inspection import catalogue as cat
 from inspection import cutouts, cuts
@@ -40,7 +41,6 @@ if TYPE_CHECKING:
 DEFAULT_STAMP_PX = 97  # He et al. 2020: 97x97 r-band stamps
 STAMP_CHUNK = 512  # sources cut and written per step
 BAND_ORDER = "ugrizyJHK"  # cube order: by wavelength, whatever order the tiles came in
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 WRITER_MARK = ".ingest-claim"  # in a survey folder being written: the writer's claim token
 # A band name goes into the survey's comma-separated band list and into
 # stamp-set headers: letters and digits only (u, g, r, i, z, Y, J, Ks, NB921).

@@ -43,3 +43,21 @@ def test_the_selftest_refuses_garbage_naming_the_field(admin_client, form, reaso
     assert response.status_code == 400
     assert reason in response.content.decode()
     assert not Job.objects.exists()
+
+
+@pytest.mark.django_db
+def test_every_registry_name_is_checked_by_one_rule():
+    """Surveys, known sets, prior lists and networks: letters, digits, - and
+    _, starting with a letter or digit (``-x`` would read as an option on the
+    command line), and not taken."""
+    from django import forms
+
+    from classifier.models import Network
+    from core.forms import new_name
+
+    assert new_name("  kids-r-2 ", Network, "network", "bad") == "kids-r-2"
+    for bad in ("", "-x", "_x", "a b", "a/b", "ü"):
+        with pytest.raises(forms.ValidationError, match="bad"):
+            new_name(bad, Network, "network", "bad")
+    with pytest.raises(forms.ValidationError, match="A network named 'kids-r-cnn' exists"):
+        new_name("kids-r-cnn", Network, "network", "bad")
