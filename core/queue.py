@@ -199,6 +199,8 @@ def reconcile(job: Job) -> Job:
             and not worker_alive(connection, rq_job.worker_name)
         ):
             why = f"its worker {rq_job.worker_name} is gone"
+        elif status == RqStatus.QUEUED and _dropped(connection, job, rq_job):
+            why = "a worker took it from the queue and died before starting it"
     except NoSuchJobError:
         why = "the queue has no record of the job"
     except (RedisError, OSError):
@@ -214,6 +216,40 @@ def reconcile(job: Job) -> Job:
         if lost:
             _discard_uploads(job)
     return job
+
+
+# How long a job may stay out of its queue yet not started while a live
+# worker consumes the queue, before it counts as dropped (s). A worker takes
+# microseconds between the two; the margin covers a paused or swapping one.
+DROPPED_AFTER_S = 60
+
+
+def _dropped(connection: Redis, job: Job, rq_job: RqJob) -> bool:
+    """Whether a job rq still calls queued was taken from its queue by a
+    worker that died before marking it started.
+
+    rq moves a job out of the queue list (into ``<queue>:intermediate`` for a
+    one-queue worker, nowhere for a worker of several queues) and only then
+    marks it started; a worker killed in between leaves it queued in name,
+    in no list, forever (rq's own clean-up of the intermediate list comes
+    only from a later worker, a minute on, and never for a worker of several
+    queues). With no live worker on the queue nobody can be holding it; with
+    one, it must have been missing for ``DROPPED_AFTER_S`` (the first sighting
+    is recorded in Redis, so any web process can tell).
+    """
+    queue = django_rq.get_queue(job.queue)
+    if connection.lpos(queue.key, rq_job.id) is not None:
+        return False
+    # A worker may have started (or finished) it since the first read.
+    if rq_job.get_status(refresh=True) != RqStatus.QUEUED:
+        return False
+    if live_workers(job.queue) == 0:
+        return True
+    key = f"{queue.key}:unseen:{rq_job.id}"
+    now_s = timezone.now().timestamp()
+    if connection.set(key, now_s, nx=True, ex=24 * 3600):
+        return False
+    return now_s - float(_text(connection.get(key)) or now_s) >= DROPPED_AFTER_S
 
 
 def live_workers(queue_name: str = "default") -> int:

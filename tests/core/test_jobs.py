@@ -300,3 +300,42 @@ def test_a_worker_refuses_a_job_id_of_another_installation(admin):
     assert job.status == Job.Status.QUEUED and job.started_at is None
     registry = django_rq.get_queue("default").failed_job_registry
     assert foreign in registry.get_job_ids()
+
+
+@pytest.mark.parametrize("queues", [("default",), ("default", "scoring")])
+def test_a_job_taken_by_a_worker_that_died_before_starting_it_is_marked_failed(admin, queues):
+    """rq takes a job off its queue list (into ``:intermediate`` for a worker
+    of one queue, nowhere for a worker of several) before it marks it
+    started; a worker killed in between leaves it 'queued' in no list."""
+    from rq import Queue
+
+    job = queue.launch(jobs.selftest, 3, 0, title="dropped", user=admin)
+    q = django_rq.get_queue("default")
+    others = [django_rq.get_queue(name) for name in queues[1:]]
+    taken, _ = Queue.dequeue_any([q, *others], timeout=None, connection=q.connection)
+    assert taken.id == job.rq_job_id and job.rq_job_id not in q.job_ids
+    assert taken.get_status() == "queued"
+
+    assert queue.reconcile(job).status == Job.Status.FAILED
+    assert "died before starting it" in job.error
+
+
+def test_a_job_out_of_its_queue_while_a_worker_lives_counts_as_dropped_only_later(admin):
+    """A live worker holds a taken job for microseconds before it marks it
+    started; only a job missing for ``DROPPED_AFTER_S`` is lost."""
+    from rq import Queue
+    from rq import Worker as RqWorker
+
+    job = queue.launch(jobs.selftest, 3, 0, title="in hand", user=admin)
+    q = django_rq.get_queue("default")
+    alive = RqWorker([q], connection=q.connection, name=f"alive-{os.getpid()}")
+    alive.register_birth()  # this test's own process: its PID lives
+    try:
+        Queue.dequeue_any([q], timeout=None, connection=q.connection)
+        assert queue.reconcile(job).status == Job.Status.QUEUED
+        assert queue.reconcile(job).status == Job.Status.QUEUED
+        key = f"{q.key}:unseen:{job.rq_job_id}"
+        q.connection.set(key, float(q.connection.get(key)) - queue.DROPPED_AFTER_S)
+        assert queue.reconcile(job).status == Job.Status.FAILED
+    finally:
+        alive.register_death()
