@@ -115,3 +115,77 @@ def logit_histogram_figure(
     )
     fig.update_yaxes(title="stamps", type="log")
     return fig
+
+
+# --- Experiments (``classifier.experiments`` results) ---------------------------
+
+
+def _fraction_trace(x, figures, name, key=None, dash=None):
+    """A line with Wilson error bars of a fraction (``{"value", "low", "high"}``
+    per point); AUCs with their Hanley-McNeil errors when ``key`` is "auc"."""
+    if key == "auc":
+        y = [f["auc"] for f in figures]
+        err = {"type": "data", "array": [f["auc_error"] for f in figures]}
+    else:
+        fractions = [f[key] for f in figures]
+        y = [f["value"] for f in fractions]
+        err = {
+            "type": "data",
+            "symmetric": False,
+            "array": [None if f["high"] is None else f["high"] - f["value"] for f in fractions],
+            "arrayminus": [None if f["low"] is None else f["value"] - f["low"] for f in fractions],
+        }
+    return go.Scatter(x=x, y=y, error_y=err, mode="lines+markers", name=name,
+                      line={"dash": dash} if dash else None)  # fmt: skip
+
+
+PSF_CURVES = (
+    ("auc", "AUC", None),
+    ("accuracy", "accuracy at the network's threshold", "dot"),
+    ("completeness", "completeness at the network's threshold", "dash"),
+    ("tpr_at_1pct", "TPR at 1% FPR of each set", "dashdot"),
+)
+
+
+def psf_figure(rows: Sequence[Mapping]) -> go.Figure:
+    """The PSF experiment: each figure of merit against the PSF factor, with
+    its error bars, and factor 1 (the training set's median) marked."""
+    fig = go.Figure(layout=LAYOUT)
+    x = [r["factor"] for r in rows]
+    for key, name, dash in PSF_CURVES:
+        if all(key in r for r in rows):
+            fig.add_trace(_fraction_trace(x, rows, name, key, dash))
+    fig.add_vline(x=1.0, line={"dash": "dot", "color": "grey"})
+    fig.update_xaxes(title="PSF FWHM / the training set's median FWHM")
+    fig.update_yaxes(title="figure of merit", range=[0, 1.02])
+    return fig
+
+
+def volume_figure(rows: Sequence[Mapping], tests: Sequence[str]) -> go.Figure:
+    """The training-volume experiment: AUC and TPR at 1% FPR on each test set
+    against the number of training stamps (log axis)."""
+    fig = go.Figure(layout=LAYOUT)
+    x = [r["size"] for r in rows]
+    for test, dash in zip(tests, (None, "dash", "dot"), strict=False):
+        figures = [r[test] for r in rows]
+        fig.add_trace(_fraction_trace(x, figures, f"AUC, {test}", "auc", dash))
+        fig.add_trace(_fraction_trace(x, figures, f"TPR at 1% FPR, {test}", "tpr_at_1pct", dash))
+    fig.update_xaxes(title="training stamps", type="log")
+    fig.update_yaxes(title="figure of merit", range=[0, 1.02])
+    return fig
+
+
+def complexity_roc_figures(matrix: Sequence[Mapping]) -> dict[str, go.Figure]:
+    """The complexity experiment: per test set, the ROC curves of the four
+    networks overlaid (the network's name and AUC in the legend)."""
+    figures: dict[str, go.Figure] = {}
+    for entry in matrix:
+        label = f"{entry['network']} (AUC {entry['auc']:.3f})"
+        curves = {label: (entry["roc"]["fpr"], entry["roc"]["tpr"])}
+        if entry["test"] not in figures:
+            figures[entry["test"]] = roc_figure(curves)
+        else:
+            fig = figures[entry["test"]]
+            fig.add_trace(go.Scatter(x=curves[label][0], y=curves[label][1], mode="lines",
+                                     name=label))  # fmt: skip
+    return figures

@@ -105,3 +105,198 @@ class TrainForm(forms.Form):
         """The training settings given (the others keep the architecture's defaults)."""
         fields = ("epochs", "batch_size", "lr", "seed")
         return {f: self.cleaned_data[f] for f in fields if self.cleaned_data[f] is not None}
+
+
+# --- Experiments (the pages' launch forms and the ``experiment`` command's checks)
+
+
+def _checked(parse, *args):
+    from classifier.experiments import ExperimentError
+
+    try:
+        return parse(*args)
+    except ExperimentError as exc:
+        raise forms.ValidationError(str(exc)) from exc
+
+
+class ExperimentForm(forms.Form):
+    """What every experiment takes: the seed its sets and trainings draw from."""
+
+    kind = ""
+    seed = forms.IntegerField(
+        initial=1,
+        required=False,
+        min_value=0,
+        max_value=2**32 - 1,
+        label="Seed (0-4,294,967,295)",
+        error_messages={"invalid": "The seed is a whole number, e.g. 1."},
+    )
+
+    def __init__(self, *args, anywhere: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.anywhere = anywhere
+
+    def clean_seed(self):
+        seed = self.cleaned_data["seed"]
+        return 1 if seed is None else seed
+
+    def parameters(self) -> dict:
+        """The checked parameters, as the ``Experiment`` record keeps them."""
+        return {k: v for k, v in self.cleaned_data.items() if k != "seed"}
+
+
+def _survey_field():
+    from simulations.surveys import SURVEYS
+
+    names = sorted(SURVEYS)
+    return forms.ChoiceField(
+        choices=[(n, n) for n in names],
+        initial="kids-r",
+        label="Survey (simulator configuration)",
+        error_messages={"invalid_choice": f"Choose a survey: {', '.join(names)}, not %(value)r."},
+    )
+
+
+def _cross_test_field():
+    return forms.CharField(
+        required=False,
+        label="Cross-simulator test set (stamp-set file; empty: rendered with lenstronomy "
+        "where it is installed)",
+    )
+
+
+class PsfExperimentForm(ExperimentForm):
+    """He et al. 2020 Sect. 5.1: one network on sets that differ only in the PSF."""
+
+    kind = "psf"
+    network = forms.CharField(max_length=80, label="Network")
+    factors = forms.CharField(
+        required=False,
+        label="PSF factors (x the training set's median FWHM; comma-separated)",
+    )
+    n = forms.IntegerField(
+        initial=1000,
+        required=False,
+        min_value=20,
+        max_value=1_000_000,
+        label="Stamps per set (half lenses, 20-1,000,000)",
+        error_messages={"invalid": "The number of stamps is a whole number, e.g. 1000."},
+    )
+
+    def clean_network(self):
+        name = self.cleaned_data["network"].strip()
+        network = Network.objects.filter(name=name).first()
+        if network is None:
+            raise forms.ValidationError(f"no network named {name!r}: see the networks page.")
+        if network.threshold_logit_fpr_1pct is None:
+            raise forms.ValidationError(
+                f"{name} has no 1%-FPR threshold: evaluate it first (`manage.py "
+                f"evaluate_network {name} TEST.fits --save`)."
+            )
+        return name
+
+    def clean_factors(self):
+        from classifier.experiments import DEFAULT_PSF_FACTORS, parse_factors
+
+        text = self.cleaned_data["factors"].strip()
+        return _checked(parse_factors, text or list(DEFAULT_PSF_FACTORS))
+
+    def clean_n(self):
+        return self.cleaned_data["n"] or 1000
+
+
+class VolumeExperimentForm(ExperimentForm):
+    """He et al. 2020 Sect. 5.2: one network per training-set size."""
+
+    kind = "volume"
+    architecture = TrainForm.base_fields["architecture"]
+    survey = _survey_field()
+    sizes = forms.CharField(
+        required=False, label="Training-set sizes (stamps, comma-separated; nested draws)"
+    )
+    epochs = forms.IntegerField(
+        initial=6,
+        required=False,
+        min_value=1,
+        max_value=1000,
+        label="Epochs at most per network (early stopping on the validation AUC)",
+        error_messages={"invalid": "The epochs are whole numbers, e.g. 6."},
+    )
+    n_test = forms.IntegerField(
+        initial=4000,
+        required=False,
+        min_value=20,
+        max_value=1_000_000,
+        label="Test stamps (half lenses)",
+        error_messages={"invalid": "The number of test stamps is a whole number, e.g. 4000."},
+    )
+    cross_test = _cross_test_field()
+
+    def clean_sizes(self):
+        from classifier.defaults import TRAINING_DEFAULTS
+        from classifier.experiments import DEFAULT_VOLUME_SIZES, parse_sizes
+
+        architecture = self.cleaned_data.get("architecture") or "he2020-cnn"
+        batch = TRAINING_DEFAULTS.get(architecture, {}).get("batch_size", 1)
+        text = self.cleaned_data["sizes"].strip()
+        return _checked(parse_sizes, text or list(DEFAULT_VOLUME_SIZES), batch)
+
+    def clean_epochs(self):
+        return self.cleaned_data["epochs"] or 6
+
+    def clean_n_test(self):
+        return self.cleaned_data["n_test"] or 4000
+
+    def clean_cross_test(self):
+        return _stamp_set_path(self.cleaned_data["cross_test"], self.anywhere)
+
+
+class ComplexityExperimentForm(ExperimentForm):
+    """Lanusse et al. 2018 Fig. 9: the CNN and the ResNet, each trained on a
+    simple and on a realistic set, each tested on both and on the other
+    renderer's set."""
+
+    kind = "complexity"
+    survey = _survey_field()
+    n_train = forms.IntegerField(
+        initial=10_000,
+        required=False,
+        min_value=128,
+        max_value=10_000_000,
+        label="Training stamps per set (half lenses; at least one ResNet batch, 128)",
+        error_messages={"invalid": "The number of stamps is a whole number, e.g. 10000."},
+    )
+    epochs = forms.IntegerField(
+        initial=5,
+        required=False,
+        min_value=1,
+        max_value=1000,
+        label="Epochs at most per network",
+        error_messages={"invalid": "The epochs are whole numbers, e.g. 5."},
+    )
+    n_test = forms.IntegerField(
+        initial=2000,
+        required=False,
+        min_value=20,
+        max_value=1_000_000,
+        label="Test stamps per set (half lenses)",
+        error_messages={"invalid": "The number of test stamps is a whole number, e.g. 2000."},
+    )
+    cross_test = _cross_test_field()
+
+    def clean_n_train(self):
+        return self.cleaned_data["n_train"] or 10_000
+
+    def clean_epochs(self):
+        return self.cleaned_data["epochs"] or 5
+
+    def clean_n_test(self):
+        return self.cleaned_data["n_test"] or 2000
+
+    def clean_cross_test(self):
+        return _stamp_set_path(self.cleaned_data["cross_test"], self.anywhere)
+
+
+EXPERIMENT_FORMS = {
+    form.kind: form for form in (PsfExperimentForm, VolumeExperimentForm, ComplexityExperimentForm)
+}

@@ -37,3 +37,12 @@ def train_network(
     user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
     network = train_and_register(name, train_path, train_settings, val_path or None, user, report)
     return {"history": history, "network": network.name}
+
+
+@tracked
+def run_experiment(progress: Progress, experiment_pk: int) -> dict:
+    """Run a classifier experiment (``classifier.experiment_services.run``)."""
+    from classifier import experiment_services
+    from classifier.models import Experiment
+
+    return experiment_services.run(Experiment.objects.get(pk=experiment_pk), progress)

@@ -98,3 +98,43 @@ class Network(models.Model):
             "weights_sha256": self.weights_sha256,
             "temperature": self.temperature,
         }
+
+
+class Experiment(models.Model):
+    """One run of a classifier experiment (``classifier.experiments``): what
+    was asked, what it found, and every set and network it used. Its state
+    is its job's (``job.status``); its products (sets, weights) live in
+    ``<data dir>/experiments/<pk>/``, and the networks of a training-volume
+    experiment in the registry, marked ``training["experiment"]``."""
+
+    KINDS = [
+        ("psf", "PSF robustness"),
+        ("volume", "Training volume"),
+        ("complexity", "Network complexity and simulation realism"),
+    ]
+
+    kind = models.CharField(max_length=16, choices=KINDS)
+    parameters = models.JSONField(default=dict, help_text="as asked, checked")
+    seed = models.IntegerField(default=1, help_text="every set and training draws from it")
+    job = models.ForeignKey(
+        "core.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    results = models.JSONField(default=dict, blank=True)
+    provenance = models.JSONField(
+        default=dict, blank=True, help_text="sets (file, sha256, seed) and networks (sha256)"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+
+    class Meta:
+        ordering = ["-pk"]
+
+    def __str__(self):
+        return f"Experiment {self.pk}: {self.get_kind_display()}"
+
+    @property
+    def status(self) -> str:
+        """Its job's status ("queued" before the job row exists)."""
+        return self.job.status if self.job is not None else "queued"

@@ -21,6 +21,7 @@ from django.core.validators import validate_slug
 from django.db import transaction
 
 from classifier import calibration, metrics
+from classifier.defaults import TRAINING_DEFAULTS
 from classifier.inference import (
     Committee,
     Scorer,
@@ -374,13 +375,17 @@ def train_and_register(
     progress: Callable | None = None,
     device: str | torch.device | None = None,
     init_from: Network | None = None,
+    limit: int | None = None,
+    extra: dict | None = None,
 ) -> Network:
     """Train a network and add it to the registry; nothing is registered if
     anything fails. Resumes from the checkpoint of an interrupted run.
     ``init_from``: a registered network of the same architecture whose
     weights training starts from (fine-tuning; recorded as ``training
     ["parent"]``; it keeps the parent's TTA setting); ``settings_.init_sha256``
-    is set from it."""
+    is set from it. ``limit``: the first stamps of the file only
+    (``training.train``); ``extra``: more keys for ``training`` (e.g. the
+    experiment that made it)."""
     if Network.objects.filter(name=name).exists():
         raise NetworkError(f"A network named {name!r} exists already: choose another name.")
     device = device or default_device()
@@ -409,10 +414,11 @@ def train_and_register(
     workdir = Path(settings.DATA_DIR) / "training" / name
     try:
         model, preprocessor, history, info = train(
-            train_path, settings_, workdir, val_path, device, progress, init_state
+            train_path, settings_, workdir, val_path, device, progress, init_state, limit
         )
     except (TrainingError, StampSetError) as exc:
         raise NetworkError(str(exc)) from exc
+    info.update(extra or {})
     if parent:
         info["parent"] = parent
         if init_from.tta:
@@ -647,17 +653,9 @@ def score_file(
 
 
 def settings_for(architecture: str, **overrides) -> TrainSettings:
-    """Training defaults per architecture (the papers'), with overrides."""
-    # asinh inputs and, for the CNN (no BatchNorm), a rate of 3e-4 rather than
-    # 1e-3: on the shortcut-free sets both learn faster (docs/simulations.md).
-    defaults = {
-        "he2020-cnn": {"lr": 3e-4, "batch_size": 64, "epochs": 20, "stretch": "asinh",
-                       "patience": 5},
-        "deeplens-resnet": {"lr": 1e-3, "batch_size": 128, "epochs": 120, "lr_step_epochs": 40,
-                            "stretch": "asinh", "patience": 10},
-    }  # fmt: skip  # one row per architecture
+    """Training defaults per architecture (``classifier.defaults``), with overrides."""
     values = {
-        **defaults.get(architecture, {}),
+        **TRAINING_DEFAULTS.get(architecture, {}),
         **{k: v for k, v in overrides.items() if v is not None},
     }
     try:

@@ -129,11 +129,14 @@ def train(  # noqa: C901  (one epoch loop with its resume, early stop and checkp
     device: str | torch.device = "cpu",
     progress: Callable[[int, int, float, float | None], None] | None = None,
     init_state: dict | None = None,
+    limit: int | None = None,
 ) -> tuple[torch.nn.Module, Preprocessor, list[dict], dict]:
     """Train; returns (model, preprocessor, history, info). ``progress(epoch,
     epochs, loss, val_auc)`` is called after each epoch and may raise to stop.
     ``init_state``: a state dict of the same architecture to start from
-    (fine-tuning; ``settings.init_sha256`` names it)."""
+    (fine-tuning; ``settings.init_sha256`` names it). ``limit``: train on the
+    first ``limit`` stamps of the file only (the training-volume experiment's
+    nested sets; recorded as ``info["n_train"]``)."""
     if (init_state is None) != (settings.init_sha256 is None):
         raise TrainingError("Fine-tuning needs both the starting weights and their sha256.")
     workdir = Path(workdir)
@@ -150,6 +153,12 @@ def train(  # noqa: C901  (one epoch loop with its resume, early stop and checkp
     except ValueError as exc:
         raise TrainingError(str(exc)) from exc
     x, y, train_set = load_set(train_path, preprocessor)
+    if limit is not None:
+        if not 0 < limit <= len(y):
+            raise TrainingError(
+                f"Cannot train on {limit} stamps of {train_path}: it holds {len(y)}."
+            )
+        x, y = x[:limit], y[:limit]
     val = load_set(val_path, preprocessor) if val_path else None
 
     torch.manual_seed(settings.seed)
@@ -174,7 +183,7 @@ def train(  # noqa: C901  (one epoch loop with its resume, early stop and checkp
     if checkpoint.exists():
         state = torch.load(checkpoint, map_location=device, weights_only=False)
         same = state.get("resume_key", state["key"]) in (settings.resume_key(), settings.key())
-        if same and state["train_sha256"] == train_sha256:
+        if same and state["train_sha256"] == train_sha256 and state.get("limit") == limit:
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
             scheduler.load_state_dict(state["scheduler"])
@@ -223,6 +232,7 @@ def train(  # noqa: C901  (one epoch loop with its resume, early stop and checkp
             "key": settings.key(),
             "resume_key": settings.resume_key(),
             "train_sha256": train_sha256,
+            "limit": limit,
             "epoch": epoch + 1,
             "model": model.state_dict(),
             "optimizer": optimizer.state_dict(),

@@ -21,10 +21,11 @@ stops at its next progress update once its row is no longer running
 work given to another job), and then writes nothing over the row.
 """
 
+import contextlib
 import functools
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from django.db import close_old_connections, connection
 from django.utils import timezone
@@ -43,12 +44,34 @@ class ForeignJob(RuntimeError):
     """An rq job of another installation reached this one's worker."""
 
 
+# A command that runs a job in its own process shows its progress bar from
+# here (``echo_to``): the job writes to its row as anywhere else.
+_echo: list[Callable[[int, int | None, str], None]] = []
+
+
+@contextlib.contextmanager
+def echo_to(listener: Callable[[int, int | None, str], None]) -> Iterator[None]:
+    """Within the block, every progress write of a job run in this process
+    also calls ``listener(done, total, message)`` (a command's progress bar)."""
+    _echo.append(listener)
+    try:
+        yield
+    finally:
+        _echo.remove(listener)
+
+
 class Progress:
     def __init__(self, job_pk, min_interval_s=0.5):
         self.job_pk = job_pk
         self.min_interval_s = min_interval_s
         self.done = 0
+        self.total = None
+        self.message = ""
         self._last_write = 0.0
+
+    def _echo(self):
+        for listener in _echo:
+            listener(self.done, self.total, self.message)
 
     def _jobs(self):
         # Writes reach the row only while it is this job's: running.
@@ -59,7 +82,9 @@ class Progress:
         fields = {"total": total, "message": message, "progress_at": timezone.now()}
         if unit:
             fields["unit"] = unit
+        self.total, self.message = total, message
         self._jobs().update(**fields)
+        self._echo()
         self.check_cancelled()
 
     def update(
@@ -73,10 +98,11 @@ class Progress:
         self._last_write = now
         fields = {"done": done, "progress_at": timezone.now()}
         if total is not None:
-            fields["total"] = total
+            fields["total"] = self.total = total
         if message is not None:
-            fields["message"] = message[:500]
+            fields["message"] = self.message = message[:500]
         self._jobs().update(**fields)
+        self._echo()
         self.check_cancelled()
 
     def set_result(self, result: dict) -> None:

@@ -178,3 +178,79 @@ def simulate_stampset(
         return render.simulate_batch(config, labels, rng, device, compile)
 
     return write_labelled_set(out, n_lenses, n_nonlenses, seed, layout, "sim", make_chunk, progress)
+
+
+def simulate_psf_series(
+    survey: str | dict,
+    factors: list[float],
+    reference_fwhm: dict[str, float],
+    n_lenses: int,
+    n_nonlenses: int,
+    seed: int,
+    folder: str | Path,
+    progress: Callable[[int, int], None] | None = None,
+    device: str | None = None,
+) -> dict[float, Path]:
+    """One labelled set per PSF factor, all holding the same objects and
+    noise draws (He et al. 2020 Sect. 5.1).
+
+    Every stamp of the set for factor ``f`` is seen with the FWHM
+    ``f * reference_fwhm[band]`` (arcsec) in each band, its Moffat beta as
+    drawn; everything else (objects, their light, the noise's random draws,
+    ids) is the same in every set, drawn from ``seed`` as ``simulate_stampset``
+    draws it, and the sky noise is the very same pixels (``render``'s
+    ``same_sky``; only the Poisson noise of the sources follows their light).
+    Each feature keeps the flux it has under the reference PSF (factor 1): a
+    wider PSF lowers its measured S/N (META ``snr``) instead of the floor
+    brightening it again. Returns ``{factor: path}``, the files
+    ``psf-<factor>.fits`` in ``folder``.
+    """
+    from simulations import populations
+
+    config = get_survey(survey)
+    total = check_counts(n_lenses, n_nonlenses)
+    missing = [b for b in config["bands"] if not reference_fwhm.get(b, 0) > 0]
+    if missing:
+        raise SimulationError(f"No reference PSF FWHM for band(s) {', '.join(missing)}.")
+    if not factors or any(not f > 0 for f in factors):
+        raise SimulationError(f"PSF factors must be > 0, not {factors}.")
+    device = device or default_device()
+    reference = np.array([reference_fwhm[b] for b in config["bands"]], np.float64)
+    folder = Path(folder)
+    paths = {}
+    for k, factor in enumerate(factors):
+
+        def make_chunk(labels, rng, factor=factor):
+            scene = populations.sample(config, labels, rng)
+            scene["psf_fwhm"] = np.broadcast_to(reference, scene["psf_fwhm"].shape).copy()
+            _, measured = render.render(scene, config, device)
+            scene = {**scene, "psf_fwhm": scene["psf_fwhm"] * factor}
+            stamps, measured = render.render(
+                scene, config, device, feature_flux=measured["flux"], same_sky=True
+            )
+            return stamps, render.metadata(scene, measured, config)
+
+        layout = {
+            "bands": config["bands"],
+            "size": config["size_px"],
+            "pixscale_arcsec": config["pixscale_arcsec"],
+            "survey": config["label"],
+            "units": config["units"],
+            "header": {
+                "SEED": seed,
+                "GENERATR": GENERATOR_VERSION,
+                "SURVEYCF": survey if isinstance(survey, str) and len(survey) <= 60 else "custom",
+                "PSFFACT": (float(factor), "PSF FWHM / the reference FWHM"),
+                "PSFREF": (float(reference[0]), "reference FWHM, first band, arcsec"),
+            },
+        }
+        out = check_output(folder / f"psf-{factor:g}.fits")
+
+        def chunk_progress(done, _total, k=k):
+            if progress:
+                progress(k * total + done, len(factors) * total)
+
+        paths[factor] = write_labelled_set(
+            out, n_lenses, n_nonlenses, seed, layout, "psf", make_chunk, chunk_progress
+        )
+    return paths

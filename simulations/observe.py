@@ -133,8 +133,15 @@ def add_noise(
     sigma_bg: torch.Tensor,
     generator: torch.Generator | None,
     shift_px: torch.Tensor | None = None,
+    sky_generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """``Poisson(signal) + N(0, sigma_bg^2)``; signal in counts (>= 0).
+
+    ``sky_generator``: the Gaussian deviates come from it, drawn before the
+    Poisson ones, so two renders of one scene whose signals differ (another
+    PSF) share their sky noise exactly; by default both come from
+    ``generator``, the Poisson draws first (how many uniforms a Poisson
+    deviate uses depends on the signal, so the later draws differ).
 
     ``sigma_bg`` (counts) broadcasts to ``(B, nb, 1, 1)``: the Gaussian sky
     and read noise of the background. With ``shift_px`` (B, 2), sub-pixel
@@ -147,8 +154,12 @@ def add_noise(
     # Gaussian of the same variance (skewness < 0.2, beside a sky variance of
     # thousands of counts^2): 2.5x faster on galaxy stamps, same moments.
     gaussian = signal > GAUSSIAN_ABOVE
+    if sky_generator is not None:
+        z = torch.randn(signal.shape, generator=sky_generator, dtype=signal.dtype)
     shot = torch.poisson(torch.where(gaussian, 0.0, signal), generator=generator)
-    z = torch.randn(signal.shape, generator=generator, dtype=signal.dtype).to(signal.device)
+    if sky_generator is None:
+        z = torch.randn(signal.shape, generator=generator, dtype=signal.dtype)
+    z = z.to(signal.device)
     sigma_bg = torch.as_tensor(sigma_bg, dtype=signal.dtype, device=signal.device)
     deviation = torch.where(
         gaussian, torch.sqrt(signal + sigma_bg**2) * z, shot - signal + sigma_bg * z

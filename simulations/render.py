@@ -621,9 +621,25 @@ def apply_artefacts(stamps: np.ndarray, scene: dict) -> np.ndarray:
 
 
 def render(
-    scene: dict, config: dict, device: str | torch.device = "cpu", compile: bool = False
+    scene: dict,
+    config: dict,
+    device: str | torch.device = "cpu",
+    compile: bool = False,
+    feature_flux: np.ndarray | None = None,
+    same_sky: bool = False,
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Observed stamps (B, nb, H, W) float32 and per-stamp measurements."""
+    """Observed stamps (B, nb, H, W) float32 and per-stamp measurements.
+
+    ``feature_flux`` (B,) counts in the reference band: each feature at this
+    flux, as measured by an earlier render of the same scene (its
+    ``measured["flux"]``), instead of the drawn one raised to the S/N
+    floor; the S/N is then only measured. The PSF experiment renders one
+    scene under several PSFs this way, so a wider PSF dims the arcs' S/N
+    rather than brightening them back to the floor.
+
+    ``same_sky``: the sky noise from its own stream of the scene's seed
+    (``observe.add_noise``'s ``sky_generator``), identical in every render
+    of the scene whatever its signal."""
     bands = config["bands"]
     ref = bands.index(reference_band(config))
     n = len(scene["label"])
@@ -640,18 +656,26 @@ def render(
         units, magnification = feature_images(scene, config, device, compile)
         on_t = torch.as_tensor(on, device=device)
         convolved = psf.convolve(units[on_t, ref : ref + 1], slice(ref, ref + 1), on_t)[:, 0]
-        drawn = band_counts(feature["mag"][on], feature["colour"][on], config)[:, ref]
+        if feature_flux is None:
+            drawn = band_counts(feature["mag"][on], feature["colour"][on], config)[:, ref]
+            snr_min = config["source"]["snr_min"]
+        else:
+            drawn, snr_min = np.asarray(feature_flux, np.float64)[on], 0.0
         flux[on], snr[on] = solve_feature_flux(
-            convolved, sigma[on, ref], drawn, config["source"]["snr_min"], feature["snr_boost"][on]
+            convolved, sigma[on, ref], drawn, snr_min, feature["snr_boost"][on]
         )
         image += units * torch.as_tensor(flux, dtype=DTYPE, device=device)[:, None, None, None]
     observed = psf.convolve(image)
     generator = torch.Generator(device="cpu").manual_seed(int(scene["noise_seed"]))
+    sky = None
+    if same_sky:
+        sky = torch.Generator(device="cpu").manual_seed(int(scene["noise_seed"]) ^ 0x5EED)
     noisy = observe.add_noise(
         observed.cpu(),
         torch.as_tensor(sigma, dtype=DTYPE)[..., None, None],
         generator,
         torch.as_tensor(scene["noise_shift"]) if scene["noise_shift"].any() else None,
+        sky,
     )
     stamps = apply_artefacts(noisy.numpy(), scene)
     return stamps, {"noise_sigma": sigma, "snr": snr, "flux": flux, "magnification": magnification}
