@@ -8,7 +8,7 @@ import pytest
 from astropy.coordinates import SkyCoord
 from astropy.table import Table
 
-from inspection.catalogues import prior_lists
+from inspection.catalogues import prior_lists as priors
 from inspection.catalogues.prior_lists import (
     PriorListError,
     crossmatch,
@@ -38,7 +38,7 @@ def test_it_reads_every_format_back_as_written(tmp_path, suffix):
     path = tmp_path / f"priors{suffix}"
     table.write(path, format="votable" if suffix in (".vot", ".xml") else None)
     priors = read_prior_list(path)
-    assert prior_lists.colnames == ["name", "ra", "dec", "grade"]
+    assert priors.colnames == ["name", "ra", "dec", "grade"]
     assert list(priors["name"]) == ["LENS A", "LENS B", "LENS C"]
     assert list(priors["grade"]) == ["A", "B", "C"]
     assert priors["name"].dtype.kind == "U" and priors["grade"].dtype.kind == "U"
@@ -46,7 +46,7 @@ def test_it_reads_every_format_back_as_written(tmp_path, suffix):
     assert priors["dec"].unit == u.deg
     np.testing.assert_allclose(priors["ra"], table["RAJ2000"], rtol=0, atol=1e-9)
     np.testing.assert_allclose(priors["dec"], table["DEJ2000"], rtol=0, atol=1e-9)
-    assert prior_lists.meta["n_read"] == 3 and prior_lists.meta["n_duplicates"] == 0
+    assert priors.meta["n_read"] == 3 and priors.meta["n_duplicates"] == 0
 
 
 @pytest.mark.parametrize("unit", [u.deg, u.rad])
@@ -54,8 +54,8 @@ def test_it_converts_coordinate_columns_with_an_angle_unit_to_degrees(tmp_path, 
     table = prior_table()
     table["RAJ2000"] = (table["RAJ2000"] * u.deg).to(unit)
     table["DEJ2000"] = (table["DEJ2000"] * u.deg).to(unit)
-    table.write(tmp_path / "prior_lists.fits")
-    priors = read_prior_list(tmp_path / "prior_lists.fits")
+    table.write(tmp_path / "priors.fits")
+    priors = read_prior_list(tmp_path / "priors.fits")
     np.testing.assert_allclose(priors["ra"], [133.6939583, 10.5, 359.25], rtol=1e-12)
     assert len(crossmatch(priors["ra"], priors["dec"], [10.5], [-45.25])[0]) == 1
 
@@ -63,7 +63,7 @@ def test_it_converts_coordinate_columns_with_an_angle_unit_to_degrees(tmp_path, 
 def test_it_turns_fits_byte_strings_into_str(tmp_path):
     table = prior_table()
     table["ID"] = table["ID"].astype("S")
-    path = tmp_path / "prior_lists.fits"
+    path = tmp_path / "priors.fits"
     table.write(path)
     assert Table.read(path)["ID"].dtype.kind == "S"
     priors = read_prior_list(path)
@@ -178,9 +178,9 @@ def test_it_merges_entries_within_one_arcsec_into_the_first_and_counts_them(tmp_
     priors = read_prior_list(path)
     assert list(priors["name"]) == ["A", "D"]
     assert list(priors["grade"]) == ["C1", "D1"]
-    assert prior_lists.meta["n_read"] == 5
-    assert prior_lists.meta["n_duplicates"] == 3
-    assert prior_lists.meta["duplicates"] == ["B", "C", "D"]
+    assert priors.meta["n_read"] == 5
+    assert priors.meta["n_duplicates"] == 3
+    assert priors.meta["duplicates"] == ["B", "C", "D"]
 
 
 def test_it_keeps_entries_just_over_one_arcsec_apart(tmp_path):
@@ -234,7 +234,7 @@ def test_crossmatch_rejects_a_radius_that_is_not_positive():
 
 
 def test_it_says_how_to_install_lenscat_when_it_is_missing(monkeypatch):
-    monkeypatch.setattr(prior_lists.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(priors.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(PriorListError, match=r"pip install --no-deps lenscat==1\.1\.3"):
         read_lenscat()
 
