@@ -48,10 +48,10 @@ def setup(tmp, n_lrgs, n_candidates, n_inspectors):
     from classifier.models import Network
     from classifier.services import register_shipped
     from core.logodds import logit
-    from inspection import grading
-    from inspection.accounts import create_inspector
+    from inspection.grading import services as grading
+    from inspection.grading.services import create_inspector
+    from inspection.ingest.services import ingest_survey
     from inspection.models import Assignment, CampaignItem, Grade, Score, ScoringRun
-    from inspection.surveys import ingest_survey
     from simulations.stampset import StampSetWriter
 
     register_shipped()
@@ -132,7 +132,7 @@ def main():
         from django.test import Client
         from django.urls import reverse
 
-        from inspection import catalogues
+        from inspection.catalogues import services as catalogues
         from inspection.models import Grade
 
         lenscat = catalogues.add_lenscat()

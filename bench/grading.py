@@ -50,9 +50,10 @@ def setup(tmp, n_items, n_inspectors):
 
     call_command("migrate", verbosity=0)
     from classifier.models import Network
-    from inspection import grading, previews, runs
-    from inspection.accounts import create_inspector
-    from inspection.surveys import ingest_survey
+    from inspection.grading import services as grading
+    from inspection.grading.services import create_inspector
+    from inspection.ingest.services import ingest_survey
+    from inspection.scoring import services as runs
     from simulations.stampset import StampSetWriter
 
     rng = np.random.default_rng(0)
@@ -87,7 +88,7 @@ def setup(tmp, n_items, n_inspectors):
     campaign = grading.create_campaign(run, "bench", users, known_fraction=0)
     grading.set_status(campaign, "open")
     t0 = time.perf_counter()
-    previews.prerender_campaign(campaign)
+    grading.prerender_campaign(campaign)
     print(f"pre-rendered {2 * campaign.items.count()} previews in {time.perf_counter() - t0:.1f} s")
     sessions = []
     for user in users:

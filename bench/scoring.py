@@ -87,7 +87,7 @@ def make_tile(path, size_px, n, rng, pixscale=0.2):
 def bench_cutting(tmp, n, rng):
     from astropy.nddata import Cutout2D
 
-    from inspection import cutouts
+    from inspection.ingest import cutouts
 
     path = tmp / "tile_r.fits"
     ra, dec = make_tile(path, 10000, n, rng)
@@ -132,8 +132,8 @@ def write_stampset(path, stamps, ra, dec):
 def bench_run(tmp, stamps, ra, dec, network_name):
     from classifier.models import Network
     from classifier.services import load_scorer
-    from inspection import runs
-    from inspection.surveys import ingest_survey
+    from inspection.ingest.services import ingest_survey
+    from inspection.scoring import services as runs
 
     path = tmp / "survey-stamps.fits"
     write_stampset(path, stamps, ra, dec)
@@ -161,7 +161,7 @@ def bench_run(tmp, stamps, ra, dec, network_name):
 def bench_ingest(tmp, rows, rng):
     from astropy.table import Table
 
-    from inspection.surveys import ingest_survey
+    from inspection.ingest.services import ingest_survey
 
     cat = Table()
     cat["ID"] = np.char.add("S", np.arange(rows).astype(str))

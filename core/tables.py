@@ -1,8 +1,8 @@
 """Table files: formats, column mappings, reading and writing (pure: numpy + astropy, no Django).
 
-One place for what the survey catalogues (``inspection.catalogue``), prior lens
-lists (``inspection.priors``) and the exports (``inspection.runs``,
-``inspection.catalogues``) share:
+One place for what the survey catalogues (``inspection.ingest.sources``), prior lens
+lists (``inspection.catalogues.prior_lists``) and the exports (``inspection.scoring.services``,
+``inspection.catalogues.services``) share:
 
 - :data:`FORMATS`: file suffix -> astropy format, for reading and writing;
 - :func:`parse_mapping` and :func:`resolve_columns`: a column mapping such as

@@ -14,15 +14,13 @@ from classifier.models import Network
 from core import uploads
 from core.forms import form_errors, new_name
 from core.roles import INSPECTOR_GROUP
-from inspection import adapt, catalogues, grade_body
-from inspection.cuts import LRGCuts
+from inspection.adaptation import services as adapt
+from inspection.catalogues import services as catalogues
+from inspection.grading import grade_body
+from inspection.ingest.band_names import IngestError, band_from_file_name, parse_tile_args
+from inspection.ingest.lrg_cuts import LRGCuts
+from inspection.ingest.services import DEFAULT_STAMP_PX
 from inspection.models import Campaign, KnownSet, PriorList, ScoringRun, Survey
-from inspection.surveys import (
-    DEFAULT_STAMP_PX,
-    IngestError,
-    band_from_file_name,
-    parse_tile_args,
-)
 
 CUT_FIELDS = [f.name for f in dataclasses.fields(LRGCuts)]
 TRUE_WORDS = ("1", "on", "yes", "true")
@@ -218,7 +216,7 @@ class KnownSetForm(forms.Form):
 class AdaptForm(forms.Form):
     """The survey page's "Adapt a network" form (posted with the prefix
     ``adapt``, apart from the launch form's fields); what needs the survey
-    and the network is checked by ``inspection.adapt.check_adaptation``."""
+    and the network is checked by ``inspection.adaptation.services.check_adaptation``."""
 
     network = forms.ModelChoiceField(
         Network.objects.exclude(architecture=Network.COMMITTEE),
@@ -388,7 +386,7 @@ class TrainingAnswerForm(forms.Form):
 
 
 class InspectorForm(forms.Form):
-    """A new inspector; ``inspection.accounts.create_inspector`` checks what
+    """A new inspector; ``inspection.grading.services.create_inspector`` checks what
     needs the database (a free username, Django's password rules)."""
 
     username = forms.CharField(

@@ -11,7 +11,7 @@ from django.db import connection, transaction
 from core.logodds import LOGIT_FLOOR, sigmoid
 from core.progress import tracked
 from inspection.models import RunChunk, Score
-from inspection.runs import check_network_unchanged
+from inspection.scoring.services import check_network_unchanged
 
 if TYPE_CHECKING:
     from core.progress import Progress
@@ -121,8 +121,8 @@ def ingest_survey(
     removed if the ingest fails (on success the survey's tiles point into it).
     """
     from core.uploads import discard
-    from inspection import cuts as cuts_module
-    from inspection.surveys import ingest_survey as ingest
+    from inspection.ingest import lrg_cuts as cuts_module
+    from inspection.ingest.services import ingest_survey as ingest
 
     progress.start(total=None, unit="sources", message="reading the catalogue")
 
@@ -154,9 +154,44 @@ def ingest_survey(
 @tracked
 def prerender_campaign(progress: Progress, campaign_pk: int) -> dict:
     """Render a campaign's previews ahead of the inspectors."""
+    from inspection.grading.services import prerender_campaign as prerender
     from inspection.models import Campaign
-    from inspection.previews import prerender_campaign as prerender
 
     campaign = Campaign.objects.get(pk=campaign_pk)
     progress.start(total=campaign.items.count(), unit="items")
     return {"items": prerender(campaign, progress=lambda n, total: progress.update(n))}
+
+
+@tracked
+def adapt_network(
+    progress: Progress,
+    survey_id: int,
+    network_id: int,
+    name: str,
+    options: dict,
+    user_id: int | None = None,
+) -> dict:
+    """The survey page's "Adapt a network": ``adapt_network`` with progress in
+    per cent and the two networks' figures as the result. (Queued jobs and
+    stored ``Job`` rows from before may name it ``inspection.jobs.adapt_network``:
+    that path still leads here.)"""
+    from classifier.models import Network
+    from inspection.adaptation.services import adapt_network as adapt
+    from inspection.models import Survey
+
+    survey = Survey.objects.get(pk=survey_id)
+    parent = Network.objects.get(pk=network_id)
+    user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
+    progress.start(total=100, unit="%", message="checking the survey and the network")
+
+    def say(message, fraction):
+        progress.update(int(round(100 * fraction)), message=message)
+
+    network = adapt(survey, parent, name, user=user, progress=say, **options)
+    adaptation = network.training["adaptation"]
+    return {
+        "network": network.name,
+        "parent": parent.name,
+        "test": adaptation["test"],
+        "cross_simulator": adaptation["cross_simulator"],
+    }

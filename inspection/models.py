@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from core.models import Job
 
-# Stamp flags (the same bits as inspection.cutouts.EDGE / OUTSIDE).
+# Stamp flags (the same bits as inspection.ingest.cutouts.EDGE / OUTSIDE).
 FLAG_EDGE = 1
 FLAG_OUTSIDE = 2
 
@@ -152,7 +152,7 @@ class ScoringRun(models.Model):
     The threshold is compared in log-odds (``threshold_logit``): probabilities
     of confident stamps tie at 1.0, log-odds do not. ``threshold`` is the
     same threshold as a probability, for people; set both through
-    ``inspection.runs.set_threshold``."""
+    ``inspection.scoring.services.set_threshold``."""
 
     class Sample(models.TextChoices):
         ALL = "all", "all LRGs"

@@ -105,7 +105,7 @@ def admin(django_user_model):
 
 
 def _inspector(django_user_model, username):
-    from inspection.accounts import create_inspector
+    from inspection.grading.services import create_inspector
 
     user, _ = create_inspector(username, password=f"{username}-password-1")
     return user

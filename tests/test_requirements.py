@@ -66,9 +66,9 @@ from simulations.field import simulate_field
 with tempfile.TemporaryDirectory() as tmp:
     simulate_field(tmp + "/f", seed=1, n_lenses=1, n_lrgs=2, n_galaxies=5, n_stars=3,
                    n_faint_red=2, size_px=400)
-from inspection import priors
-assert len(priors.crossmatch([10.0], [0.0], [10.0001], [0.0], 2.0)[0]) == 1
-assert len(priors.read_lenscat()) > 30000
+from inspection.catalogues import prior_lists
+assert len(prior_lists.crossmatch([10.0], [0.0], [10.0001], [0.0], 2.0)[0]) == 1
+assert len(prior_lists.read_lenscat()) > 30000
 print("ok")
 """
 

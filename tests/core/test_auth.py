@@ -78,7 +78,7 @@ def test_it_checks_a_bounded_number_of_passwords_at_once(client, inspector, monk
 
 @pytest.fixture
 def demo_admin(db):
-    from inspection.accounts import ensure_user
+    from inspection.grading.services import ensure_user
 
     user, _ = ensure_user("admin", DEMO_LOGINS["admin"], admin=True)
     return user

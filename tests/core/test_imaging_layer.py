@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from core import display, imaging, noise
-from inspection import gallery
+from inspection.catalogues import gallery
 from tests.test_layering import python
 
 # --- One noise estimate -------------------------------------------------------
@@ -55,7 +55,8 @@ def test_the_noise_estimate_is_the_mad_of_the_frame_and_its_sky_the_median():
 
 def test_the_display_layer_imports_no_torch():
     code = (
-        "import sys, core.display, core.noise, inspection.gallery, inspection.cutouts\n"
+        "import sys, core.display, core.noise, inspection.catalogues.gallery\n"
+        "import inspection.ingest.cutouts\n"
         "import simulations.display\n"
         "print('torch' in sys.modules)"
     )
@@ -170,18 +171,18 @@ def test_contact_sheets_lay_out_titled_rows():
 def test_cached_previews_rendered_under_another_rendering_are_dropped(
     settings, tmp_path, monkeypatch
 ):
-    from inspection import previews
+    from inspection.grading import services as grading
 
     settings.DATA_DIR = tmp_path
-    monkeypatch.setattr(previews, "_CURRENT", set())
-    folder = previews._cache_folder("7")
+    monkeypatch.setattr(grading, "_CURRENT", set())
+    folder = grading._cache_folder("7")
     (folder / "0-r-asinh.png").write_bytes(b"today's")
-    assert previews._cache_folder("7") == folder and (folder / "0-r-asinh.png").exists()
-    monkeypatch.setattr(previews, "_CURRENT", set())  # a new process, same rendering
-    previews._cache_folder("7")
+    assert grading._cache_folder("7") == folder and (folder / "0-r-asinh.png").exists()
+    monkeypatch.setattr(grading, "_CURRENT", set())  # a new process, same rendering
+    grading._cache_folder("7")
     assert (folder / "0-r-asinh.png").exists()
     monkeypatch.setattr(display, "RENDERING", "next")
-    monkeypatch.setattr(previews, "_CURRENT", set())  # a process with another rendering
-    previews._cache_folder("7")
+    monkeypatch.setattr(grading, "_CURRENT", set())  # a process with another rendering
+    grading._cache_folder("7")
     assert not (folder / "0-r-asinh.png").exists()
     assert (folder / ".rendering").read_text() == "next"

@@ -56,7 +56,7 @@ def test_ordinary_probabilities_read_as_decimals():
 def test_one_binning_serves_the_run_page_and_the_report():
     from classifier.figures import logit_histogram_figure
     from core.logodds import LOGIT_SHOWN_MIN, logit_bin_edges
-    from inspection.dashboards import logit_histogram
+    from inspection.catalogues.dashboards import logit_histogram
 
     x = [-744.0, -3.0, 0.5, 12.0]
     edges = logit_bin_edges(x, threshold_logit=20.0, bins=10)

@@ -29,9 +29,10 @@ def graded_search(small_field, known_file, settings, tmp_path):
     the known set as the training set (6 items, pass mark 0.5)."""
     from classifier.models import Network
     from classifier.services import register_shipped
-    from inspection import grading, runs
+    from inspection.grading import services as grading
+    from inspection.ingest.services import ingest_survey
     from inspection.models import TrainingPolicy
-    from inspection.surveys import ingest_survey
+    from inspection.scoring import services as runs
 
     settings.DATA_DIR = tmp_path
     register_shipped()

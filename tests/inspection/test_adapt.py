@@ -41,7 +41,7 @@ def cross_file(tmp_path_factory):
 @pytest.fixture
 def survey(survey_stamps, settings, tmp_path):
     from classifier.services import register_shipped
-    from inspection.surveys import ingest_survey
+    from inspection.ingest.services import ingest_survey
 
     settings.DATA_DIR = tmp_path
     register_shipped()
@@ -50,7 +50,7 @@ def survey(survey_stamps, settings, tmp_path):
 
 def adapt(survey, name="big-r-cnn", **options):
     from classifier.models import Network
-    from inspection.adapt import adapt_network
+    from inspection.adaptation.services import adapt_network
 
     options = {"lenses": 60, "epochs": 1, **options}
     return adapt_network(survey, Network.objects.get(name="kids-r-cnn"), name, **options)
@@ -66,7 +66,7 @@ def test_it_fine_tunes_on_the_surveys_lrgs_and_records_where_it_came_from(
     survey, cross_file, tmp_path
 ):
     from classifier.models import Network
-    from inspection.adapt import split_rows, usable_rows
+    from inspection.adaptation.services import split_rows, usable_rows
 
     steps = []
     network = adapt(survey, cross_test=str(cross_file),
@@ -105,7 +105,7 @@ def test_it_fine_tunes_on_the_surveys_lrgs_and_records_where_it_came_from(
 
 
 def test_a_failed_adaptation_leaves_the_registry_and_disk_as_they_were(survey, tmp_path):
-    from inspection.adapt import AdaptError
+    from inspection.adaptation.services import AdaptError
 
     before = registry()
     bad_cross = tmp_path / "not-a-stampset.fits"
@@ -119,14 +119,14 @@ def test_a_failed_adaptation_leaves_the_registry_and_disk_as_they_were(survey, t
 
 
 def test_it_refuses_what_cannot_be_adapted_before_any_work(survey, survey_stamps, tmp_path):
-    from inspection.adapt import MIN_LRGS, AdaptError
+    from inspection.adaptation.services import MIN_LRGS, AdaptError
     from inspection.models import Source
 
     before = registry()
     with pytest.raises(AdaptError, match="named 'kids-r-cnn' exists already"):
         adapt(survey, name="kids-r-cnn")
     from classifier.models import Network
-    from inspection.adapt import adapt_network
+    from inspection.adaptation.services import adapt_network
 
     cnn = Network.objects.get(name="kids-r-cnn")
     pair = Network.objects.create(
@@ -147,7 +147,7 @@ def test_it_refuses_what_cannot_be_adapted_before_any_work(survey, survey_stamps
 
 def test_a_network_that_does_not_fit_the_survey_is_refused(survey, tmp_path):
     from classifier.models import Network
-    from inspection.adapt import AdaptError, UnconfirmedWarnings, adapt_network
+    from inspection.adaptation.services import AdaptError, UnconfirmedWarnings, adapt_network
 
     lsst = Network.objects.get(name="lsst-g-deeplens")
     survey.bands = "r,i"
@@ -218,7 +218,7 @@ def test_the_adaptation_runs_on_a_worker_and_the_network_page_shows_it(
 
     from classifier.models import Network
     from core.models import Job
-    from inspection import runs
+    from inspection.scoring import services as runs
 
     answer = post_adapt(admin_client, survey)
     job = Job.objects.get()

@@ -1,4 +1,4 @@
-"""inspection.catalogue: reading survey catalogues in chunks (no database)."""
+"""inspection.ingest.sources: reading survey catalogues in chunks (no database)."""
 
 import tracemalloc
 
@@ -7,7 +7,7 @@ import pytest
 from astropy.io import fits
 from astropy.table import Table
 
-from inspection.catalogue import (
+from inspection.ingest.sources import (
     DEFAULT_COLUMNS,
     FIELDS,
     CatalogueError,

@@ -13,9 +13,11 @@ from django.urls import reverse
 from PIL import Image
 
 from classifier.calibration import prior_shift
-from inspection import catalogues, grading, runs
-from inspection.accounts import create_inspector
+from inspection.catalogues import services as catalogues
+from inspection.grading import services as grading
+from inspection.grading.services import create_inspector
 from inspection.models import Assignment, Campaign, PriorList, Skill
+from inspection.scoring import services as runs
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,7 @@ Fails, never skips, when Chromium cannot run (`make test` installs it).
 import pytest
 from playwright.sync_api import expect
 
-from inspection import grading
+from inspection.grading import services as grading
 from inspection.models import Assignment, Campaign
 from tests.test_browser import log_in
 

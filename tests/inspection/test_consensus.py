@@ -7,7 +7,7 @@ import krippendorff
 import numpy as np
 import pytest
 
-from inspection.consensus import (
+from inspection.catalogues.consensus import (
     LEVELS,
     ConsensusError,
     check_grades,
@@ -58,7 +58,8 @@ def random_grades(seed, n_items=40, n_raters=5, missing=0.3):
 
 def test_the_module_imports_neither_django_nor_torch():
     code = (
-        "import sys, inspection.consensus; print('django' in sys.modules, 'torch' in sys.modules)"
+        "import sys, inspection.catalogues.consensus\n"
+        "print('django' in sys.modules, 'torch' in sys.modules)"
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert done.stdout.strip() == "False False", done.stderr

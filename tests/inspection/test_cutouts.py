@@ -1,4 +1,4 @@
-"""inspection.cutouts: stamps from tiles, RGB composites, PNG previews (no database).
+"""inspection.ingest.cutouts: stamps from tiles, RGB composites, PNG previews (no database).
 
 The pictures are core.display's, re-exported (tests/core/test_imaging_layer.py)."""
 
@@ -11,7 +11,7 @@ from astropy.wcs import WCS
 from PIL import Image
 
 from core.display import MASK_RGB
-from inspection.cutouts import (
+from inspection.ingest.cutouts import (
     EDGE,
     OUTSIDE,
     STRETCHES,

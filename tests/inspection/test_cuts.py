@@ -1,11 +1,11 @@
-"""inspection.cuts: the LRG selection of He et al. 2020 (no database)."""
+"""inspection.ingest.lrg_cuts: the LRG selection of He et al. 2020 (no database)."""
 
 import numpy as np
 import pytest
 from astropy.table import Table
 
-from inspection.catalogue import read_catalogue
-from inspection.cuts import LRGCuts, c_par, c_perp, merge_funnels, select
+from inspection.ingest.lrg_cuts import LRGCuts, c_par, c_perp, merge_funnels, select
+from inspection.ingest.sources import read_catalogue
 
 # An LRG that passes every default cut: g-r = 1.4, r-i = 0.5, so
 # c_par = 1.364, c_perp = -0.03 and 14 + c_par/0.3 = 18.547 > MAG_AUTO.

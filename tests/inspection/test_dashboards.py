@@ -1,4 +1,5 @@
-"""inspection.dashboards (plotly figures) and inspection.gallery (contact sheets); no database."""
+"""inspection.catalogues.dashboards (plotly figures) and
+inspection.catalogues.gallery (contact sheets); no database."""
 
 import io
 import subprocess
@@ -9,14 +10,14 @@ import plotly.graph_objects as go
 import pytest
 from PIL import Image
 
-from inspection.dashboards import (
+from inspection.catalogues.dashboards import (
     agreement_figure,
     funnel_figure,
     score_vs_consensus_figure,
     sky_figure,
     total_score_figure,
 )
-from inspection.gallery import contact_sheet, label_band_px, title_band_px
+from inspection.catalogues.gallery import contact_sheet, label_band_px, title_band_px
 from tests.conftest import ROOT
 
 STAGES = [("catalogue", 1e6), ("LRGs", 28815), ("candidates", 8143), ("high probability", 48)]
@@ -27,7 +28,10 @@ def no_data(fig):
 
 
 def test_it_imports_no_django():
-    code = "import sys, inspection.dashboards, inspection.gallery; print('django' in sys.modules)"
+    code = (
+        "import sys, inspection.catalogues.dashboards, inspection.catalogues.gallery\n"
+        "print('django' in sys.modules)"
+    )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert done.stdout.strip() == "False", done.stderr
 

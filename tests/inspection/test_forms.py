@@ -9,7 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from inspection import grading
+from inspection.grading import services as grading
 from inspection.models import Campaign, PriorList, TrainingPolicy
 
 pytestmark = pytest.mark.django_db

@@ -1,10 +1,10 @@
-"""inspection.grade_body: what a grade request may hold (no database)."""
+"""inspection.grading.grade_body: what a grade request may hold (no database)."""
 
 import json
 
 import pytest
 
-from inspection.grade_body import (
+from inspection.grading.grade_body import (
     MAX_COMMENT,
     GradeBody,
     GradeBodyError,

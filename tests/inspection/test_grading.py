@@ -15,7 +15,8 @@ from django.test import Client
 from django.urls import reverse
 from PIL import Image
 
-from inspection import cutouts, grading
+from inspection.grading import services as grading
+from inspection.ingest import cutouts
 from inspection.models import (
     Assignment,
     Campaign,
@@ -211,7 +212,7 @@ def test_a_closed_campaign_refuses_grades_clearly(graded_search, inspector, clie
 
 
 def test_many_inspectors_grading_at_once_lose_nothing(graded_search, django_user_model):
-    from inspection.accounts import create_inspector
+    from inspection.grading.services import create_inspector
 
     run, _ = graded_search
     users = [create_inspector(f"insp{k}", password="pw-123456789")[0] for k in range(6)]

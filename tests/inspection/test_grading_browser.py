@@ -12,7 +12,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from inspection import grading
+from inspection.grading import services as grading
 from inspection.models import Grade, GradeChange, KnownItem
 from tests.inspection.test_grading import pass_training
 from tests.test_browser import log_in

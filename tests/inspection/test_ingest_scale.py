@@ -11,8 +11,8 @@ from astropy.table import Table
 from astropy.wcs import WCS
 from django.core.management import call_command
 
+from inspection.ingest.services import ingest_survey
 from inspection.models import Survey
-from inspection.surveys import ingest_survey
 
 ROWS = 1_000_000
 

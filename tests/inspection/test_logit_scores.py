@@ -16,8 +16,9 @@ from django.urls import reverse
 from classifier.models import Network
 from classifier.services import load_scorer, register_shipped
 from core.logodds import LOGIT_CEIL, LOGIT_FLOOR, LOGIT_SHOWN_MIN, sigmoid
-from inspection import dashboards, runs
+from inspection.catalogues import dashboards
 from inspection.models import Score, ScoringRun, Source, Survey
+from inspection.scoring import services as runs
 from simulations.field import simulate_field
 from simulations.stampset import read_stampset
 

@@ -10,8 +10,8 @@ from django.urls import reverse
 
 from classifier.models import Network
 from core.models import Job
-from inspection import runs
 from inspection.models import RunChunk, ScoringRun, Source, Survey
+from inspection.scoring import services as runs
 
 pytestmark = pytest.mark.django_db
 

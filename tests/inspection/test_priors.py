@@ -1,4 +1,4 @@
-"""inspection.priors: reading prior lens lists and cross-matching (no database)."""
+"""inspection.catalogues.prior_lists: reading prior lens lists and cross-matching (no database)."""
 
 import time
 
@@ -8,8 +8,8 @@ import pytest
 from astropy.coordinates import SkyCoord
 from astropy.table import Table
 
-from inspection import priors
-from inspection.priors import (
+from inspection.catalogues import prior_lists as priors
+from inspection.catalogues.prior_lists import (
     PriorListError,
     crossmatch,
     lenscat_csv_path,

@@ -1,6 +1,6 @@
 """Pages that show stamps put an RGB preview only where the stamps have g, r
 and i: for an r-only survey or known set the rgb preview answers 404
-(``inspection.previews.kinds_of``), so no page may ask for it."""
+(``inspection.grading.services.kinds_of``), so no page may ask for it."""
 
 import pytest
 from django.urls import reverse

@@ -21,9 +21,9 @@ from classifier.models import Network
 from classifier.services import register_shipped
 from core import claims
 from core.models import Claim, Job
-from inspection import runs
+from inspection.ingest.services import IngestError, ingest_survey
 from inspection.models import FLAG_EDGE, FLAG_OUTSIDE, Score, ScoringRun, Source, Survey
-from inspection.surveys import IngestError, ingest_survey
+from inspection.scoring import services as runs
 from simulations.field import simulate_field
 from simulations.stampset import read_stampset
 from tests.conftest import ROOT
@@ -518,7 +518,7 @@ def test_a_second_ingest_of_a_name_being_ingested_is_refused_and_removes_nothing
 
 
 def test_the_next_ingest_of_a_name_clears_what_a_killed_ingest_left(field, data_dir):
-    from inspection.surveys import WRITER_MARK
+    from inspection.ingest.services import WRITER_MARK
 
     dead = subprocess.Popen(["true"])
     dead.wait()  # a process that is gone: the killed ingest

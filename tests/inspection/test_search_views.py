@@ -18,8 +18,8 @@ from rq.worker import SimpleWorker
 from classifier.models import Network
 from classifier.services import register_shipped
 from core.models import Job
-from inspection import runs
 from inspection.models import ScoringRun, Survey
+from inspection.scoring import services as runs
 from simulations.field import simulate_field
 
 pytestmark = pytest.mark.django_db(transaction=True)

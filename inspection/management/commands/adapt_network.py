@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from classifier.models import Network
-from inspection.adapt import DEFAULT_EPOCHS, DEFAULT_LENSES, AdaptError, adapt_network
+from inspection.adaptation.services import DEFAULT_EPOCHS, DEFAULT_LENSES, AdaptError, adapt_network
 from inspection.models import Survey
 
 

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from inspection import grading
+from inspection.grading import services as grading
 from inspection.models import TrainingPolicy
 
 

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from core.forms import form_errors
-from inspection import catalogues
+from inspection.catalogues import services as catalogues
 from inspection.forms import PriorListForm
 
 

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from inspection.accounts import AccountError, create_inspector
+from inspection.grading.services import AccountError, create_inspector
 
 
 class Command(BaseCommand):

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from inspection import runs
 from inspection.models import ScoringRun
+from inspection.scoring import services as runs
 
 
 class Command(BaseCommand):

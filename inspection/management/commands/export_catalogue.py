@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from inspection import catalogues
+from inspection.catalogues import services as catalogues
 from inspection.models import Campaign, PriorList
 
 

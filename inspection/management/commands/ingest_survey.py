@@ -3,8 +3,9 @@ import dataclasses
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from inspection.cuts import LRGCuts, funnel_lines
-from inspection.surveys import DEFAULT_STAMP_PX, IngestError, ingest_survey, parse_tile_args
+from inspection.ingest.band_names import IngestError, parse_tile_args
+from inspection.ingest.lrg_cuts import LRGCuts, funnel_lines
+from inspection.ingest.services import DEFAULT_STAMP_PX, ingest_survey
 
 CUT_FIELDS = [f for f in dataclasses.fields(LRGCuts)]
 

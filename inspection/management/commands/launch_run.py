@@ -8,8 +8,8 @@ from classifier.models import Network
 from core import queue
 from core.logodds import format_p_lens
 from core.queue import QueueUnavailable
-from inspection import runs
 from inspection.models import ScoringRun, Survey
+from inspection.scoring import services as runs
 
 
 class Command(BaseCommand):

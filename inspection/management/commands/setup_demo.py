@@ -5,10 +5,12 @@ from django.core.management.base import BaseCommand
 
 from classifier.models import Network
 from core.auth import DEMO_LOGINS
-from inspection import catalogues, grading, runs
-from inspection.accounts import ensure_user
+from inspection.catalogues import services as catalogues
+from inspection.grading import services as grading
+from inspection.grading.services import ensure_user
+from inspection.ingest.services import ingest_survey
 from inspection.models import KnownSet, PriorList, Survey, TrainingPolicy
-from inspection.surveys import ingest_survey
+from inspection.scoring import services as runs
 from simulations.field import simulate_field
 
 # Local demo only: fixed, printed passwords, which the login accepts only

@@ -10,7 +10,7 @@ Eisenstein et al. 2001::
 
 and the *refined* sample adds FLAG_R = 0 (no masked regions). Every threshold
 is a field of :class:`LRGCuts`. :func:`select` works on one chunk of
-``inspection.catalogue.read_catalogue`` and reports the funnel (sources left
+``inspection.ingest.sources.read_catalogue`` and reports the funnel (sources left
 after each cut) so that a whole survey is the sum of its chunks
 (:func:`merge_funnels`).
 
@@ -226,7 +226,7 @@ def select(chunk: Mapping[str, np.ndarray], cuts: LRGCuts | None = None) -> Sele
     Parameters
     ----------
     chunk : dict
-        ``{field: array}`` as from ``inspection.catalogue.read_catalogue``:
+        ``{field: array}`` as from ``inspection.ingest.sources.read_catalogue``:
         ra, dec (deg), mag_u, mag_g, mag_r, mag_i, mag_auto (mag; NaN or 99
         for a non-detection), class_star, flux_radius, flag_r.
     cuts : LRGCuts, optional

@@ -1,8 +1,8 @@
 """Consensus catalogues: grades turned into the science output of a search
 (He et al. 2020 Sect. 4.1 and 4.3). One code path for the Catalogues pages and
 ``manage.py export_catalogue`` / ``add_prior_list``; the maths is in the pure
-``inspection.consensus``, ``inspection.priors``, ``inspection.dashboards``
-and ``inspection.gallery``.
+modules beside it: ``consensus``, ``prior_lists``, ``dashboards`` and
+``gallery``.
 
 Choices (where the paper is silent):
 
@@ -43,7 +43,9 @@ from django.db import transaction
 from classifier.calibration import prior_shift
 from core import tables
 from core.logodds import format_p_lens
-from inspection import consensus, dashboards, gallery, previews, priors
+from inspection.catalogues import consensus, dashboards, gallery
+from inspection.catalogues import prior_lists as priors
+from inspection.grading import services as grading
 from inspection.models import Campaign, Grade, PriorLens, PriorList, Score, Skill
 
 if TYPE_CHECKING:
@@ -460,7 +462,7 @@ def prior_report(
 
 
 def dashboard_figures(cat: Catalogue, report: PriorReport, agree: dict) -> dict[str, go.Figure]:
-    """The Catalogues page's plotly figures (``inspection.dashboards``)."""
+    """The Catalogues page's plotly figures (``inspection.catalogues.dashboards``)."""
     run, survey = cat.campaign.run, cat.campaign.run.survey
     names = [s.name for s in cat.sources]
     kind = [
@@ -602,12 +604,12 @@ def gallery_png(
     network score, total and posterior."""
     rows = cat.ordered(which, report, order)
     survey = cat.campaign.run.survey
-    kind = "rgb" if previews.rgb_bands(survey) else "r"
+    kind = "rgb" if grading.rgb_bands(survey) else "r"
     shown = rows[:limit]
     tiles, labels = [], []
     for i in shown:
         source = cat.sources[i]
-        tiles.append(previews.stamp_image(survey, source.stamp_index, kind))
+        tiles.append(grading.stamp_image(survey, source.stamp_index, kind))
         second = "" if np.isnan(cat.second_total[i]) else f"+{int(cat.second_total[i])}"
         p = format_p_lens(cat.logits[i], 3, minus="-")  # the default font may lack U+2212
         labels.append(

@@ -15,9 +15,8 @@ name finds the writer dead, takes the name over and clears them.
 
 from __future__ import annotations
 
-import re
 import shutil
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,8 +28,10 @@ from core import claims
 from core.files import sha256_of
 from core.forms import NAME_RE
 from core.sky import iau_name
-from inspection import catalogue as cat
-from inspection import cutouts, cuts
+from inspection.ingest import cutouts
+from inspection.ingest import lrg_cuts as cuts
+from inspection.ingest import sources as cat
+from inspection.ingest.band_names import IngestError, check_band
 from inspection.models import FLAG_OUTSIDE, Source, Survey, Tile
 from simulations.stampset import StampSetError, StampSetWriter, read_stampset
 
@@ -42,53 +43,10 @@ DEFAULT_STAMP_PX = 97  # He et al. 2020: 97x97 r-band stamps
 STAMP_CHUNK = 512  # sources cut and written per step
 BAND_ORDER = "ugrizyJHK"  # cube order: by wavelength, whatever order the tiles came in
 WRITER_MARK = ".ingest-claim"  # in a survey folder being written: the writer's claim token
-# A band name goes into the survey's comma-separated band list and into
-# stamp-set headers: letters and digits only (u, g, r, i, z, Y, J, Ks, NB921).
-BAND_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,9}$")
-FITS_EXTENSIONS = (".gz", ".fz", ".fits", ".fit", ".fts")
-
-
-class IngestError(ValueError):
-    """The survey cannot be ingested as given; the message says what to fix."""
 
 
 def surveys_dir() -> Path:
     return Path(settings.DATA_DIR) / "surveys"
-
-
-def parse_tile_args(values: Iterable[str]) -> list[tuple[str, Path]]:
-    """``["r=tiles/r.fits", "g=tiles/g.fits"]`` -> ``[("r", Path), ...]``."""
-    out = []
-    for value in values or []:
-        band, sep, path = str(value).partition("=")
-        if not sep or not band.strip() or not path.strip():
-            raise IngestError(f"A tile is given as BAND=FILE (e.g. r=tile_r.fits), not {value!r}.")
-        out.append((check_band(band.strip(), value), Path(path.strip())))
-    return out
-
-
-def check_band(band: str, given_as: str) -> str:
-    """``band`` if it is a band name (letters and digits), else an ``IngestError``."""
-    if not BAND_RE.match(band):
-        raise IngestError(
-            f"Tile {given_as}: {band!r} is not a band name; use letters and digits "
-            "(g, r, i, Ks, NB921)."
-        )
-    return band
-
-
-def band_from_file_name(file_name: str) -> str:
-    """The band an uploaded tile's name ends in: ``KIDS_35_-33_r.fits`` -> ``r``."""
-    base = Path(file_name).name
-    while base.lower().endswith(FITS_EXTENSIONS):
-        base = base.rsplit(".", 1)[0]
-    band = re.split(r"[_.]", base)[-1]
-    if not BAND_RE.match(band):
-        raise IngestError(
-            f"Tile {file_name}: its name does not end in a band ({band!r}); name uploaded "
-            "tiles NAME_BAND.fits, e.g. KIDS_35_-33_r.fits."
-        )
-    return band
 
 
 def _band_key(band):
@@ -287,8 +245,8 @@ def ingest_survey(
         With a catalogue, stamps match catalogue LRGs by ``id``; without one,
         every stamp is a source.
     columns : dict or str, optional
-        Catalogue column mapping (``inspection.catalogue.parse_mapping``).
-    lrg_cuts : inspection.cuts.LRGCuts, optional
+        Catalogue column mapping (``inspection.ingest.sources.parse_mapping``).
+    lrg_cuts : inspection.ingest.lrg_cuts.LRGCuts, optional
     stamp_size : int
         Stamp side in pixels (tiles only).
     progress : callable(stage, done, total), optional

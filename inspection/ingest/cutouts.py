@@ -6,7 +6,7 @@ numpy slicing per source (~35 us per 97x97 stamp, against 170-930 us for
 ``Cutout2D``). Pictures of stamps (stretches, RGB composites, PNGs) are made
 by ``core.display`` and re-exported here (``STRETCHES``, ``render_png``,
 ``lupton_rgb``, ``grey_band``, ``has_rgb``); render previews once and cache
-them (``inspection.previews``).
+them (``inspection.grading.services``).
 
 Pixel convention: astropy's zero-based pixel coordinates, in which an
 integer is a pixel's centre and pixel ``j`` covers ``[j - 0.5, j + 0.5)``.

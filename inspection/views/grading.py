@@ -21,7 +21,7 @@ from django.views.decorators.http import require_POST
 from core import queue, uploads
 from core.forms import form_errors
 from core.roles import admin_required, inspector_required, is_inspector
-from inspection import catalogues, grade_body, grading, previews
+from inspection.catalogues import services as catalogues
 from inspection.forms import (
     CampaignForm,
     CampaignStatusForm,
@@ -30,6 +30,10 @@ from inspection.forms import (
     TrainingPolicyForm,
     inspectors,
 )
+from inspection.grading import grade_body
+from inspection.grading import services as grading
+from inspection.grading.services import KINDS as PREVIEW_KINDS
+from inspection.grading.services import PreviewError, render_preview
 from inspection.models import (
     Campaign,
     CampaignItem,
@@ -38,8 +42,6 @@ from inspection.models import (
     Skill,
     TrainingPolicy,
 )
-from inspection.previews import KINDS as PREVIEW_KINDS
-from inspection.previews import PreviewError, render_preview
 
 STRETCH_PRESETS = ["asinh", "asinh-bright", "asinh-blue", "linear", "log"]
 
@@ -216,7 +218,7 @@ def grade_page(request, pk: int) -> HttpResponse:
         "items_url": reverse("inspection:grade_items", args=[campaign.pk]),
         "grade_url": reverse("inspection:grade_submit", args=[campaign.pk]),
         "presets": STRETCH_PRESETS,
-        "kinds": previews.kinds_of(campaign.run.survey),
+        "kinds": grading.kinds_of(campaign.run.survey),
         "max_comment": grade_body.MAX_COMMENT,
     }
     return render(request, "inspection/grade.html", context)
@@ -228,7 +230,7 @@ def grade_items(request, pk: int) -> JsonResponse:
     """The inspector's items in their order, with their own grades only."""
     campaign = _campaign_for(request, pk)
     _require_training(request.user)
-    kinds = previews.kinds_of(campaign.run.survey)
+    kinds = grading.kinds_of(campaign.run.survey)
     stretch = _server_stretch(request.GET.get("stretch", "asinh"))
     items = []
     for a in grading.assignments_for(campaign, request.user):
@@ -256,11 +258,11 @@ def grade_stamp(request, pk: int, assignment_pk: int, kind: str) -> HttpResponse
     role is checked by ``_own_assignment``)."""
     assignment = _own_assignment(request, pk, assignment_pk, with_survey=True)
     survey = assignment.campaign.run.survey
-    if kind not in previews.kinds_of(survey):
-        raise Http404(f"Previews of {survey.name} are {', '.join(previews.kinds_of(survey))}.")
+    if kind not in grading.kinds_of(survey):
+        raise Http404(f"Previews of {survey.name} are {', '.join(grading.kinds_of(survey))}.")
     stretch = _server_stretch(request.GET.get("stretch", "asinh"))
     try:
-        png = previews.render_item(assignment.item, survey, kind, stretch)
+        png = grading.render_item(assignment.item, survey, kind, stretch)
     except PreviewError as exc:
         raise Http404(str(exc)) from exc
     return _png(png)

@@ -2,7 +2,7 @@
 
 A catalogue is read as a stream of *chunks*: dicts that map the standard field
 names of :data:`FIELDS` to numpy arrays of one length, so that a survey of
-millions of sources is selected (``inspection.cuts``) with bounded memory.
+millions of sources is selected (``inspection.ingest.lrg_cuts``) with bounded memory.
 Columns are found by KiDS-DR3-like default names (:data:`DEFAULT_COLUMNS`),
 matched case-insensitively, or by an explicit mapping such as
 ``"ra=ALPHA_J2000,dec=DELTA_J2000"`` (``--columns`` on the command line).

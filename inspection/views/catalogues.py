@@ -1,5 +1,5 @@
 """Catalogue pages: consensus, agreement, prior lists, exports, gallery and
-dashboards. Thin: each view calls ``inspection.catalogues`` (the code path of
+dashboards. Thin: each view calls ``inspection.catalogues.services`` (the code path of
 ``manage.py export_catalogue`` and ``add_prior_list``) and renders."""
 
 from pathlib import Path
@@ -16,8 +16,9 @@ from core import tables, uploads
 from core.forms import form_errors
 from core.plots import to_div
 from core.roles import admin_required
-from inspection import catalogues, grading
+from inspection.catalogues import services as catalogues
 from inspection.forms import CatalogueSettingsForm, PriorListForm
+from inspection.grading import services as grading
 from inspection.models import Campaign, PriorList
 
 EXPORT_SUFFIXES = tables.DOWNLOADS

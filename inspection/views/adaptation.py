@@ -1,5 +1,5 @@
 """The survey page's "Adapt a network" form: validated by a Django form and
-``inspection.adapt.check_adaptation`` (torch-free), then queued as a job."""
+``inspection.adaptation.services.check_adaptation`` (torch-free), then queued as a job."""
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
@@ -8,7 +8,7 @@ from django.views.decorators.http import require_POST
 from core import queue
 from core.forms import form_errors
 from core.roles import admin_required
-from inspection import adapt
+from inspection.adaptation import services as adapt
 from inspection.forms import AdaptForm
 from inspection.models import Survey
 
@@ -18,7 +18,7 @@ from inspection.models import Survey
 def adapt_launch(request: HttpRequest, name: str) -> HttpResponse:
     """Refusals re-render the survey page with the reason (400; 503 without
     Redis); nothing is registered or queued."""
-    from inspection.search_views import survey_detail
+    from inspection.views.surveys import survey_detail
 
     survey = get_object_or_404(Survey, name=name)
     form = AdaptForm(request.POST, prefix="adapt")  # apart from the launch form's fields
@@ -40,7 +40,7 @@ def adapt_launch(request: HttpRequest, name: str) -> HttpResponse:
     title = f"Adapt {data['network'].name} to {survey.name} as {data['name']}"
     try:
         job = queue.launch(
-            "inspection.adapt.adapt_job",
+            "inspection.jobs.adapt_network",
             survey.pk,
             data["network"].pk,
             data["name"],

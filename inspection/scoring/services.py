@@ -31,7 +31,7 @@ from classifier.fit import FitReport, check_fit
 from core import queue, tables
 from core.logodds import logit, sigmoid
 from core.models import Job, ProgressFigures
-from inspection import dashboards
+from inspection.catalogues import dashboards
 from inspection.models import RunChunk, ScoringRun
 
 if TYPE_CHECKING:
@@ -501,7 +501,7 @@ def overlap_matrix(runs: Sequence[ScoringRun]) -> list[list[int]]:
 
 def score_histogram(run: ScoringRun, bins: int = 40) -> tuple[list[int], list[float]]:
     """Counts of the run's log-odds in ``bins`` equal bins, and the edges
-    (``inspection.dashboards.logit_histogram``): probabilities would pile
+    (``inspection.catalogues.dashboards.logit_histogram``): probabilities would pile
     every confident stamp into the last bin."""
     logits = np.fromiter(run.scores.values_list("logit", flat=True), dtype=np.float64)
     return dashboards.logit_histogram(logits, run.threshold_logit, bins)

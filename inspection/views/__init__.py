@@ -1,0 +1,3 @@
+"""The pages of the search, one module per page family: ``home``,
+``inspectors``, ``surveys``, ``runs``, ``adaptation``, ``grading`` and
+``catalogues`` (``inspection.urls`` maps the URLs onto them)."""
