@@ -33,6 +33,7 @@ KINDS = {
     "psf": "PSF robustness (He et al. 2020 Sect. 5.1)",
     "volume": "Training volume (He et al. 2020 Sect. 5.2)",
     "complexity": "Network complexity and simulation realism (Lanusse et al. 2018 Fig. 9)",
+    "snet-rnet": "Simulated vs semi-real training (He et al. 2020 Table 3)",
 }
 DEFAULT_PSF_FACTORS = (0.4, 0.6, 0.8, 1.0, 1.2, 1.4, 1.6, 1.8, 2.0)
 DEFAULT_VOLUME_SIZES = (10_000, 20_000, 40_000, 80_000)
@@ -268,6 +269,33 @@ def reference_fwhm(
     return out, "the survey configuration's median seeing (the training set was not readable)"
 
 
+def overlap(a: Sequence, b: Sequence) -> dict:
+    """How two candidate lists overlap (He et al. 2020 Table 3): their
+    sizes, the ids in both and in one only, and the Jaccard index."""
+    set_a, set_b = set(a), set(b)
+    both = set_a & set_b
+    union = set_a | set_b
+    return {
+        "n_a": len(set_a),
+        "n_b": len(set_b),
+        "both": len(both),
+        "only_a": len(set_a - set_b),
+        "only_b": len(set_b - set_a),
+        "jaccard": len(both) / len(union) if union else None,
+        "ids_both": sorted(both),
+        "ids_only_a": sorted(set_a - set_b),
+        "ids_only_b": sorted(set_b - set_a),
+    }
+
+
+def top(ids: Sequence, scores: ArrayLike, n: int) -> list:
+    """The ``n`` ids of the highest scores (ties broken by id, so the list
+    does not depend on the input order)."""
+    scores = np.asarray(scores, np.float64)
+    order = np.lexsort((np.asarray(ids), -scores))
+    return [ids[i] for i in order[: max(int(n), 0)]]
+
+
 # --- Exports ----------------------------------------------------------------------
 
 
@@ -286,6 +314,11 @@ def results_table(kind: str, results: Mapping) -> list[dict]:
     if kind == "complexity":
         items = [{"row": "auc", **m} for m in results.get("matrix", [])] + [
             {"row": "difference", **d} for d in results.get("differences", [])
+        ]
+    elif kind == "snet-rnet":
+        items = [{"comparison": k, **v} for k, v in results.get("overlaps", {}).items()] + [
+            {"comparison": f"high-probability list of {c['campaign']}", **c}
+            for c in results.get("campaigns", [])
         ]
     else:
         items = list(results.get("rows", []))

@@ -41,8 +41,8 @@ def train_network(
 
 @tracked
 def run_experiment(progress: Progress, experiment_pk: int) -> dict:
-    """Run a classifier experiment (``classifier.experiment_services.run``)."""
-    from classifier import experiment_services
+    """Run a classifier experiment (``classifier.experiment_runs.run``)."""
+    from classifier import experiment_runs
     from classifier.models import Experiment
 
-    return experiment_services.run(Experiment.objects.get(pk=experiment_pk), progress)
+    return experiment_runs.run(Experiment.objects.get(pk=experiment_pk), progress)

@@ -111,6 +111,7 @@ class Experiment(models.Model):
         ("psf", "PSF robustness"),
         ("volume", "Training volume"),
         ("complexity", "Network complexity and simulation realism"),
+        ("snet-rnet", "Simulated vs semi-real training"),
     ]
 
     kind = models.CharField(max_length=16, choices=KINDS)

@@ -10,6 +10,7 @@ from pathlib import Path
 from django import forms
 from django.contrib.auth import get_user_model
 
+from classifier.forms import EXPERIMENT_FORMS, ExperimentForm
 from classifier.models import Network
 from core import uploads
 from core.forms import form_errors, new_name
@@ -226,6 +227,70 @@ class AdaptForm(forms.Form):
     lenses = forms.IntegerField(min_value=10, max_value=200_000, initial=adapt.DEFAULT_LENSES)
     epochs = forms.IntegerField(min_value=1, max_value=50, initial=adapt.DEFAULT_EPOCHS)
     accept_warnings = forms.BooleanField(required=False)
+
+
+class SnetRnetExperimentForm(ExperimentForm):
+    """He et al. 2020 Table 3 as an experiment (the survey page's "Compare
+    s-Net and r-Net" form and ``manage.py experiment snet-rnet``): the
+    network (s-Net) and its adaptation to the survey (r-Net) score the same
+    LRGs. What needs the survey and the network is checked by
+    ``check_adaptation``, before anything is queued."""
+
+    kind = "snet-rnet"
+    survey = forms.CharField(max_length=80, label="Survey (ingested)")
+    network = forms.CharField(max_length=80, label="Network (the s-Net)")
+    lenses = forms.IntegerField(
+        min_value=10,
+        max_value=200_000,
+        required=False,
+        label="Semi-real training lenses (and as many non-lenses)",
+        error_messages={"invalid": "The number of lenses is a whole number, e.g. 4000."},
+    )
+    epochs = forms.IntegerField(
+        min_value=1,
+        max_value=50,
+        required=False,
+        label="Fine-tuning epochs",
+        error_messages={"invalid": "The epochs are whole numbers, e.g. 4."},
+    )
+    top = forms.IntegerField(
+        min_value=1,
+        max_value=10_000_000,
+        required=False,
+        label="Common candidate count (empty: the s-Net's count at its 1%-FPR threshold)",
+        error_messages={"invalid": "The candidate count is a whole number, e.g. 100."},
+    )
+    accept_warnings = forms.BooleanField(
+        required=False, label="Adapt even where the network fits the survey only with warnings"
+    )
+
+    def clean_lenses(self):
+        return self.cleaned_data["lenses"] or adapt.DEFAULT_LENSES
+
+    def clean_epochs(self):
+        return self.cleaned_data["epochs"] or adapt.DEFAULT_EPOCHS
+
+    def clean(self):
+        data = super().clean()
+        survey = Survey.objects.filter(name=(data.get("survey") or "").strip()).first()
+        network = Network.objects.filter(name=(data.get("network") or "").strip()).first()
+        if "survey" in data and survey is None:
+            self.add_error("survey", f"no survey named {data['survey']!r}: ingest it first.")
+        if "network" in data and network is None:
+            self.add_error("network", f"no network named {data['network']!r}.")
+        elif network is not None and network.threshold_logit_fpr_1pct is None:
+            self.add_error("network", f"{network.name} has no 1%-FPR threshold: evaluate it first.")
+        if survey is not None and network is not None and not self.errors:
+            try:
+                adapt.check_adaptation(survey, network, None, data.get("accept_warnings", False))
+            except adapt.AdaptError as exc:
+                raise forms.ValidationError(str(exc)) from exc
+            data["survey"], data["network"] = survey.name, network.name
+        return data
+
+
+#: Every experiment's form, by kind (the command's and the pages').
+ALL_EXPERIMENT_FORMS = {**EXPERIMENT_FORMS, SnetRnetExperimentForm.kind: SnetRnetExperimentForm}
 
 
 # --- Campaigns and training (the Campaigns page) -----------------------------------

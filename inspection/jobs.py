@@ -195,3 +195,15 @@ def adapt_network(
         "test": adaptation["test"],
         "cross_simulator": adaptation["cross_simulator"],
     }
+
+
+@tracked
+def run_snet_rnet(progress: Progress, experiment_pk: int) -> dict:
+    """The s-Net/r-Net experiment (``adaptation.services.run_snet_rnet``), with
+    the classifier experiments' record keeping (``experiment_runs.run_with``)."""
+    from classifier.experiment_runs import run_with
+    from classifier.models import Experiment
+    from inspection.adaptation.services import run_snet_rnet
+
+    experiment = Experiment.objects.get(pk=experiment_pk)
+    return run_with(experiment, progress, run_snet_rnet)

@@ -15,6 +15,7 @@ urlpatterns = [
     path("surveys/<slug:name>/", surveys.survey_detail, name="survey"),
     path("surveys/<slug:name>/run/", runs.run_launch, name="run_launch"),
     path("surveys/<slug:name>/adapt/", adaptation.adapt_launch, name="adapt_launch"),
+    path("surveys/<slug:name>/snet-rnet/", adaptation.snet_rnet_launch, name="snet_rnet_launch"),
     path(
         "surveys/<slug:name>/stamps/<int:index>/<str:kind>.png",
         surveys.stamp_preview,

@@ -21,6 +21,8 @@ SERVICES = [
     "classifier.services",
     "classifier.fit",
     "classifier.jobs",
+    "classifier.experiment_services",
+    "classifier.experiment_runs",
     "core.queue",
     "core.claims",
     "core.uploads",

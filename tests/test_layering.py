@@ -44,7 +44,8 @@ PURE_ELSEWHERE = [
     "classifier.augment", "classifier.metrics", "classifier.training", "classifier.inference",
     "classifier.figures", "classifier.report", "classifier.calibration", "core.sky",
     "core.files", "core.tables", "core.stats", "core.imaging", "core.logodds", "core.liveness",
-    "simulations.audit", "core.noise", "core.display", "core.plots",
+    "simulations.audit", "core.noise", "core.display", "core.plots", "classifier.experiments",
+    "classifier.defaults",
 ]  # fmt: skip
 
 PURE = PURE_ELSEWHERE + STAGE_PURE

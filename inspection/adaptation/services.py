@@ -50,6 +50,9 @@ from simulations.surveys import survey_for_bands
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
+    from classifier.models import Experiment
+    from core.progress import Progress
+
 
 # The checks import no torch (the web process runs them before queueing);
 # the work imports the classifier's services and the simulator when it runs.
@@ -84,11 +87,12 @@ def usable_rows(survey: Survey) -> np.ndarray:
 
 
 def check_adaptation(
-    survey: Survey, parent: Network, name: str, accept_warnings: bool = False
+    survey: Survey, parent: Network, name: str | None, accept_warnings: bool = False
 ) -> np.ndarray:
     """Everything that can be refused before any work; returns the usable rows.
-    Raises ``AdaptError`` naming the problem and the fix."""
-    if Network.objects.filter(name=name).exists():
+    Raises ``AdaptError`` naming the problem and the fix. ``name`` None: the
+    name is chosen later (an experiment's r-Net) and not checked here."""
+    if name is not None and Network.objects.filter(name=name).exists():
         raise AdaptError(f"A network named {name!r} exists already: choose another name.")
     if parent.is_committee:
         raise AdaptError(
@@ -302,3 +306,107 @@ def _unregister(network, name):
             missing_ok=True
         )
     shutil.rmtree(Path(settings.DATA_DIR) / "training" / name, ignore_errors=True)
+
+
+# --- s-Net against r-Net (He et al. 2020 Table 3), an experiment -------------------
+
+
+def run_snet_rnet(experiment: Experiment, out: Path, progress: Progress) -> tuple[dict, dict]:
+    """The network (s-Net, trained on simulations) and its adaptation to the
+    survey (r-Net, ``adapt_network``) score the survey's LRGs; their
+    candidates are compared at each network's own 1%-FPR threshold and at
+    a common count, and, for each campaign graded on the survey, against its
+    high-probability list. The r-Net is registered as the experiment's
+    product (``training["experiment"]``). Runs in a worker
+    (``inspection.jobs.run_snet_rnet``)."""
+    from classifier import experiments
+    from classifier.experiment_runs import stepper
+    from classifier.services import load_scorer
+    from inspection.catalogues.services import CatalogueError, build
+    from inspection.models import Campaign
+    from simulations.stampset import read_stampset
+
+    params, seed = experiment.parameters, experiment.seed
+    survey = Survey.objects.get(name=params["survey"])
+    s_net = Network.objects.get(name=params["network"])
+    step = stepper(progress, 100, unit="%")
+    name = f"experiment-{experiment.pk}-{s_net.name}-rnet"
+
+    def adapting(message, fraction):
+        progress.update(int(80 * fraction), message=f"r-Net: {message}")
+
+    r_net = adapt_network(
+        survey, s_net, name, lenses=params["lenses"], epochs=params["epochs"], seed=seed,
+        accept_warnings=params.get("accept_warnings", False), user=experiment.created_by,
+        progress=adapting,
+    )  # fmt: skip
+    r_net.training = {**r_net.training, "experiment": experiment.pk}
+    r_net.save(update_fields=["training"])
+    progress.update(80, message="scoring the survey's LRGs with both networks", force=True)
+    sources = list(survey.sample().order_by("stamp_index").values_list("pk", "stamp_index"))
+    ids = [pk for pk, _ in sources]
+    rows = np.array([row for _, row in sources], np.int64)
+    stampset = read_stampset(survey.stamps_file())
+    scores, candidates, thresholds = {}, {}, {}
+    for role, network in (("s-Net", s_net), ("r-Net", r_net)):
+        scorer = load_scorer(network, variant="fp32", compile=False, output="log-odds")
+        bands = [survey.band_list.index(b) for b in scorer.bands]
+        # As a scoring run reads them (``inspection.jobs.score_chunk``), a batch at a time.
+        logits = np.concatenate([
+            scorer.score(stampset.cube[rows[k : k + 1024]][:, bands].astype(np.float32),
+                         survey.pixscale_arcsec)
+            for k in range(0, len(rows), 1024)
+        ])  # fmt: skip
+        scores[role] = logits
+        thresholds[role] = network.threshold_logit_fpr_1pct
+        candidates[role] = [i for i, z in zip(ids, logits, strict=True) if z >= thresholds[role]]
+        step(f"scored with the {role} ({network.name})")
+    n_top = params.get("top") or len(candidates["s-Net"]) or 1
+    tops = {role: experiments.top(ids, scores[role], n_top) for role in scores}
+    overlaps = {
+        "at each network's 1%-FPR threshold": experiments.overlap(
+            candidates["s-Net"], candidates["r-Net"]
+        ),
+        f"top {n_top} of each": experiments.overlap(tops["s-Net"], tops["r-Net"]),
+    }
+    campaigns = []
+    for campaign in Campaign.objects.filter(run__survey=survey, parent__isnull=True):
+        try:
+            catalogue = build(campaign)
+        except CatalogueError:
+            continue  # a run not scored to the end: no list to compare with
+        high = [catalogue.sources[i].pk for i in np.flatnonzero(catalogue.high)]
+        if not catalogue.grades.size or not np.isfinite(catalogue.grades).any():
+            continue  # nobody graded it yet
+        record = {"campaign": campaign.name, "campaign_id": campaign.pk, "n_high": len(high)}
+        for role in scores:
+            record[f"{role} candidates"] = len(set(high) & set(candidates[role]))
+            record[f"{role} top {n_top}"] = len(set(high) & set(tops[role]))
+        campaigns.append(record)
+    step("compared the candidate lists")
+    results = {
+        "survey": survey.name,
+        "s_net": s_net.name,
+        "r_net": r_net.name,
+        "n_lrgs": len(ids),
+        "thresholds_logit": thresholds,
+        "n_candidates": {role: len(c) for role, c in candidates.items()},
+        "top": n_top,
+        "overlaps": overlaps,
+        "campaigns": campaigns,
+        "adaptation": {k: r_net.training["adaptation"][k] for k in ("test", "cross_simulator")},
+        "score_correlation": float(
+            np.corrcoef(np.argsort(np.argsort(scores["s-Net"])),
+                        np.argsort(np.argsort(scores["r-Net"])))[0, 1]
+        ) if len(ids) > 1 else None,
+    }  # fmt: skip
+    provenance = {
+        "sets": [
+            {"role": "survey stamps", "file": str(survey.stamps_file()),
+             "sha256": sha256_of(survey.stamps_file())},
+            *({"role": f"semi-real {part}", "file": None, "sha256": sha}
+              for part, sha in r_net.training["adaptation"]["sets_sha256"].items()),
+        ],
+        "networks": [s_net.member_record(), r_net.member_record()],
+    }  # fmt: skip
+    return results, provenance

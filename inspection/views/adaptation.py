@@ -9,7 +9,7 @@ from core import queue
 from core.forms import form_errors
 from core.roles import admin_required
 from inspection.adaptation import services as adapt
-from inspection.forms import AdaptForm
+from inspection.forms import AdaptForm, SnetRnetExperimentForm
 from inspection.models import Survey
 
 
@@ -55,3 +55,24 @@ def adapt_launch(request: HttpRequest, name: str) -> HttpResponse:
     except queue.QueueUnavailable as exc:
         return survey_detail(request, survey.name, adapt_errors=[str(exc)], status=503)
     return redirect("core:job", pk=job.pk)
+
+
+@admin_required
+@require_POST
+def snet_rnet_launch(request: HttpRequest, name: str) -> HttpResponse:
+    """The s-Net/r-Net experiment on this survey (``SnetRnetExperimentForm``,
+    prefix ``snet``); refusals re-render the survey page with the reason."""
+    from classifier.experiment_services import launch
+    from inspection.views.surveys import survey_detail
+
+    survey = get_object_or_404(Survey, name=name)
+    data = request.POST.copy()
+    data["snet-survey"] = survey.name
+    form = SnetRnetExperimentForm(data, prefix="snet")
+    if not form.is_valid():
+        return survey_detail(request, survey.name, snet_errors=form_errors(form), status=400)
+    try:
+        experiment = launch("snet-rnet", form.parameters(), form.cleaned_data["seed"], request.user)
+    except queue.QueueUnavailable as exc:
+        return survey_detail(request, survey.name, snet_errors=[str(exc)], status=503)
+    return redirect("classifier:experiment", pk=experiment.pk)

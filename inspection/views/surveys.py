@@ -96,7 +96,9 @@ def survey_ingest(request):
 
 
 @admin_required
-def survey_detail(request, name, launch_errors=None, status=200, adapt_errors=None):
+def survey_detail(
+    request, name, launch_errors=None, status=200, adapt_errors=None, snet_errors=None
+):
     survey = get_object_or_404(Survey, name=name)
     sources = survey.sources.all()
     page = Paginator(sources, 48).get_page(request.GET.get("page"))
@@ -114,6 +116,7 @@ def survey_detail(request, name, launch_errors=None, status=200, adapt_errors=No
         "any_warnings": any(f.warnings for _, f in fits),
         "launch_errors": launch_errors or [],
         "adapt_errors": adapt_errors or [],
+        "snet_errors": snet_errors or [],
         "adapt_defaults": {"lenses": adapt.DEFAULT_LENSES, "epochs": adapt.DEFAULT_EPOCHS},
         "form": request.POST,
         "runs": runs.runs_with_counts(survey.runs.all()),

@@ -3,9 +3,7 @@ figures, their sets, and each one end to end through a real rq worker on
 tiny sizes; cancelling; bad parameters refused before anything is queued."""
 
 import json
-import signal
 import tempfile
-import time
 from pathlib import Path
 
 import django_rq
@@ -195,8 +193,10 @@ def test_the_volume_experiment_registers_one_network_per_size(data_dir, redis_ur
 
     simulate_stampset("kids-r", 20, 20, 9, cross)
     call_command("experiment", "volume", "--sizes", "64,128", "--epochs", "1", "--n-test", "40",
-                 "--cross-test", str(cross), "--seed", "2", verbosity=0)  # fmt: skip
+                 "--cross-test", str(cross), "--seed", "2", "--queue", verbosity=0)  # fmt: skip
     experiment = Experiment.objects.get()
+    work()
+    experiment.refresh_from_db()
     assert experiment.status == "succeeded", experiment.job.error
     rows = experiment.results["rows"]
     assert [r["size"] for r in rows] == [64, 128]
@@ -237,36 +237,37 @@ def test_the_complexity_experiment_compares_both_networks_on_both_sets(
 
 
 @pytestmark_db
-def test_a_cancelled_experiment_stops_says_so_and_leaves_no_product(
-    admin_client, data_dir, worker_env, start_worker
-):
+def test_a_cancelled_experiment_stops_says_so_and_leaves_no_product(admin_client, data_dir):
+    """Cancelled from its page while its second network trains (the first
+    is registered by then): it stops at its next progress point, its record
+    says cancelled, and neither network, nor checkpoint, nor set is left."""
     from classifier import experiment_services
+    from classifier.jobs import run_experiment
+    from core.progress import echo_to
 
-    worker_env["LENSFINDER_DATA_DIR"] = str(data_dir)
-    experiment = experiment_services.launch(
-        "volume", {"architecture": "he2020-cnn", "survey": "kids-r", "sizes": [64, 8000],
-                   "epochs": 50, "n_test": 40, "cross_test": ""}, seed=1,
+    experiment = experiment_services.record(
+        "volume", {"architecture": "he2020-cnn", "survey": "kids-r", "sizes": [64, 128],
+                   "epochs": 3, "n_test": 40, "cross_test": ""}, seed=1,
     )  # fmt: skip
-    worker = start_worker("scoring", burst=False)
-    deadline = time.monotonic() + 240
-    # Wait until the first network is registered and the second trains.
-    while (
-        time.monotonic() < deadline
-        and not Network.objects.filter(training__experiment=experiment.pk).exists()
-    ):
-        time.sleep(0.2)
-    assert Network.objects.filter(training__experiment=experiment.pk).exists()
-    admin_client.post(reverse("core:job_cancel", args=[experiment.job.pk]))
-    while time.monotonic() < deadline and Job.objects.get(pk=experiment.job.pk).is_active:
-        time.sleep(0.2)
-    worker.send_signal(signal.SIGTERM)
+    registered = []
+
+    def cancel_on_the_second_network(done, total, message):
+        if message.startswith("128 stamps: epoch 1") and not registered:
+            registered.extend(Network.objects.filter(training__experiment=experiment.pk))
+            admin_client.post(reverse("core:job_cancel", args=[experiment.job.pk]))
+
+    with echo_to(cancel_on_the_second_network):
+        run_experiment(experiment.job.pk, experiment.pk)
     experiment.refresh_from_db()
-    assert experiment.status == "cancelled"
+    assert [n.training["n_train"] for n in registered] == [64]  # there was a product
+    assert experiment.status == "cancelled" and experiment.results == {}
+    assert experiment.job.message == "cancelled by an admin"
     assert not Network.objects.filter(training__experiment=experiment.pk).exists()
+    assert not (data_dir / registered[0].weights_path).exists()
     assert not experiment_services.folder(experiment).exists()
-    page = admin_client.get(reverse("classifier:experiment", args=[experiment.pk])).content.decode()
-    assert "cancelled" in page
     assert not list((data_dir / "training").glob(f"experiment-{experiment.pk}-*"))
+    page = admin_client.get(reverse("classifier:experiment", args=[experiment.pk])).content.decode()
+    assert "cancelled" in page and "Cancel the experiment" not in page
 
 
 @pytestmark_db
@@ -299,3 +300,14 @@ def test_a_network_without_a_threshold_cannot_be_tested_for_the_psf(data_dir):
     with pytest.raises(CommandError, match="raw has no 1%-FPR threshold: evaluate it first"):
         call_command("experiment", "psf", "--network", "raw", verbosity=0)
     assert Experiment.objects.count() == 0
+
+
+@pytestmark_db
+def test_the_command_runs_an_experiment_in_its_own_process_with_its_progress(capsys):
+    call_command("experiment", "psf", "--network", "kids-r-cnn", "--factors", "0.8", "--n", "20")
+    experiment = Experiment.objects.get()
+    out = capsys.readouterr()
+    assert experiment.status == "succeeded" and experiment.job.done == experiment.job.total == 3
+    assert f"Experiment {experiment.pk} done" in out.out
+    assert json.loads(out.out.split("\n", 1)[1])["auc_by_factor"].keys() == {"0.8", "1.0"}
+    assert "scored the set of PSF factor 1" in out.err  # the progress bar

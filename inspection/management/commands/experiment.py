@@ -1,7 +1,10 @@
-"""``manage.py experiment psf|volume|complexity``: the classifier experiments
-(He et al. 2020 Sect. 5, Lanusse et al. 2018 Fig. 9), checked with the
-page's forms and run through the job's own code path: here, with a progress
-bar (the default), or queued for a worker (``--queue``)."""
+"""``manage.py experiment psf|volume|complexity|snet-rnet``: the classifier
+experiments (He et al. 2020 Sect. 5 and Table 3, Lanusse et al. 2018 Fig. 9),
+checked with the pages' forms and run through the job's own code path: here,
+with a progress bar (the default), or queued for a worker (``--queue``).
+
+It lives in the inspection app because the s-Net/r-Net experiment needs an
+ingested survey, and the classifier app may not import this one."""
 
 import json
 
@@ -9,16 +12,17 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from classifier import experiments
-from classifier.forms import EXPERIMENT_FORMS
+from classifier.experiment_services import JOBS
 from classifier.models import Experiment
 from core import queue
 from core.forms import form_errors
 from core.models import Job
 from core.progress import echo_to
+from inspection.forms import ALL_EXPERIMENT_FORMS
 
 
 class Command(BaseCommand):
-    help = "Run a classifier experiment: psf, volume or complexity (see the README)."
+    help = "Run a classifier experiment: psf, volume, complexity or snet-rnet (see the README)."
 
     def add_arguments(self, parser):
         kinds = parser.add_subparsers(dest="kind", required=True, metavar="KIND")
@@ -45,14 +49,24 @@ class Command(BaseCommand):
         complexity.add_argument("--epochs", type=int, help="at most, per network (default 5)")
         complexity.add_argument("--n-test", type=int, help="per test set (default 2000)")
 
-        for sub in (psf, volume, complexity):
+        snet = kinds.add_parser("snet-rnet", help=experiments.KINDS["snet-rnet"])
+        snet.add_argument("--survey", required=True, help="an ingested survey")
+        snet.add_argument("--network", required=True, help="the s-Net, a registered network")
+        snet.add_argument("--lenses", type=int, help="semi-real training lenses (default 4000)")
+        snet.add_argument("--epochs", type=int, help="fine-tuning epochs (default 4)")
+        snet.add_argument(
+            "--top", type=int, help="common candidate count (default: the s-Net's count)"
+        )
+        snet.add_argument("--accept-warnings", action="store_true")
+
+        for sub in (psf, volume, complexity, snet):
             sub.add_argument("--seed", type=int, help="default 1")
             sub.add_argument(
                 "--queue",
                 action="store_true",
                 help="queue it for a worker and return (default: run it here)",
             )
-            if sub is not psf:
+            if sub in (volume, complexity):
                 sub.add_argument(
                     "--cross-test",
                     default="",
@@ -62,7 +76,7 @@ class Command(BaseCommand):
 
     def handle(self, **o):
         kind = o["kind"]
-        form_class = EXPERIMENT_FORMS[kind]
+        form_class = ALL_EXPERIMENT_FORMS[kind]
         data = {k: v for k, v in o.items() if k in form_class.base_fields and v is not None}
         form = form_class(data, anywhere=True)
         if not form.is_valid():
@@ -81,7 +95,9 @@ class Command(BaseCommand):
         self._run_here(experiment, quiet=o["verbosity"] == 0)
 
     def _run_here(self, experiment, quiet):
-        from classifier.jobs import run_experiment
+        from django.utils.module_loading import import_string
+
+        run_job = import_string(JOBS[experiment.kind])
 
         with tqdm(total=1, unit="step", disable=quiet) as bar:
 
@@ -92,7 +108,7 @@ class Command(BaseCommand):
 
             with echo_to(show):
                 try:
-                    run_experiment(experiment.job.pk, experiment.pk)
+                    run_job(experiment.job.pk, experiment.pk)
                 except Exception as exc:
                     raise CommandError(f"Experiment {experiment.pk} failed: {exc}") from exc
         experiment.refresh_from_db()
@@ -132,6 +148,15 @@ def summary(experiment: Experiment) -> dict:
                 for test in results["tests"]
             }
             for r in results["rows"]
+        }
+    if experiment.kind == "snet-rnet":
+        return {
+            "n_candidates": results["n_candidates"],
+            "overlaps": {
+                k: {f: v[f] for f in ("n_a", "n_b", "both", "jaccard")}
+                for k, v in results["overlaps"].items()
+            },
+            "campaigns": results["campaigns"],
         }
     return {
         "auc": {f"{m['network']} | {m['test']}": round(m["auc"], 4) for m in results["matrix"]},
