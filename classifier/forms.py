@@ -119,26 +119,37 @@ def _checked(parse, *args):
         raise forms.ValidationError(str(exc)) from exc
 
 
+def whole(label: str, initial: int | None, low: int, high: int, what: str) -> forms.IntegerField:
+    """An optional whole-number field of an experiment form: blank takes
+    ``initial`` (``ExperimentForm.clean``); a bad value is refused naming
+    ``what`` it is, with an example."""
+    return forms.IntegerField(
+        initial=initial,
+        required=False,
+        min_value=low,
+        max_value=high,
+        label=label,
+        error_messages={"invalid": f"The {what} is a whole number, e.g. {initial or low}."},
+    )
+
+
 class ExperimentForm(forms.Form):
-    """What every experiment takes: the seed its sets and trainings draw from."""
+    """What every experiment takes (the seed its sets and trainings draw
+    from); a blank optional field takes its ``initial`` value."""
 
     kind = ""
-    seed = forms.IntegerField(
-        initial=1,
-        required=False,
-        min_value=0,
-        max_value=2**32 - 1,
-        label="Seed (0-4,294,967,295)",
-        error_messages={"invalid": "The seed is a whole number, e.g. 1."},
-    )
+    seed = whole("Seed (0-4,294,967,295)", 1, 0, 2**32 - 1, "seed")
 
     def __init__(self, *args, anywhere: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         self.anywhere = anywhere
 
-    def clean_seed(self):
-        seed = self.cleaned_data["seed"]
-        return 1 if seed is None else seed
+    def clean(self):
+        data = super().clean()
+        for name, field in self.fields.items():
+            if name in data and data[name] is None and field.initial is not None:
+                data[name] = field.initial
+        return data
 
     def parameters(self) -> dict:
         """The checked parameters, as the ``Experiment`` record keeps them."""
@@ -174,14 +185,8 @@ class PsfExperimentForm(ExperimentForm):
         required=False,
         label="PSF factors (x the training set's median FWHM; comma-separated)",
     )
-    n = forms.IntegerField(
-        initial=1000,
-        required=False,
-        min_value=20,
-        max_value=1_000_000,
-        label="Stamps per set (half lenses, 20-1,000,000)",
-        error_messages={"invalid": "The number of stamps is a whole number, e.g. 1000."},
-    )
+    n = whole("Stamps per set (half lenses, 20-1,000,000)", 1000, 20, 1_000_000,
+              "number of stamps")  # fmt: skip
 
     def clean_network(self):
         name = self.cleaned_data["network"].strip()
@@ -201,9 +206,6 @@ class PsfExperimentForm(ExperimentForm):
         text = self.cleaned_data["factors"].strip()
         return _checked(parse_factors, text or list(DEFAULT_PSF_FACTORS))
 
-    def clean_n(self):
-        return self.cleaned_data["n"] or 1000
-
 
 class VolumeExperimentForm(ExperimentForm):
     """He et al. 2020 Sect. 5.2: one network per training-set size."""
@@ -214,22 +216,9 @@ class VolumeExperimentForm(ExperimentForm):
     sizes = forms.CharField(
         required=False, label="Training-set sizes (stamps, comma-separated; nested draws)"
     )
-    epochs = forms.IntegerField(
-        initial=6,
-        required=False,
-        min_value=1,
-        max_value=1000,
-        label="Epochs at most per network (early stopping on the validation AUC)",
-        error_messages={"invalid": "The epochs are whole numbers, e.g. 6."},
-    )
-    n_test = forms.IntegerField(
-        initial=4000,
-        required=False,
-        min_value=20,
-        max_value=1_000_000,
-        label="Test stamps (half lenses)",
-        error_messages={"invalid": "The number of test stamps is a whole number, e.g. 4000."},
-    )
+    epochs = whole("Epochs at most per network (early stopping on the validation AUC)", 6, 1,
+                   1000, "epochs")  # fmt: skip
+    n_test = whole("Test stamps (half lenses)", 4000, 20, 1_000_000, "number of test stamps")
     cross_test = _cross_test_field()
 
     def clean_sizes(self):
@@ -240,12 +229,6 @@ class VolumeExperimentForm(ExperimentForm):
         batch = TRAINING_DEFAULTS.get(architecture, {}).get("batch_size", 1)
         text = self.cleaned_data["sizes"].strip()
         return _checked(parse_sizes, text or list(DEFAULT_VOLUME_SIZES), batch)
-
-    def clean_epochs(self):
-        return self.cleaned_data["epochs"] or 6
-
-    def clean_n_test(self):
-        return self.cleaned_data["n_test"] or 4000
 
     def clean_cross_test(self):
         return _stamp_set_path(self.cleaned_data["cross_test"], self.anywhere)
@@ -258,40 +241,12 @@ class ComplexityExperimentForm(ExperimentForm):
 
     kind = "complexity"
     survey = _survey_field()
-    n_train = forms.IntegerField(
-        initial=10_000,
-        required=False,
-        min_value=128,
-        max_value=10_000_000,
-        label="Training stamps per set (half lenses; at least one ResNet batch, 128)",
-        error_messages={"invalid": "The number of stamps is a whole number, e.g. 10000."},
-    )
-    epochs = forms.IntegerField(
-        initial=5,
-        required=False,
-        min_value=1,
-        max_value=1000,
-        label="Epochs at most per network",
-        error_messages={"invalid": "The epochs are whole numbers, e.g. 5."},
-    )
-    n_test = forms.IntegerField(
-        initial=2000,
-        required=False,
-        min_value=20,
-        max_value=1_000_000,
-        label="Test stamps per set (half lenses)",
-        error_messages={"invalid": "The number of test stamps is a whole number, e.g. 2000."},
-    )
+    n_train = whole("Training stamps per set (half lenses; at least one ResNet batch, 128)",
+                    10_000, 128, 10_000_000, "number of stamps")  # fmt: skip
+    epochs = whole("Epochs at most per network", 5, 1, 1000, "epochs")
+    n_test = whole("Test stamps per set (half lenses)", 2000, 20, 1_000_000,
+                   "number of test stamps")  # fmt: skip
     cross_test = _cross_test_field()
-
-    def clean_n_train(self):
-        return self.cleaned_data["n_train"] or 10_000
-
-    def clean_epochs(self):
-        return self.cleaned_data["epochs"] or 5
-
-    def clean_n_test(self):
-        return self.cleaned_data["n_test"] or 2000
 
     def clean_cross_test(self):
         return _stamp_set_path(self.cleaned_data["cross_test"], self.anywhere)

@@ -10,7 +10,7 @@ from pathlib import Path
 from django import forms
 from django.contrib.auth import get_user_model
 
-from classifier.forms import EXPERIMENT_FORMS, ExperimentForm
+from classifier.forms import EXPERIMENT_FORMS, ExperimentForm, whole
 from classifier.models import Network
 from core import uploads
 from core.forms import form_errors, new_name
@@ -239,36 +239,14 @@ class SnetRnetExperimentForm(ExperimentForm):
     kind = "snet-rnet"
     survey = forms.CharField(max_length=80, label="Survey (ingested)")
     network = forms.CharField(max_length=80, label="Network (the s-Net)")
-    lenses = forms.IntegerField(
-        min_value=10,
-        max_value=200_000,
-        required=False,
-        label="Semi-real training lenses (and as many non-lenses)",
-        error_messages={"invalid": "The number of lenses is a whole number, e.g. 4000."},
-    )
-    epochs = forms.IntegerField(
-        min_value=1,
-        max_value=50,
-        required=False,
-        label="Fine-tuning epochs",
-        error_messages={"invalid": "The epochs are whole numbers, e.g. 4."},
-    )
-    top = forms.IntegerField(
-        min_value=1,
-        max_value=10_000_000,
-        required=False,
-        label="Common candidate count (empty: the s-Net's count at its 1%-FPR threshold)",
-        error_messages={"invalid": "The candidate count is a whole number, e.g. 100."},
-    )
+    lenses = whole("Semi-real training lenses (and as many non-lenses)", adapt.DEFAULT_LENSES,
+                   10, 200_000, "number of lenses")  # fmt: skip
+    epochs = whole("Fine-tuning epochs", adapt.DEFAULT_EPOCHS, 1, 50, "epochs")
+    top = whole("Common candidate count (empty: the s-Net's count at its 1%-FPR threshold)",
+                None, 1, 10_000_000, "candidate count")  # fmt: skip
     accept_warnings = forms.BooleanField(
         required=False, label="Adapt even where the network fits the survey only with warnings"
     )
-
-    def clean_lenses(self):
-        return self.cleaned_data["lenses"] or adapt.DEFAULT_LENSES
-
-    def clean_epochs(self):
-        return self.cleaned_data["epochs"] or adapt.DEFAULT_EPOCHS
 
     def clean(self):
         data = super().clean()
