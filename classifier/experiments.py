@@ -330,10 +330,23 @@ def results_table(kind: str, results: Mapping) -> list[dict]:
     return table
 
 
+# What a row is about comes first; the figures follow by name. (The order must
+# not come from the stored JSON: PostgreSQL's jsonb keeps its own key order.)
+LEADING_COLUMNS = ("row", "comparison", "factor", "size", "network", "test", "a", "b",
+                   "campaign")  # fmt: skip
+
+
+def table_columns(table: Sequence[Mapping]) -> list[str]:
+    """The columns of ``results_table`` rows: ``LEADING_COLUMNS`` present,
+    then every other key in alphabetical order."""
+    keys = {k for row in table for k in row}
+    return [k for k in LEADING_COLUMNS if k in keys] + sorted(keys - set(LEADING_COLUMNS))
+
+
 def results_csv(kind: str, results: Mapping) -> str:
-    """``results_table`` as CSV (columns: the union of the rows' keys)."""
+    """``results_table`` as CSV (columns: ``table_columns``)."""
     table = results_table(kind, results)
-    columns = list(dict.fromkeys(k for row in table for k in row))
+    columns = table_columns(table)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns)
     writer.writeheader()

@@ -184,7 +184,7 @@ def experiment_detail(request: HttpRequest, pk: int) -> HttpResponse:
         for test, fig in figures.complexity_roc_figures(results["matrix"]).items():
             plots.append((f"ROC curves on the {test} set", to_div(fig)))
     table = experiments.results_table(experiment.kind, results) if results else []
-    columns = list(dict.fromkeys(k for row in table for k in row))
+    columns = experiments.table_columns(table)
     context = {
         "experiment": experiment,
         "job": experiment.job,

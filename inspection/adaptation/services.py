@@ -333,7 +333,7 @@ def run_snet_rnet(experiment: Experiment, out: Path, progress: Progress) -> tupl
     name = f"experiment-{experiment.pk}-{s_net.name}-rnet"
 
     def adapting(message, fraction):
-        progress.update(int(80 * fraction), message=f"r-Net: {message}")
+        progress.update(int(97 * fraction), message=f"r-Net: {message}")
 
     r_net = adapt_network(
         survey, s_net, name, lenses=params["lenses"], epochs=params["epochs"], seed=seed,
@@ -342,7 +342,7 @@ def run_snet_rnet(experiment: Experiment, out: Path, progress: Progress) -> tupl
     )  # fmt: skip
     r_net.training = {**r_net.training, "experiment": experiment.pk}
     r_net.save(update_fields=["training"])
-    progress.update(80, message="scoring the survey's LRGs with both networks", force=True)
+    progress.update(97, message="scoring the survey's LRGs with both networks", force=True)
     sources = list(survey.sample().order_by("stamp_index").values_list("pk", "stamp_index"))
     ids = [pk for pk, _ in sources]
     rows = np.array([row for _, row in sources], np.int64)
