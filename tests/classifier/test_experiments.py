@@ -187,7 +187,9 @@ def test_the_psf_experiment_from_the_page_to_its_exports(
 
 
 @pytestmark_db
-def test_the_volume_experiment_registers_one_network_per_size(data_dir, redis_url, roots, tmp_path):
+def test_the_volume_experiment_registers_one_network_per_size(
+    admin_client, data_dir, redis_url, roots, tmp_path
+):
     cross = tmp_path / "cross.fits"
     from simulations.generate import simulate_stampset
 
@@ -208,11 +210,15 @@ def test_the_volume_experiment_registers_one_network_per_size(data_dir, redis_ur
         assert row["project test"]["n_lenses"] == 20
     roles = [s["role"] for s in experiment.provenance["sets"]]
     assert roles[-1] == "cross-simulator test" and "validation" in roles
+    page = admin_client.get(reverse("classifier:experiment", args=[experiment.pk])).content.decode()
+    assert "Figures of merit against the training-set size" in page
+    listing = admin_client.get(reverse("classifier:networks")).content.decode()
+    assert f"experiment {experiment.pk}" in listing  # its networks are marked as its products
 
 
 @pytestmark_db
 def test_the_complexity_experiment_compares_both_networks_on_both_sets(
-    data_dir, redis_url, roots, tmp_path
+    admin_client, data_dir, redis_url, roots, tmp_path
 ):
     from classifier import experiment_services
 
@@ -234,6 +240,8 @@ def test_the_complexity_experiment_compares_both_networks_on_both_sets(
     assert all(d["low"] <= d["high"] for d in results["differences"])
     assert Network.objects.count() == 0  # its networks stay in its folder
     assert all(Path(n["weights"]).is_file() for n in experiment.provenance["networks"])
+    page = admin_client.get(reverse("classifier:experiment", args=[experiment.pk])).content.decode()
+    assert page.count("ROC curves on the") == 3 and "difference" in page
 
 
 @pytestmark_db

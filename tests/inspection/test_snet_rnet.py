@@ -1,6 +1,7 @@
 """He et al. 2020 Table 3 as an experiment: the s-Net and its adaptation to a
 survey (the r-Net) score the survey's LRGs; their candidates are compared
 with each other and with a graded campaign's high-probability list."""
+# ruff: noqa: F811  (the adaptation tests' fixtures, imported, are arguments here)
 
 import django_rq
 import pytest
@@ -15,7 +16,7 @@ from tests.inspection.test_adapt import survey, survey_stamps  # noqa: F401  (fi
 pytestmark = pytest.mark.django_db
 
 
-def graded_campaign(survey):  # noqa: F811  (the fixture's value)
+def graded_campaign(survey):
     """A run of the s-Net over the survey (every LRG a candidate) and a
     campaign whose first eight candidates two inspectors call lenses."""
     from inspection.grading import services as grading
@@ -36,7 +37,11 @@ def graded_campaign(survey):  # noqa: F811  (the fixture's value)
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_s_net_and_its_r_net_are_compared_on_the_survey(survey, redis_url):  # noqa: F811
+def test_the_s_net_and_its_r_net_are_compared_on_the_survey(
+    admin_client,
+    survey,
+    redis_url,
+):
     campaign, high = graded_campaign(survey)
     call_command("experiment", "snet-rnet", "--survey", "big", "--network", "kids-r-cnn",
                  "--lenses", "30", "--epochs", "1", "--top", "20", "--seed", "2", "--queue",
@@ -70,11 +75,13 @@ def test_the_s_net_and_its_r_net_are_compared_on_the_survey(survey, redis_url): 
     assert 0 <= record["r-Net candidates"] <= 8
     names = [n["name"] for n in experiment.provenance["networks"]]
     assert names == ["kids-r-cnn", r_net.name]
+    page = admin_client.get(reverse("classifier:experiment", args=[experiment.pk])).content.decode()
+    assert "top 20 of each" in page and "round 1" in page
 
 
 def test_the_survey_page_launches_it_and_refuses_what_cannot_be_compared(
     admin_client,
-    survey,  # noqa: F811
+    survey,
 ):
     url = reverse("inspection:snet_rnet_launch", args=["big"])
     response = admin_client.post(url, {"snet-network": "nowhere", "snet-lenses": "30"})
@@ -91,7 +98,7 @@ def test_the_survey_page_launches_it_and_refuses_what_cannot_be_compared(
     assert experiment.parameters["survey"] == "big" and experiment.seed == 3
 
 
-def test_a_survey_too_small_to_adapt_is_refused_before_anything_is_queued(survey):  # noqa: F811
+def test_a_survey_too_small_to_adapt_is_refused_before_anything_is_queued(survey):
     from inspection.models import Source
 
     Source.objects.filter(stamp_index__gte=100).delete()
