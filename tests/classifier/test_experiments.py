@@ -210,6 +210,9 @@ def test_the_volume_experiment_registers_one_network_per_size(
         assert row["project test"]["n_lenses"] == 20
     roles = [s["role"] for s in experiment.provenance["sets"]]
     assert roles[-1] == "cross-simulator test" and "validation" in roles
+    train, *kept = experiment.provenance["sets"]
+    assert "removed" in train and not Path(train["file"]).exists()  # made again from the seed
+    assert all(Path(s["file"]).is_file() for s in kept)
     page = admin_client.get(reverse("classifier:experiment", args=[experiment.pk])).content.decode()
     assert "Figures of merit against the training-set size" in page
     listing = admin_client.get(reverse("classifier:networks")).content.decode()
