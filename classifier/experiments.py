@@ -53,45 +53,45 @@ class ExperimentError(ValueError):
     """Parameters an experiment cannot run with; the message says which and why."""
 
 
+def _numbers(text: str | Sequence[float], what: str, example: str) -> list[float]:
+    """The numbers of a comma-separated list (or a sequence), each named in
+    the error when it is not one."""
+    items = text.split(",") if isinstance(text, str) else list(text)
+    values = []
+    for item in items:
+        try:
+            values.append(float(item))
+        except (TypeError, ValueError):
+            raise ExperimentError(
+                f"{what} {str(item).strip()!r} is not a number: give {what.lower()}s such as "
+                f"{example}."
+            ) from None
+    if not values:
+        raise ExperimentError(f"Give at least one {what.lower()}, such as {example}.")
+    return values
+
+
 def parse_factors(text: str | Sequence[float]) -> list[float]:
     """PSF factors from ``"0.4,0.6,..."`` (or a sequence): each in (0, 5],
     sorted, duplicates dropped, and 1.0 added when missing: the drop is
     measured from it."""
-    items = text.split(",") if isinstance(text, str) else list(text)
     factors = set()
-    for item in items:
-        try:
-            value = float(item)
-        except (TypeError, ValueError):
-            raise ExperimentError(
-                f"PSF factor {str(item).strip()!r} is not a number: give factors such as "
-                "0.4,0.6,1.0,1.5."
-            ) from None
+    for value in _numbers(text, "PSF factor", "0.4,0.6,1.0,1.5"):
         if not (0 < value <= MAX_PSF_FACTOR) or not math.isfinite(value):
             raise ExperimentError(
                 f"PSF factor {value:g} is out of range: each factor multiplies the training "
                 f"set's median FWHM and must lie in (0, {MAX_PSF_FACTOR:g}]."
             )
         factors.add(round(value, 6))
-    if not factors:
-        raise ExperimentError("Give at least one PSF factor, such as 0.5,1.0,1.5.")
     return sorted(factors | {1.0})
 
 
 def parse_sizes(text: str | Sequence[int], batch_size: int) -> list[int]:
     """Training-set sizes from ``"10000,20000,..."``: whole numbers of at least
     one batch and at least 2 (one stamp of each class), sorted, unique."""
-    items = text.split(",") if isinstance(text, str) else list(text)
     sizes = set()
-    for item in items:
-        try:
-            value = float(item)
-        except (TypeError, ValueError):
-            raise ExperimentError(
-                f"Training size {str(item).strip()!r} is not a number: give sizes such as "
-                "10000,20000,40000."
-            ) from None
-        if value != int(value):
+    for value in _numbers(text, "Training size", "10000,20000,40000"):
+        if not math.isfinite(value) or value != int(value):
             raise ExperimentError(f"Training size {value:g} is not a whole number of stamps.")
         if value < max(batch_size, 2):
             raise ExperimentError(
@@ -99,8 +99,6 @@ def parse_sizes(text: str | Sequence[int], batch_size: int) -> list[int]:
                 "network needs at least one full batch of stamps."
             )
         sizes.add(int(value))
-    if not sizes:
-        raise ExperimentError("Give at least one training size, such as 10000,20000.")
     return sorted(sizes)
 
 

@@ -86,25 +86,32 @@ class TrainSettings:
 
 
 def load_set(
-    path: str | Path, preprocessor: Preprocessor, require_both_classes: bool = True
+    path: str | Path,
+    preprocessor: Preprocessor,
+    require_both_classes: bool = True,
+    limit: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, StampSet]:
-    """Preprocessed inputs (float16 to halve memory) and labels of a stamp set."""
+    """Preprocessed inputs (float16 to halve memory) and labels of a stamp
+    set; ``limit``: of its first ``limit`` stamps only (the rest is not read)."""
     s = read_stampset(path)
     if s.bands != preprocessor.bands:
         raise TrainingError(
             f"{path} has bands {','.join(s.bands)}; the network takes "
             f"{','.join(preprocessor.bands)}."
         )
-    labels = s.labels
+    n = len(s) if limit is None else limit
+    if not 0 < n <= len(s):
+        raise TrainingError(f"Cannot train on {limit} stamps of {path}: it holds {len(s)}.")
+    labels = s.labels[:n]
     if np.any(labels < 0):
         raise TrainingError(f"{path} has unlabelled stamps (label -1): training needs labels.")
     if require_both_classes and len(np.unique(labels)) < 2:
         raise TrainingError(f"{path} holds only one class: training needs lenses and non-lenses.")
     x = torch.empty(
-        (len(s), len(s.bands), preprocessor.size_px, preprocessor.size_px), dtype=torch.float16
+        (n, len(s.bands), preprocessor.size_px, preprocessor.size_px), dtype=torch.float16
     )
-    for start in range(0, len(s), PREPROCESS_CHUNK):
-        chunk = s.stamps(slice(start, start + PREPROCESS_CHUNK))
+    for start in range(0, n, PREPROCESS_CHUNK):
+        chunk = s.stamps(slice(start, min(start + PREPROCESS_CHUNK, n)))
         x[start : start + len(chunk)] = preprocessor(chunk, s.pixscale_arcsec).half()
     return x, torch.as_tensor(labels.astype(np.int64)), s
 
@@ -152,13 +159,7 @@ def train(  # noqa: C901  (one epoch loop with its resume, early stop and checkp
         )
     except ValueError as exc:
         raise TrainingError(str(exc)) from exc
-    x, y, train_set = load_set(train_path, preprocessor)
-    if limit is not None:
-        if not 0 < limit <= len(y):
-            raise TrainingError(
-                f"Cannot train on {limit} stamps of {train_path}: it holds {len(y)}."
-            )
-        x, y = x[:limit], y[:limit]
+    x, y, train_set = load_set(train_path, preprocessor, limit=limit)
     val = load_set(val_path, preprocessor) if val_path else None
 
     torch.manual_seed(settings.seed)

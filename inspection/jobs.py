@@ -12,12 +12,12 @@ from core.logodds import LOGIT_FLOOR, sigmoid
 from core.progress import tracked
 from inspection.models import RunChunk, Score
 from inspection.scoring.services import check_network_unchanged
+from inspection.scoring.stamp_batches import BATCH, stamp_batches
 
 if TYPE_CHECKING:
     from core.progress import Progress
 
 
-BATCH = 1024  # stamps read, scored and written per step: progress and cancel points
 _SCORERS = {}  # a SimpleWorker keeps the network loaded between chunks
 
 
@@ -84,20 +84,11 @@ def score_chunk(progress: Progress, chunk_pk: int) -> dict:
     bands = [survey.band_list.index(b) for b in scorer.bands]
     pks = np.array([r[0] for r in rows], dtype=np.int64)
     index = np.array([r[1] for r in rows], dtype=np.int64)
-    for start in range(0, len(rows), BATCH):
-        idx = index[start : start + BATCH]
-        # Read straight from the memory-mapped cube: a slice when the rows
-        # are consecutive (the usual case), and one native float32 copy.
-        if idx[-1] - idx[0] + 1 == len(idx):
-            block = stamps.cube[idx[0] : idx[-1] + 1]
-        else:
-            block = stamps.cube[idx]
-        if bands != list(range(block.shape[1])):
-            block = block[:, bands]
-        cube = block.astype(np.float32)
+    for start, cube in stamp_batches(stamps.cube, index, bands, BATCH):
         logits = scorer.score(cube, survey.pixscale_arcsec)
         _upsert_scores(run.pk, pks[start : start + BATCH], logits)
-        progress.update(start + len(idx), message=f"scored {start + len(idx)} of {len(rows)}")
+        done = start + len(cube)
+        progress.update(done, message=f"scored {done} of {len(rows)}")
     progress.update(len(rows), force=True)
     return {"scored": len(rows)}
 

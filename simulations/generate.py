@@ -119,6 +119,25 @@ def write_labelled_set(
     return out
 
 
+def _layout(config: dict, survey: str | dict, seed: int, **header: object) -> dict:
+    """``write_labelled_set``'s layout of a simulated set: the survey's
+    geometry, and the header's seed, generator and configuration name plus
+    ``header``."""
+    return {
+        "bands": config["bands"],
+        "size": config["size_px"],
+        "pixscale_arcsec": config["pixscale_arcsec"],
+        "survey": config["label"],
+        "units": config["units"],
+        "header": {
+            "SEED": seed,
+            "GENERATR": GENERATOR_VERSION,
+            "SURVEYCF": survey if isinstance(survey, str) and len(survey) <= 60 else "custom",
+            **header,
+        },
+    }
+
+
 def simulate_stampset(
     survey: str,
     n_lenses: int,
@@ -160,19 +179,7 @@ def simulate_stampset(
     if compile is None:
         compile = total >= COMPILE_FROM
     device = device or default_device()
-    layout = {
-        "bands": config["bands"],
-        "size": config["size_px"],
-        "pixscale_arcsec": config["pixscale_arcsec"],
-        "survey": config["label"],
-        "units": config["units"],
-        "header": {
-            "SEED": seed,
-            "GENERATR": GENERATOR_VERSION,
-            "SURVEYCF": survey if isinstance(survey, str) and len(survey) <= 60 else "custom",
-            "COMPILED": bool(compile),
-        },
-    }
+    layout = _layout(config, survey, seed, COMPILED=bool(compile))
 
     def make_chunk(labels, rng):
         return render.simulate_batch(config, labels, rng, device, compile)
@@ -230,20 +237,13 @@ def simulate_psf_series(
             )
             return stamps, render.metadata(scene, measured, config)
 
-        layout = {
-            "bands": config["bands"],
-            "size": config["size_px"],
-            "pixscale_arcsec": config["pixscale_arcsec"],
-            "survey": config["label"],
-            "units": config["units"],
-            "header": {
-                "SEED": seed,
-                "GENERATR": GENERATOR_VERSION,
-                "SURVEYCF": survey if isinstance(survey, str) and len(survey) <= 60 else "custom",
-                "PSFFACT": (float(factor), "PSF FWHM / the reference FWHM"),
-                "PSFREF": (float(reference[0]), "reference FWHM, first band, arcsec"),
-            },
-        }
+        layout = _layout(
+            config,
+            survey,
+            seed,
+            PSFFACT=(float(factor), "PSF FWHM / the reference FWHM"),
+            PSFREF=(float(reference[0]), "reference FWHM, first band, arcsec"),
+        )
         out = check_output(folder / f"psf-{factor:g}.fits")
 
         def chunk_progress(done, _total, k=k):

@@ -324,6 +324,7 @@ def run_snet_rnet(experiment: Experiment, out: Path, progress: Progress) -> tupl
     from classifier.services import load_scorer
     from inspection.catalogues.services import CatalogueError, build
     from inspection.models import Campaign
+    from inspection.scoring.stamp_batches import stamp_batches
     from simulations.stampset import read_stampset
 
     params, seed = experiment.parameters, experiment.seed
@@ -351,11 +352,9 @@ def run_snet_rnet(experiment: Experiment, out: Path, progress: Progress) -> tupl
     for role, network in (("s-Net", s_net), ("r-Net", r_net)):
         scorer = load_scorer(network, variant="fp32", compile=False, output="log-odds")
         bands = [survey.band_list.index(b) for b in scorer.bands]
-        # As a scoring run reads them (``inspection.jobs.score_chunk``), a batch at a time.
         logits = np.concatenate([
-            scorer.score(stampset.cube[rows[k : k + 1024]][:, bands].astype(np.float32),
-                         survey.pixscale_arcsec)
-            for k in range(0, len(rows), 1024)
+            scorer.score(block, survey.pixscale_arcsec)
+            for _, block in stamp_batches(stampset.cube, rows, bands)
         ])  # fmt: skip
         scores[role] = logits
         thresholds[role] = network.threshold_logit_fpr_1pct

@@ -395,3 +395,15 @@ def test_tta_is_not_switched_under_a_network_with_runs(data_dir, sets):
         set_tta(network, True, sets["val"])
     network.refresh_from_db()
     assert not network.tta
+
+
+def test_a_limited_load_reads_the_first_stamps_only_and_refuses_more_than_there_are(sets):
+    from classifier.preprocessing import Preprocessor
+    from classifier.training import TrainingError, load_set
+
+    pre = Preprocessor(bands=["r"], pixscale_arcsec=0.42, size_px=49, stretch="asinh")
+    x_all, y_all, _ = load_set(sets["val"], pre)
+    x, y, _ = load_set(sets["val"], pre, limit=10)
+    assert torch.equal(x, x_all[:10]) and torch.equal(y, y_all[:10])
+    with pytest.raises(TrainingError, match=f"Cannot train on {len(y_all) + 1} stamps"):
+        load_set(sets["val"], pre, limit=len(y_all) + 1)
