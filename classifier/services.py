@@ -377,6 +377,7 @@ def train_and_register(
     init_from: Network | None = None,
     limit: int | None = None,
     extra: dict | None = None,
+    max_seconds: float | None = None,
 ) -> Network:
     """Train a network and add it to the registry; nothing is registered if
     anything fails. Resumes from the checkpoint of an interrupted run.
@@ -385,7 +386,8 @@ def train_and_register(
     ["parent"]``; it keeps the parent's TTA setting); ``settings_.init_sha256``
     is set from it. ``limit``: the first stamps of the file only
     (``training.train``); ``extra``: more keys for ``training`` (e.g. the
-    experiment that made it)."""
+    experiment that made it); ``max_seconds``: the training's time budget
+    (``training.train``)."""
     if Network.objects.filter(name=name).exists():
         raise NetworkError(f"A network named {name!r} exists already: choose another name.")
     device = device or default_device()
@@ -414,7 +416,15 @@ def train_and_register(
     workdir = Path(settings.DATA_DIR) / "training" / name
     try:
         model, preprocessor, history, info = train(
-            train_path, settings_, workdir, val_path, device, progress, init_state, limit
+            train_path,
+            settings_,
+            workdir,
+            val_path,
+            device,
+            progress,
+            init_state,
+            limit,
+            max_seconds=max_seconds,
         )
     except (TrainingError, StampSetError) as exc:
         raise NetworkError(str(exc)) from exc

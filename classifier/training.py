@@ -137,13 +137,17 @@ def train(  # noqa: C901  (one epoch loop with its resume, early stop and checkp
     progress: Callable[[int, int, float, float | None], None] | None = None,
     init_state: dict | None = None,
     limit: int | None = None,
+    max_seconds: float | None = None,
 ) -> tuple[torch.nn.Module, Preprocessor, list[dict], dict]:
     """Train; returns (model, preprocessor, history, info). ``progress(epoch,
     epochs, loss, val_auc)`` is called after each epoch and may raise to stop.
     ``init_state``: a state dict of the same architecture to start from
     (fine-tuning; ``settings.init_sha256`` names it). ``limit``: train on the
     first ``limit`` stamps of the file only (the training-volume experiment's
-    nested sets; recorded as ``info["n_train"]``)."""
+    nested sets; recorded as ``info["n_train"]``). ``max_seconds``: a time
+    budget, seconds of this call: no epoch starts that would end past it, as
+    the last epoch's duration predicts (each call runs at least one), recorded
+    as ``info["stopped_by"]``."""
     if (init_state is None) != (settings.init_sha256 is None):
         raise TrainingError("Fine-tuning needs both the starting weights and their sha256.")
     workdir = Path(workdir)
@@ -162,6 +166,11 @@ def train(  # noqa: C901  (one epoch loop with its resume, early stop and checkp
     x, y, train_set = load_set(train_path, preprocessor, limit=limit)
     val = load_set(val_path, preprocessor) if val_path else None
 
+    if torch.device(device).type == "cuda" and 2 * x.nbytes < torch.cuda.mem_get_info(device)[0]:
+        # The whole float16 set on the GPU: a batch is then gathered there
+        # rather than copied from the host at every step (the small CNN's
+        # steps are otherwise bound by that copy). Same order, same batches.
+        x = x.to(device)
     torch.manual_seed(settings.seed)
     model = build(settings.architecture, len(bands))
     if init_state is not None:
@@ -194,9 +203,19 @@ def train(  # noqa: C901  (one epoch loop with its resume, early stop and checkp
 
     started = time.monotonic()
     n = len(y)
+    stopped_by, epoch_s = "epochs", 0.0
     for epoch in range(start_epoch, settings.epochs):
         if settings.patience and val is not None and epoch - best["epoch"] >= settings.patience:
+            stopped_by = "patience"
             break
+        # At least one epoch per call, so that a spent budget still makes
+        # progress; after it, no epoch that the last one's duration says would
+        # end past the budget.
+        elapsed = time.monotonic() - started
+        if max_seconds is not None and epoch > start_epoch and elapsed + epoch_s > max_seconds:
+            stopped_by = "time budget"
+            break
+        epoch_started = time.monotonic()
         model.train()
         order = torch.randperm(n, generator=generator)
         total, seen = 0.0, 0
@@ -229,6 +248,7 @@ def train(  # noqa: C901  (one epoch loop with its resume, early stop and checkp
                 weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
                 best = {"auc": record["val_auc"], "epoch": epoch + 1, "model": weights}
         history.append(record)
+        epoch_s = time.monotonic() - epoch_started
         state = {
             "key": settings.key(),
             "resume_key": settings.resume_key(),
@@ -257,6 +277,8 @@ def train(  # noqa: C901  (one epoch loop with its resume, early stop and checkp
         "epochs": settings.epochs,
         "epochs_run": len(history),
         "best_epoch": best["epoch"] if settings.patience else None,
+        "stopped_by": stopped_by,
+        "max_seconds": max_seconds,
         "duration_s": time.monotonic() - started,
         "history": history,
         "survey": train_set.survey,

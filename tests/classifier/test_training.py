@@ -407,3 +407,20 @@ def test_a_limited_load_reads_the_first_stamps_only_and_refuses_more_than_there_
     assert torch.equal(x, x_all[:10]) and torch.equal(y, y_all[:10])
     with pytest.raises(TrainingError, match=f"Cannot train on {len(y_all) + 1} stamps"):
         load_set(sets["val"], pre, limit=len(y_all) + 1)
+
+
+def test_a_spent_time_budget_stops_after_the_epoch_running_and_registers_it(data_dir, sets):
+    epochs_run = []
+    network = train_and_register(
+        "budget", sets["train"], settings_for("he2020-cnn", epochs=3), sets["val"], device="cpu",
+        progress=lambda e, *_: epochs_run.append(e), max_seconds=0.0,
+    )  # fmt: skip
+    # A budget of 0 s: the first epoch runs (each call makes progress), no second starts.
+    assert epochs_run == [1]
+    assert network.training["stopped_by"] == "time budget"
+    assert network.training["max_seconds"] == 0.0
+    unbounded = train("plain", sets, epochs=2)
+    assert unbounded.training["stopped_by"] == "epochs"
+    with pytest.raises(CommandError, match="--max-minutes must be a positive"):
+        call_command("train_network", "--architecture", "he2020-cnn", "--train", str(sets["train"]),
+                     "--name", "x", "--max-minutes", "0", verbosity=0)  # fmt: skip

@@ -39,6 +39,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--pixscale", type=float, help="network input pixel scale, arcsec (default: its own)"
         )
+        parser.add_argument(
+            "--max-minutes",
+            type=float,
+            help="time budget: start no epoch after this many minutes; the network is registered "
+            "with the epochs run (the best one with --patience)",
+        )
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--no-augment", action="store_true")
         parser.add_argument("--device", help="cpu or cuda (default: cuda if present)")
@@ -62,6 +68,8 @@ class Command(BaseCommand):
             "lr": o["lr"],
             "seed": o["seed"],
         }
+        if o["max_minutes"] is not None and not o["max_minutes"] > 0:
+            raise CommandError("--max-minutes must be a positive number of minutes.")
         form = TrainForm(data, anywhere=True)
         if not form.is_valid():
             raise CommandError(" ".join(form_errors(form)))
@@ -103,6 +111,7 @@ class Command(BaseCommand):
                     progress=progress,
                     device=o["device"],
                     init_from=parent,
+                    max_seconds=None if o["max_minutes"] is None else 60 * o["max_minutes"],
                 )
         except NetworkError as exc:
             raise CommandError(str(exc)) from exc
