@@ -314,37 +314,44 @@ class ModelIdsField(forms.ModelMultipleChoiceField):
 
 class GradeClassesForm(forms.Form):
     """The bounds of a campaign's grade classes A, B and C (mean grade, 0-2,
-    A > B > C: ``consensus.check_class_thresholds``). Blank fields take the
-    defaults where ``blank_is_default`` (the new-campaign form)."""
-
-    blank_is_default = False
+    A > B > C: ``consensus.check_class_thresholds``). A blank field takes
+    its value from ``class_fallback`` (A, B, C): the defaults for a new
+    campaign, the campaign's own bounds when its settings are saved."""
 
     class_a_min = forms.FloatField(
+        required=False,
+        min_value=0,
+        max_value=2,
         label="Class A from mean grade (0-2)",
         error_messages={"invalid": "Give class A's lowest mean grade as a number, e.g. 1.5."},
     )
     class_b_min = forms.FloatField(
+        required=False,
+        min_value=0,
+        max_value=2,
         label="Class B from mean grade (0-2)",
         error_messages={"invalid": "Give class B's lowest mean grade as a number, e.g. 1.0."},
     )
     class_c_min = forms.FloatField(
+        required=False,
+        min_value=0,
+        max_value=2,
         label="Class C from mean grade (0-2)",
         error_messages={"invalid": "Give class C's lowest mean grade as a number, e.g. 0.5."},
     )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, class_fallback=None, **kwargs):
         super().__init__(*args, **kwargs)
-        for name in ("class_a_min", "class_b_min", "class_c_min"):
-            self.fields[name].required = not self.blank_is_default
+        self.class_fallback = tuple(class_fallback or consensus.CLASS_DEFAULTS.values())
 
     def clean(self):
         data = super().clean()
         names = ("class_a_min", "class_b_min", "class_c_min")
         if any(n in self.errors for n in names):
             return data  # a field's own reason is enough
-        for name, key in zip(names, "ABC", strict=True):
+        for name, fallback in zip(names, self.class_fallback, strict=True):
             if data.get(name) is None:
-                data[name] = consensus.CLASS_DEFAULTS[key]
+                data[name] = fallback
         try:
             bounds = consensus.check_class_thresholds(*(data[n] for n in names))
         except consensus.ConsensusError as exc:
@@ -359,8 +366,6 @@ class CampaignForm(GradeClassesForm):
     """A new campaign over a run's candidates, or a further vote over the
     candidates of an earlier campaign whose grades sum to a total, with the
     bounds of its grade classes (blank: the defaults)."""
-
-    blank_is_default = True
 
     name = forms.CharField(required=False, max_length=120, label="Name")
     run = forms.ModelChoiceField(

@@ -146,7 +146,7 @@ def _row(cat, report, i):
 @require_POST
 def catalogue_settings(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = get_object_or_404(Campaign.objects.select_related("run__survey"), pk=pk)
-    form = CatalogueSettingsForm(request.POST)
+    form = CatalogueSettingsForm(request.POST, class_fallback=campaign.class_bounds)
     if not form.is_valid():
         return catalogue_detail(request, pk, form_errors(form), status=400)
     data = form.cleaned_data
