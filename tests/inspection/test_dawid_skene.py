@@ -3,6 +3,8 @@ cases, against Space Warps where the scale is binary, and against simulated
 graders whose confusion matrices and truths are known."""
 
 import itertools
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -10,6 +12,7 @@ import pytest
 from core.stats import rank_auc
 from inspection.catalogues import consensus
 from inspection.catalogues import dawid_skene as ds
+from tests.conftest import ROOT
 
 # Six graders of differing skill: confusion[r, k, g] = P(grade g | class k),
 # k 0 non-lens, 1 lens. The third is "generous": a 1 for most non-lenses, a 2
@@ -273,3 +276,15 @@ def test_grade_class_bounds_out_of_order_or_range_are_refused(bounds, message):
         consensus.check_class_thresholds(*bounds)
     with pytest.raises(consensus.ConsensusError):
         consensus.grade_classes([1.0], *bounds)
+
+
+def test_the_bench_script_compares_the_rankings_on_a_simulated_campaign():
+    done = subprocess.run(
+        [sys.executable, "bench/dawid_skene.py", "--candidates", "300", "--seeds", "2"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    for label in ("summed total", "Space Warps posterior", "Dawid-Skene posterior"):
+        assert f"AUC {label}" in done.stdout, done.stdout
