@@ -71,11 +71,12 @@ class DawidSkeneFit:
         The expected number of grades g each rater gave to class k (known
         items count whole), before smoothing: how much each matrix rests on.
     n_iter : int
-        EM iterations run.
+        EM iterations (M-steps after the first) run.
     converged : bool
         Whether the matrices moved by less than ``tol`` in the last iteration.
     objective : list of float
-        :func:`log_objective` after each iteration (EM never lowers it).
+        :func:`log_objective` of the starting matrices and after each
+        iteration (EM never lowers it).
     """
 
     confusion: np.ndarray
@@ -176,10 +177,36 @@ def log_likelihood_ratios(
     """
     confusion = check_confusion(confusion)
     item, rater, grade = check_observations(item, rater, grade, n_items, confusion.shape[0])
-    log_c = np.log(confusion)
+    return _log_likelihoods(np.log(confusion), item, rater, grade, n_items)
+
+
+# The kernels below take checked arrays: fit() checks once, then iterates.
+
+
+def _log_likelihoods(log_c, item, rater, grade, n_items):
     lens = np.bincount(item, weights=log_c[rater, 1, grade], minlength=n_items)
     other = np.bincount(item, weights=log_c[rater, 0, grade], minlength=n_items)
     return lens, other
+
+
+def _m_step(p_lens, item, rater, grade, n_raters, alpha):
+    cell = rater * N_GRADES + grade
+    size = n_raters * N_GRADES
+    weight = p_lens[item]
+    lens = np.bincount(cell, weights=weight, minlength=size)
+    other = np.bincount(cell, weights=1 - weight, minlength=size)
+    counts = np.stack([other, lens], axis=1).reshape(n_raters, N_GRADES, 2)
+    counts = counts.transpose(0, 2, 1)  # [rater, class, grade]
+    confusion = (counts + alpha) / (counts.sum(axis=2, keepdims=True) + N_GRADES * alpha)
+    return confusion, counts
+
+
+def _objective(lens, other, log_c, pi, prior, truth, known, alpha):
+    p = np.where(np.isnan(prior), pi, prior)
+    free = np.logaddexp(np.log(p) + lens, np.log1p(-p) + other)
+    clamped = np.where(truth == 1, lens, other)
+    data = free[~known].sum() + clamped[known].sum()
+    return float(data + alpha * log_c.sum() + np.log(pi) + np.log1p(-pi))
 
 
 def posterior(
@@ -234,18 +261,7 @@ def smoothed_confusion(
         raise DawidSkeneError(f"The smoothing pseudo-count must be > 0, not {alpha}.")
     p_lens = np.asarray(p_lens, np.float64)
     item, rater, grade = check_observations(item, rater, grade, p_lens.size, n_raters)
-    cell = rater * N_GRADES + grade
-    size = n_raters * N_GRADES
-    counts = np.stack(
-        [
-            np.bincount(cell, weights=1 - p_lens[item], minlength=size),
-            np.bincount(cell, weights=p_lens[item], minlength=size),
-        ],
-        axis=1,
-    ).reshape(n_raters, N_GRADES, 2)
-    counts = counts.transpose(0, 2, 1)  # [rater, class, grade]
-    confusion = (counts + alpha) / (counts.sum(axis=2, keepdims=True) + N_GRADES * alpha)
-    return confusion, counts
+    return _m_step(p_lens, item, rater, grade, n_raters, alpha)
 
 
 def log_objective(
@@ -266,16 +282,13 @@ def log_objective(
     on each matrix row adds ``alpha sum ln confusion`` and the Beta(2, 2)
     prior on ``campaign_prior`` ``ln pi + ln(1 - pi)`` (constants dropped).
     """
-    n_items = truth.size
-    lens, other = log_likelihood_ratios(confusion, item, rater, grade, n_items)
-    p = np.where(np.isnan(prior), campaign_prior, prior)
-    known = ~np.isnan(truth)
-    free = np.logaddexp(np.log(p) + lens, np.log1p(-p) + other)
-    clamped = np.where(truth == 1, lens, other)
-    data = free[~known].sum() + clamped[known].sum()
-    return float(
-        data + alpha * np.log(confusion).sum() + np.log(campaign_prior) + np.log1p(-campaign_prior)
-    )
+    confusion = check_confusion(confusion)
+    truth = np.asarray(truth, np.float64)
+    item, rater, grade = check_observations(item, rater, grade, truth.size, confusion.shape[0])
+    log_c = np.log(confusion)
+    lens, other = _log_likelihoods(log_c, item, rater, grade, truth.size)
+    prior = np.asarray(prior, np.float64)
+    return _objective(lens, other, log_c, campaign_prior, prior, truth, ~np.isnan(truth), alpha)
 
 
 def _initial_p_lens(item, grade, prior, truth, n_items):
@@ -328,33 +341,43 @@ def fit(
     item, rater, grade = check_observations(item, rater, grade, n_items, n_raters)
     prior = _check_vector("prior", prior, n_items, lambda p: (p > 0) & (p < 1))
     truth = _check_vector("truth", truth, n_items, lambda t: (t == 0) | (t == 1))
+    if not alpha > 0:
+        raise DawidSkeneError(f"The smoothing pseudo-count must be > 0, not {alpha}.")
     known = ~np.isnan(truth)
     uses_pi = np.isnan(prior) & ~known
+    prior_or_pi = prior.copy()
+
+    def e_step(confusion, pi):
+        log_c = np.log(confusion)
+        lens, other = _log_likelihoods(log_c, item, rater, grade, n_items)
+        prior_or_pi[uses_pi] = pi
+        p = sigmoid(np.log(prior_or_pi) - np.log1p(-prior_or_pi) + lens - other)
+        p[known] = truth[known]
+        return p, _objective(lens, other, log_c, pi, prior, truth, known, alpha)
 
     p_lens = _initial_p_lens(item, grade, prior, truth, n_items)
-    confusion, counts = smoothed_confusion(p_lens, item, rater, grade, n_raters, alpha)
+    confusion, counts = _m_step(p_lens, item, rater, grade, n_raters, alpha)
     pi = (p_lens[uses_pi].sum() + 1) / (uses_pi.sum() + 2)
     objective, converged = [], False
     for _ in range(max_iter):
-        # E-step, then M-step: the objective after the M-step never falls.
-        p_lens = posterior(confusion, item, rater, grade, np.where(np.isnan(prior), pi, prior))
-        p_lens[known] = truth[known]
-        new, counts = smoothed_confusion(p_lens, item, rater, grade, n_raters, alpha)
+        # objective[t] is that of the matrices after t M-steps: EM never lowers it.
+        p_lens, value = e_step(confusion, pi)
+        objective.append(value)
+        new, counts = _m_step(p_lens, item, rater, grade, n_raters, alpha)
         pi = (p_lens[uses_pi].sum() + 1) / (uses_pi.sum() + 2)
         step = np.max(np.abs(new - confusion), initial=0.0)
         confusion = new
-        objective.append(log_objective(confusion, pi, item, rater, grade, prior, truth, alpha))
         if step < tol:
             converged = True
             break
-    p_lens = posterior(confusion, item, rater, grade, np.where(np.isnan(prior), pi, prior))
-    p_lens[known] = truth[known]
+    p_lens, value = e_step(confusion, pi)
+    objective.append(value)
     return DawidSkeneFit(
         confusion=confusion,
         posterior=p_lens,
         campaign_prior=float(pi),
         expected_counts=counts,
-        n_iter=len(objective),
+        n_iter=len(objective) - 1,
         converged=converged,
         objective=objective,
     )
