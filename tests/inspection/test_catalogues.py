@@ -283,6 +283,7 @@ def test_export_catalogue_writes_the_file_and_prints_the_summary(campaign, tmp_p
     printed = text.getvalue()
     assert "Wrote 3 rows" in printed and "3 high probability" in printed
     assert "Fleiss' kappa" in printed and "New high-probability candidates" in printed
+    assert "Grade classes by mean grade (A >= 1.5, B >= 1, C >= 0.5): A 2, B 3, C 1" in printed
     assert len(Table.read(out)) == 3
     assert Image.open(gallery).format == "PNG"
     with pytest.raises(CommandError, match="No campaign"):
