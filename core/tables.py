@@ -58,6 +58,11 @@ COLUMNS = {
     "logit": (None, "network log-odds ln(P / (1 - P)): ranks where P ties at 1.0", "stat.value"),
     "p_prior": (None, "network score mapped to the survey's lens prior", "stat.probability"),
     "posterior": (None, "Space Warps posterior P(lens) after every grade", "stat.probability"),
+    "p_ds": (
+        None,
+        "Dawid-Skene P(lens): every grade on the whole 0/1/2 scale",
+        "stat.probability",
+    ),  # fmt: skip
     "is_refined": (None, "in the refined sample (FLAG_R = 0)", "meta.code"),
     "mag_g": ("mag", "g-band magnitude", "phot.mag;em.opt.B"),
     "mag_r": ("mag", "r-band magnitude", "phot.mag;em.opt.R"),
@@ -65,9 +70,16 @@ COLUMNS = {
     "stamp_flags": (None, "stamp flags: 1 at a tile edge, 2 or more outside", "meta.code.qual"),
     "total": (None, "sum of the first-round grades (He et al. 2020)", "stat.value"),
     "n_grades": (None, "number of grades", "meta.number"),
+    "mean_grade": (None, "mean of the first-round grades (0-2)", "stat.value"),
+    "grade_class": (
+        None,
+        "A, B or C by the mean grade (campaign's bounds CLASSA-C)",
+        "meta.code.class",
+    ),  # fmt: skip
     "second_total": (None, "total of the further vote", "stat.value"),
     "rank_total": (None, "rank by total score", "meta.number"),
     "rank_posterior": (None, "rank by posterior", "meta.number"),
+    "rank_ds": (None, "rank by Dawid-Skene posterior", "meta.number"),
     "high_probability": (None, "in the high-probability catalogue", "meta.code"),
     "flags": (None, "disagree, further-vote, incomplete, edge", "meta.code"),
     "prior_match": (None, "matched prior-list entry (list:name)", "meta.id.cross"),

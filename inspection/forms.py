@@ -16,6 +16,7 @@ from core import uploads
 from core.forms import form_errors, new_name
 from core.roles import INSPECTOR_GROUP
 from inspection.adaptation import services as adapt
+from inspection.catalogues import consensus
 from inspection.catalogues import services as catalogues
 from inspection.grading import grade_body
 from inspection.ingest.band_names import IngestError, band_from_file_name, parse_tile_args
@@ -311,9 +312,60 @@ class ModelIdsField(forms.ModelMultipleChoiceField):
         return super()._check_values(value)
 
 
-class CampaignForm(forms.Form):
+class GradeClassesForm(forms.Form):
+    """The bounds of a campaign's grade classes A, B and C (mean grade, 0-2,
+    A > B > C: ``consensus.check_class_thresholds``). A blank field takes
+    its value from ``class_fallback`` (A, B, C): the defaults for a new
+    campaign, the campaign's own bounds when its settings are saved."""
+
+    class_a_min = forms.FloatField(
+        required=False,
+        min_value=0,
+        max_value=2,
+        label="Class A from mean grade (0-2)",
+        error_messages={"invalid": "Give class A's lowest mean grade as a number, e.g. 1.5."},
+    )
+    class_b_min = forms.FloatField(
+        required=False,
+        min_value=0,
+        max_value=2,
+        label="Class B from mean grade (0-2)",
+        error_messages={"invalid": "Give class B's lowest mean grade as a number, e.g. 1.0."},
+    )
+    class_c_min = forms.FloatField(
+        required=False,
+        min_value=0,
+        max_value=2,
+        label="Class C from mean grade (0-2)",
+        error_messages={"invalid": "Give class C's lowest mean grade as a number, e.g. 0.5."},
+    )
+
+    def __init__(self, *args, class_fallback=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.class_fallback = tuple(class_fallback or consensus.CLASS_DEFAULTS.values())
+
+    def clean(self):
+        data = super().clean()
+        names = ("class_a_min", "class_b_min", "class_c_min")
+        if any(n in self.errors for n in names):
+            return data  # a field's own reason is enough
+        for name, fallback in zip(names, self.class_fallback, strict=True):
+            if data.get(name) is None:
+                data[name] = fallback
+        try:
+            bounds = consensus.check_class_thresholds(*(data[n] for n in names))
+        except consensus.ConsensusError as exc:
+            # Not raised: a subclass's clean() goes on to its own checks.
+            self.add_error(None, str(exc))
+        else:
+            data.update(zip(names, bounds, strict=True))
+        return data
+
+
+class CampaignForm(GradeClassesForm):
     """A new campaign over a run's candidates, or a further vote over the
-    candidates of an earlier campaign whose grades sum to a total."""
+    candidates of an earlier campaign whose grades sum to a total, with the
+    bounds of its grade classes (blank: the defaults)."""
 
     name = forms.CharField(required=False, max_length=120, label="Name")
     run = forms.ModelChoiceField(
@@ -455,9 +507,10 @@ class InspectorForm(forms.Form):
 # --- Catalogues (the Catalogues and catalogue pages) -------------------------------
 
 
-class CatalogueSettingsForm(forms.Form):
+class CatalogueSettingsForm(GradeClassesForm):
     """A campaign's totals (He et al.: high probability at a total of 4 or
-    more, a further vote at 3) and its survey's lens prior."""
+    more, a further vote at 3), the bounds of its grade classes A, B and C,
+    and its survey's lens prior."""
 
     high_total = forms.IntegerField(
         min_value=0,

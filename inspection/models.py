@@ -11,6 +11,7 @@ from django.db import models
 from django.utils import timezone
 
 from core.models import Job
+from inspection.catalogues.consensus import CLASS_DEFAULTS
 
 # Stamp flags (the same bits as inspection.ingest.cutouts.EDGE / OUTSIDE).
 FLAG_EDGE = 1
@@ -378,6 +379,18 @@ class Campaign(models.Model):
     vote_total = models.PositiveSmallIntegerField(
         default=3, help_text="total score that goes to a further vote"
     )
+    # Grade classes as surveys publish them (HSC SuGOHI, HOLISMOKES): the lower
+    # bound of the mean grade (0-2) of classes A, B and C, A > B > C
+    # (``inspection.catalogues.consensus.CLASS_DEFAULTS`` says why these).
+    class_a_min = models.FloatField(
+        default=CLASS_DEFAULTS["A"], help_text="mean grade (0-2) from which class A"
+    )
+    class_b_min = models.FloatField(
+        default=CLASS_DEFAULTS["B"], help_text="mean grade (0-2) from which class B"
+    )
+    class_c_min = models.FloatField(
+        default=CLASS_DEFAULTS["C"], help_text="mean grade (0-2) from which class C"
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -388,6 +401,11 @@ class Campaign(models.Model):
 
     def __str__(self):
         return self.name
+
+    @property
+    def class_bounds(self):
+        """(A, B, C): the lowest mean grade of each class."""
+        return (self.class_a_min, self.class_b_min, self.class_c_min)
 
 
 class CampaignItem(models.Model):

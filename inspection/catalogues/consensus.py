@@ -6,9 +6,11 @@ lens, with NaN where a rater has not graded an item. From it:
 
 - He et al.'s summed score per item, its distribution (their Fig. 6), the
   high-probability sample (total >= 4) and the further vote (total == 3);
+- grade classes A, B and C from the mean grade, as surveys publish their
+  candidates (HSC SuGOHI, HOLISMOKES; thresholds on this 0-2 scale);
 - the Space Warps posterior (Marshall et al. 2016): each grade updates the
   probability that the item is a lens by Bayes' rule, given the rater's skill
-  P("lens"|lens) and P("not"|not);
+  P("lens"|lens) and P("not"|not) (``dawid_skene`` keeps the whole 0/1/2 scale);
 - agreement between raters: Fleiss' kappa (Fleiss 1971), Krippendorff's
   alpha (Krippendorff 2011) with missing grades, pairwise agreement, each
   rater's bias against the others, and the items on which raters disagree.
@@ -91,6 +93,66 @@ def further_vote(totals: ArrayLike, total: int = 3) -> np.ndarray:
     if total < 0:
         raise ConsensusError(f"The further-vote total must be >= 0, not {total}.")
     return np.asarray(totals) == total
+
+
+#: Default lower bounds of the mean grade (0-2) of classes A, B and C.
+#: SuGOHI and HOLISMOKES grade 0-3 and publish A (definite), B (probable) and
+#: C (possible) lenses from the mean grade; on this 0-2 scale, A is a mean of
+#: 1.5 or more (most inspectors said "definite"), B 1.0-1.5 (on average
+#: "possible" or better), C 0.5-1.0 (at least every other inspector saw
+#: something). A linear map of their 0-3 thresholds would give other
+#: numbers; these are a campaign setting.
+CLASS_DEFAULTS = {"A": 1.5, "B": 1.0, "C": 0.5}
+
+
+def check_class_thresholds(a_min: float, b_min: float, c_min: float) -> tuple[float, float, float]:
+    """The lower bounds of classes A, B and C as floats, if 2 >= A > B > C >= 0.
+
+    Raises
+    ------
+    ConsensusError
+        Otherwise, saying which bound is out of order.
+    """
+    try:
+        bounds = tuple(float(v) for v in (a_min, b_min, c_min))
+    except (TypeError, ValueError):
+        raise ConsensusError("Class bounds are mean grades, numbers in [0, 2].") from None
+    for name, value in zip("ABC", bounds, strict=True):
+        if not 0 <= value <= max(GRADES):
+            raise ConsensusError(
+                f"The lower bound of class {name} is a mean grade in [0, 2], not {value:g}."
+            )
+    if not bounds[0] > bounds[1] > bounds[2]:
+        raise ConsensusError(
+            "Class bounds must fall from A to C (A > B > C); got "
+            f"A {bounds[0]:g}, B {bounds[1]:g}, C {bounds[2]:g}."
+        )
+    return bounds
+
+
+def mean_grades(grades: ArrayLike) -> np.ndarray:
+    """Mean of the grades present per item (0-2); NaN where there is none."""
+    grades = check_grades(grades)
+    n = (~np.isnan(grades)).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, np.nansum(grades, axis=1) / np.maximum(n, 1), np.nan)
+
+
+def grade_classes(
+    means: ArrayLike,
+    a_min: float = CLASS_DEFAULTS["A"],
+    b_min: float = CLASS_DEFAULTS["B"],
+    c_min: float = CLASS_DEFAULTS["C"],
+) -> np.ndarray:
+    """Class "A", "B" or "C" of each mean grade (a bound belongs to the class
+    it starts), "" below C or where the mean is NaN (no grade)."""
+    a_min, b_min, c_min = check_class_thresholds(a_min, b_min, c_min)
+    means = np.asarray(means, np.float64)
+    out = np.full(means.shape, "", dtype="<U1")
+    out[means >= c_min] = "C"
+    out[means >= b_min] = "B"
+    out[means >= a_min] = "A"
+    return out
 
 
 def said_lens(grade: ArrayLike) -> np.ndarray:

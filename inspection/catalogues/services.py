@@ -25,6 +25,19 @@ Choices (where the paper is silent):
   exactly 1 (float32 saturates) would otherwise fix the posterior at 1
   whatever the inspectors say. A network without a recorded training prior
   is taken as trained on balanced classes.
+- Dawid-Skene posterior (``dawid_skene``): the whole 0/1/2 scale, each
+  inspector's 3x2 confusion matrix fitted by EM over the grades of both
+  rounds (one matrix per inspector across rounds) and over every grade of
+  an item of known truth the inspector has given: training answers and
+  known items mixed into any campaign, as the skills count them (a
+  retaken training's answers are gone; its skill counts stay). Known items
+  are clamped to their truth and anchor the matrices. Each candidate's
+  prior is the same prior-mapped score as the Space Warps posterior's;
+  ``build`` refuses a run with a candidate unscored, so the campaign-level
+  prior that the pure module fits for items without a score is unused here.
+- Grade classes A, B, C from the mean of the first round's grades, with the
+  campaign's bounds (``consensus.CLASS_DEFAULTS``), beside He et al.'s
+  summed-total rule.
 - Inspectors appear in exports by code (``I1``, ``I2``, ... in the order of
   their user ids), never by login.
 """
@@ -43,10 +56,18 @@ from django.db import transaction
 from classifier.calibration import prior_shift
 from core import tables
 from core.logodds import format_p_lens
-from inspection.catalogues import consensus, dashboards, gallery
+from inspection.catalogues import consensus, dashboards, dawid_skene, gallery
 from inspection.catalogues import prior_lists as priors
 from inspection.grading import services as grading
-from inspection.models import Campaign, Grade, PriorLens, PriorList, Score, Skill
+from inspection.models import (
+    Campaign,
+    Grade,
+    PriorLens,
+    PriorList,
+    Score,
+    Skill,
+    TrainingAnswer,
+)
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -60,7 +81,7 @@ SELECTIONS = {
     "disagree": "candidates whose grades differ by 2 or more",
     "new": "high-probability candidates in no prior list",
 }
-ORDERS = ("total", "posterior", "score")
+ORDERS = ("total", "posterior", "ds", "score")
 SCORE_CLIP = 1e-3  # see the module docstring
 DEFAULT_RADIUS_ARCSEC = 2.0
 GALLERY_MAX = 300
@@ -122,6 +143,7 @@ class Catalogue:
     posterior: np.ndarray
     second_total: np.ndarray  # NaN where a candidate had no further vote
     second_high: np.ndarray
+    ds: DawidSkene  # the Dawid-Skene fit: P(lens) on the whole 0/1/2 scale
     children: list = field(default_factory=list)
 
     @property
@@ -135,6 +157,21 @@ class Catalogue:
     @cached_property
     def n_grades(self) -> np.ndarray:
         return consensus.n_grades(self.grades)
+
+    @property
+    def p_ds(self) -> np.ndarray:
+        """Dawid-Skene P(lens) per candidate."""
+        return self.ds.posterior
+
+    @cached_property
+    def mean_grades(self) -> np.ndarray:
+        """Mean first-round grade (0-2) per candidate; NaN where ungraded."""
+        return consensus.mean_grades(self.grades)
+
+    @cached_property
+    def grade_class(self) -> np.ndarray:
+        """ "A", "B", "C" or "" per candidate, by the campaign's bounds."""
+        return consensus.grade_classes(self.mean_grades, *self.campaign.class_bounds)
 
     @cached_property
     def vote(self) -> np.ndarray:
@@ -150,13 +187,15 @@ class Catalogue:
         return consensus.disagreements(self.grades)
 
     def rank(self, order: str) -> np.ndarray:
-        """Indices best first: by total (then posterior), by posterior, or by network score."""
+        """Indices best first: by total (then posterior), by posterior, by
+        Dawid-Skene posterior, or by network score."""
         if order not in ORDERS:
             raise CatalogueError(f"Order by one of {', '.join(ORDERS)}, not {order!r}.")
         second = np.nan_to_num(self.second_total, nan=-1)
         keys = {
             "total": (-self.posterior, -second, -self.totals),
             "posterior": (-self.logits, -self.totals, -self.posterior),
+            "ds": (-self.logits, -self.totals, -self.p_ds),
             "score": (-self.totals, -self.posterior, -self.logits),
         }[order]
         return np.lexsort(keys) if len(self.sources) else np.zeros(0, int)
@@ -231,6 +270,7 @@ def build(campaign: Campaign) -> Catalogue:
     second_total = np.full(len(sources), np.nan)
     second_high = np.zeros(len(sources), bool)
     children = list(Campaign.objects.filter(parent=campaign).order_by("created_at", "pk"))
+    rounds = [(grades, inspector_ids)]
     for child in children:
         child_grades, child_ids = _grade_matrix(child, index)
         held = np.zeros(len(sources), bool)
@@ -247,6 +287,7 @@ def build(campaign: Campaign) -> Catalogue:
         second_total[held] = totals[held]
         second_high[held] = totals[held] >= child.high_total
         posterior = consensus.space_warps_posterior(posterior, child_grades, *_skills(child_ids))
+        rounds.append((child_grades, child_ids))
     return Catalogue(
         campaign=campaign,
         sources=sources,
@@ -259,7 +300,112 @@ def build(campaign: Campaign) -> Catalogue:
         posterior=posterior,
         second_total=second_total,
         second_high=second_high,
+        ds=fit_dawid_skene(rounds, p_prior),
         children=children,
+    )
+
+
+@dataclass
+class DawidSkene:
+    """A campaign's Dawid-Skene fit: candidates first, then the known items."""
+
+    inspector_ids: list  # the raters: the first round's inspectors, then any new in later rounds
+    fit: dawid_skene.DawidSkeneFit
+    n_candidates: int
+    n_known: np.ndarray  # grades of known items per inspector (training and campaigns)
+    n_graded: np.ndarray  # grades of the campaign's candidates per inspector (every round)
+
+    @property
+    def posterior(self) -> np.ndarray:
+        return self.fit.posterior[: self.n_candidates]
+
+    @property
+    def codes(self) -> list[str]:
+        return inspector_codes(self.inspector_ids)
+
+    def matrices(self) -> list[dict]:
+        """Per inspector: code, P(grade g | lens) and P(grade g | non-lens)
+        for g = 0, 1, 2, and how many grades of known items and of
+        candidates the matrix rests on."""
+        return [
+            {
+                "code": code,
+                "lens": self.fit.confusion[r, 1].tolist(),
+                "non_lens": self.fit.confusion[r, 0].tolist(),
+                "n_known": int(self.n_known[r]),
+                "n_graded": int(self.n_graded[r]),
+            }
+            for r, code in enumerate(self.codes)
+        ]
+
+
+def _known_grades(inspector_ids):
+    """Every grade these inspectors gave an item of known truth: ``(known
+    item id, inspector id, grade, is_lens)`` rows of their training answers
+    and of the known items mixed into any campaign (as ``Skill`` counts)."""
+    rows = list(
+        TrainingAnswer.objects.filter(inspector_id__in=inspector_ids).values_list(
+            "item_id", "inspector_id", "grade", "item__is_lens"
+        )
+    )
+    rows += Grade.objects.filter(
+        assignment__inspector_id__in=inspector_ids, assignment__item__known__isnull=False
+    ).values_list(
+        "assignment__item__known_id",
+        "assignment__inspector_id",
+        "grade",
+        "assignment__item__known__is_lens",
+    )
+    return rows
+
+
+def fit_dawid_skene(rounds: list[tuple[np.ndarray, list[int]]], p_prior: np.ndarray) -> DawidSkene:
+    """The Dawid-Skene fit of a campaign's candidates.
+
+    Parameters
+    ----------
+    rounds : list of (grades [candidates, inspectors], inspector ids)
+        The first round, then each further vote, on the same candidate rows.
+    p_prior : array [candidates]
+        Each candidate's prior P(lens): the network score at the survey prior.
+    """
+    n_candidates = len(p_prior)
+    inspector_ids = list(rounds[0][1])
+    inspector_ids += sorted({i for _, ids in rounds[1:] for i in ids} - set(inspector_ids))
+    rater_of = {pk: r for r, pk in enumerate(inspector_ids)}
+    items, raters, values = [], [], []
+    for grades, ids in rounds:
+        item, column, grade = dawid_skene.observations(grades)
+        items.append(item)
+        raters.append(np.array([rater_of[ids[c]] for c in column], np.int64))
+        values.append(grade)
+    n_graded = np.bincount(np.concatenate(raters), minlength=len(inspector_ids))
+    known_row, truth = {}, []
+    for known_id, inspector_id, grade, is_lens in _known_grades(inspector_ids):
+        if known_id not in known_row:
+            known_row[known_id] = n_candidates + len(truth)
+            truth.append(float(is_lens))
+        items.append(np.array([known_row[known_id]], np.int64))
+        raters.append(np.array([rater_of[inspector_id]], np.int64))
+        values.append(np.array([grade], np.int64))
+    n_items = n_candidates + len(truth)
+    item, rater = np.concatenate(items), np.concatenate(raters)
+    known = item >= n_candidates
+    fit = dawid_skene.fit(
+        item,
+        rater,
+        np.concatenate(values),
+        n_items,
+        len(inspector_ids),
+        prior=np.concatenate([p_prior, np.full(len(truth), np.nan)]),
+        truth=np.concatenate([np.full(n_candidates, np.nan), truth]),
+    )
+    return DawidSkene(
+        inspector_ids=inspector_ids,
+        fit=fit,
+        n_candidates=n_candidates,
+        n_known=np.bincount(rater[known], minlength=len(inspector_ids)),
+        n_graded=n_graded,
     )
 
 
@@ -518,8 +664,9 @@ def catalogue_table(
     order: str = "total",
 ) -> Table:
     """An astropy table of a selection, best first: names, positions, network
-    score, every inspector's grade (masked where not graded), totals,
-    posterior, ranks by total and by posterior, flags and prior-list matches."""
+    score, every inspector's grade (masked where not graded), totals, mean
+    grade and grade class, the Space Warps and Dawid-Skene posteriors, ranks
+    by total and by each posterior, flags and prior-list matches."""
     from astropy.table import MaskedColumn, Table
 
     rows = np.asarray(cat.ordered(which, report, order), dtype=int)
@@ -527,6 +674,8 @@ def catalogue_table(
     rank_total[cat.rank("total")] = np.arange(1, len(cat.sources) + 1)
     rank_post = np.empty(len(cat.sources), int)
     rank_post[cat.rank("posterior")] = np.arange(1, len(cat.sources) + 1)
+    rank_ds = np.empty(len(cat.sources), int)
+    rank_ds[cat.rank("ds")] = np.arange(1, len(cat.sources) + 1)
     src = [cat.sources[i] for i in rows]
     t = Table()
     t["name"] = np.array([s.name for s in src], dtype=str)
@@ -538,6 +687,7 @@ def catalogue_table(
     t["logit"] = cat.logits[rows]
     t["p_prior"] = cat.p_prior[rows]
     t["posterior"] = cat.posterior[rows]
+    t["p_ds"] = cat.p_ds[rows]
     for col, code in enumerate(cat.codes):
         values = cat.grades[rows, col]
         t[f"grade_{code}"] = MaskedColumn(
@@ -547,6 +697,8 @@ def catalogue_table(
         )
     t["total"] = cat.totals[rows].astype(np.int16)
     t["n_grades"] = cat.n_grades[rows].astype(np.int16)
+    t["mean_grade"] = cat.mean_grades[rows]
+    t["grade_class"] = np.array(cat.grade_class[rows], dtype="<U1")
     if cat.children:
         second = cat.second_total[rows]
         t["second_total"] = MaskedColumn(
@@ -555,6 +707,7 @@ def catalogue_table(
         )
     t["rank_total"] = rank_total[rows]
     t["rank_posterior"] = rank_post[rows]
+    t["rank_ds"] = rank_ds[rows]
     t["high_probability"] = cat.high[rows]
     t["flags"] = np.array([cat.flags(i) for i in rows], dtype=str)
     if report is not None:
@@ -571,6 +724,9 @@ def catalogue_table(
             "SELECT": which,
             "HIGHTOT": campaign.high_total,
             "VOTETOT": campaign.vote_total,
+            "CLASSA": campaign.class_a_min,
+            "CLASSB": campaign.class_b_min,
+            "CLASSC": campaign.class_c_min,
             "LENSPRI": campaign.run.survey.lens_prior,
         }
     )
@@ -601,7 +757,7 @@ def gallery_png(
 ) -> bytes:
     """A contact sheet (He et al. 2020 Fig. 7): each candidate's g,r,i
     composite (r band where the survey has no g and i) with its name,
-    network score, total and posterior."""
+    network score, total, grade class and both posteriors."""
     rows = cat.ordered(which, report, order)
     survey = cat.campaign.run.survey
     kind = "rgb" if grading.rgb_bands(survey) else "r"
@@ -613,7 +769,8 @@ def gallery_png(
         second = "" if np.isnan(cat.second_total[i]) else f"+{int(cat.second_total[i])}"
         p = format_p_lens(cat.logits[i], 3, minus="-")  # the default font may lack U+2212
         labels.append(
-            f"{source.name}\np={p} T={int(cat.totals[i])}{second} P={cat.posterior[i]:.2f}"
+            f"{source.name}\np={p} T={int(cat.totals[i])}{second} {cat.grade_class[i]}\n"
+            f"P={cat.posterior[i]:.2f} DS={cat.p_ds[i]:.2f}"
         )
     title = f"{cat.campaign.name}: {SELECTIONS[which]} ({len(rows)}"
     title += f", first {limit} shown)" if len(rows) > limit else ")"

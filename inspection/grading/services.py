@@ -355,16 +355,25 @@ def create_campaign(
     parent_total: int | None = None,
     user: User | None = None,
     seed: int | None = None,
+    class_bounds: tuple[float, float, float] | None = None,
 ) -> Campaign:
     """A campaign over a run's candidates (or, with ``parent`` and
     ``parent_total``, over the parent campaign's candidates whose grades sum
     to that total: the paper's further vote), every item to every inspector
-    in an independent random order, with known items mixed in."""
+    in an independent random order, with known items mixed in.
+    ``class_bounds``: the lowest mean grade of classes A, B and C (None: the
+    defaults, ``consensus.CLASS_DEFAULTS``)."""
     if not 0 <= float(known_fraction) <= 0.5:
         raise GradingError(f"The share of known items must be 0-0.5, not {known_fraction}.")
     inspectors = list(inspectors)
     if not inspectors:
         raise GradingError("Choose at least one inspector.")
+    try:
+        bounds = consensus.check_class_thresholds(
+            *(class_bounds or consensus.CLASS_DEFAULTS.values())
+        )
+    except consensus.ConsensusError as exc:
+        raise GradingError(str(exc)) from None
     if parent is not None:
         if parent_total is None:
             raise GradingError("A further vote needs the total score to select (e.g. 3).")
@@ -385,6 +394,9 @@ def create_campaign(
             parent=parent,
             parent_total=parent_total,
             created_by=user,
+            class_a_min=bounds[0],
+            class_b_min=bounds[1],
+            class_c_min=bounds[2],
         )
         campaign.inspectors.set(inspectors)
         items = CampaignItem.objects.bulk_create(

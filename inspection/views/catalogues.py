@@ -98,6 +98,10 @@ def catalogue_detail(
         "report": report,
         "by_total": ranked("total"),
         "by_posterior": ranked("posterior"),
+        "by_ds": ranked("ds"),
+        "ds": cat.ds,
+        "ds_matrices": cat.ds.matrices(),
+        "class_counts": {k: int((cat.grade_class == k).sum()) for k in "ABC"},
         "figures": {k: to_div(f, div_id=f"fig-{k}") for k, f in figures.items()},
         "prior_lists": PriorList.objects.all(),
         "chosen_priors": [p.pk for p in chosen],
@@ -125,6 +129,9 @@ def _row(cat, report, i):
         "score": cat.scores[i],
         "logit": cat.logits[i],
         "posterior": cat.posterior[i],
+        "p_ds": cat.p_ds[i],
+        "grade_class": str(cat.grade_class[i]),
+        "mean_grade": None if cat.n_grades[i] == 0 else float(cat.mean_grades[i]),
         "total": int(cat.totals[i]),
         "grades": ["–" if g != g else int(g) for g in cat.grades[i]],
         "high": bool(cat.high[i]),
@@ -139,20 +146,23 @@ def _row(cat, report, i):
 @require_POST
 def catalogue_settings(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = get_object_or_404(Campaign.objects.select_related("run__survey"), pk=pk)
-    form = CatalogueSettingsForm(request.POST)
+    form = CatalogueSettingsForm(request.POST, class_fallback=campaign.class_bounds)
     if not form.is_valid():
         return catalogue_detail(request, pk, form_errors(form), status=400)
     data = form.cleaned_data
-    campaign.high_total, campaign.vote_total = data["high_total"], data["vote_total"]
-    campaign.save(update_fields=["high_total", "vote_total"])
+    fields = ["high_total", "vote_total", "class_a_min", "class_b_min", "class_c_min"]
+    for name in fields:
+        setattr(campaign, name, data[name])
+    campaign.save(update_fields=fields)
     survey = campaign.run.survey
     survey.lens_prior = data["lens_prior"]
     survey.save(update_fields=["lens_prior"])
     messages.success(
         request,
         f"High probability at total ≥ {campaign.high_total}; further "
-        f"vote at {campaign.vote_total}; lens prior "
-        f"{survey.lens_prior:g}.",
+        f"vote at {campaign.vote_total}; classes A, B, C from mean grades "
+        f"{campaign.class_a_min:g}, {campaign.class_b_min:g}, {campaign.class_c_min:g}; "
+        f"lens prior {survey.lens_prior:g}.",
     )
     return redirect("inspection:catalogue", pk=pk)
 
@@ -172,6 +182,7 @@ def further_vote(request, pk):
             parent=campaign,
             parent_total=campaign.vote_total,
             user=request.user,
+            class_bounds=campaign.class_bounds,
         )
     except grading.GradingError as exc:
         messages.error(request, str(exc))

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_POST
 from core import queue, uploads
 from core.forms import form_errors
 from core.roles import admin_required, inspector_required, is_inspector
+from inspection.catalogues import consensus
 from inspection.catalogues import services as catalogues
 from inspection.forms import (
     CampaignForm,
@@ -312,6 +313,7 @@ def campaign_list(
         "policy": TrainingPolicy.current(),
         "policy_sets": list(TrainingPolicy.current().known_sets.all()),
         "skills": Skill.objects.select_related("inspector").order_by("inspector__username"),
+        "class_defaults": consensus.CLASS_DEFAULTS,
         "errors": errors or [],
         # The refused form (the name of the view it was posted to), so that
         # its reasons and values go back to it: the page's three forms share
@@ -338,6 +340,7 @@ def campaign_create(request: HttpRequest) -> HttpResponse:
             parent=data["parent"],
             parent_total=data["parent_total"],
             user=request.user,
+            class_bounds=(data["class_a_min"], data["class_b_min"], data["class_c_min"]),
         )
     except grading.GradingError as exc:
         return campaign_list(request, [str(exc)], status=exc.http_status)

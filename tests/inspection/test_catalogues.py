@@ -127,8 +127,11 @@ def test_a_perfectly_agreeing_campaign_has_kappa_and_alpha_one(graded_search, th
 
 
 def test_a_further_vote_in_one_click_decides_the_candidates_at_total_3(campaign, admin_client):
+    campaign.class_a_min = 1.7
+    campaign.save()
     response = admin_client.post(reverse("inspection:further_vote", args=[campaign.pk]))
     child = Campaign.objects.get(parent=campaign)
+    assert child.class_bounds == (1.7, 1.0, 0.5)  # the parent's grade classes
     assert response.status_code == 302 and response["Location"].endswith(f"/{child.pk}/")
     assert child.parent_total == 3 and set(child.inspectors.all()) == set(campaign.inspectors.all())
     cat = catalogues.build(campaign)
@@ -146,6 +149,9 @@ def test_a_further_vote_in_one_click_decides_the_candidates_at_total_3(campaign,
     # The second-round grades are evidence for the posterior too; the others keep theirs.
     assert cat.posterior[2] > before.posterior[2] and cat.posterior[3] < before.posterior[3]
     assert cat.posterior[0] == before.posterior[0]
+    # ... and for the Dawid-Skene posterior, through the same inspectors' matrices.
+    assert cat.ds.n_graded.tolist() == [g + 2 for g in before.ds.n_graded.tolist()]
+    assert cat.p_ds[2] > before.p_ds[2] and cat.p_ds[3] < before.p_ds[3]
     # A candidate's page walks through the same posterior, grade by grade, both rounds.
     path = catalogues.posterior_path(child, cat.sources[2])
     assert [label for label, _, _ in path] == [
@@ -243,12 +249,18 @@ def test_exports_round_trip_through_astropy_with_all_columns(campaign, tmp_path,
     t = Table.read(path)
     for column in ("name", "ra", "dec", "score", "logit", "p_prior", "posterior", "grade_I1",
                    "grade_I2", "grade_I3", "total", "n_grades", "rank_total", "rank_posterior",
-                   "high_probability", "flags", "prior_match", "prior_sep", "new"):  # fmt: skip
+                   "high_probability", "flags", "prior_match", "prior_sep", "new", "p_ds",
+                   "mean_grade", "grade_class", "rank_ds"):  # fmt: skip
         assert column in t.colnames, column
     assert "insp0" not in " ".join(t.colnames)  # codes, never logins
     assert [str(n) for n in t["name"]] == [cat.sources[i].name for i in (0, 7, 1)]
     assert t["total"].tolist() == [6, 5, 4]
     assert np.allclose(t["posterior"], cat.posterior[[0, 7, 1]])
+    assert np.allclose(t["p_ds"], cat.p_ds[[0, 7, 1]])
+    assert [str(c) for c in t["grade_class"]] == ["A", "A", "B"]  # He et al.'s high: A, A, B
+    assert np.allclose(t["mean_grade"], [2, 5 / 3, 4 / 3])
+    if suffix in (".ecsv", ".fits"):  # formats whose reader returns the header
+        assert (t.meta["CLASSA"], t.meta["CLASSB"], t.meta["CLASSC"]) == (1.5, 1.0, 0.5)
     assert t["logit"].tolist() == cat.logits[[0, 7, 1]].tolist()
     assert str(t["prior_match"][0]) == "earlier:L0" and bool(t["new"][1])
     if suffix != ".csv":
@@ -271,6 +283,7 @@ def test_export_catalogue_writes_the_file_and_prints_the_summary(campaign, tmp_p
     printed = text.getvalue()
     assert "Wrote 3 rows" in printed and "3 high probability" in printed
     assert "Fleiss' kappa" in printed and "New high-probability candidates" in printed
+    assert "Grade classes by mean grade (A >= 1.5, B >= 1, C >= 0.5): A 2, B 3, C 1" in printed
     assert len(Table.read(out)) == 3
     assert Image.open(gallery).format == "PNG"
     with pytest.raises(CommandError, match="No campaign"):
@@ -301,13 +314,16 @@ def test_the_catalogue_pages_show_consensus_agreement_and_dashboards(campaign, a
     assert "round 1" in listing and "earlier" in listing and "lenscat" in listing
     page = admin_client.get(reverse("inspection:catalogue", args=[campaign.pk])).content.decode()
     markers = ['id="n-high">3<', 'id="n-vote">2', "Fleiss", 'id="by-total"', 'id="by-posterior"',
-               "Send to a further vote", 'id="n-new">1<']  # fmt: skip
+               "Send to a further vote", 'id="n-new">1<', 'id="by-ds"', 'id="ds-matrices"',
+               "A 2, B 3, C 1"]  # fmt: skip
     markers += [f'id="fig-{k}"' for k in ("funnel", "totals", "score", "sky", "agreement")]
     for marker in markers:
         assert marker in page, marker
     sky = page.split('id="fig-sky"')[1].split("</script>")[0]
     assert '"L0"' in sky and '"far1"' not in sky  # matched prior entries only
     assert "insp0" not in page.split('id="bias"')[1].split("</table>")[0]
+    matrices = page.split('id="ds-matrices"')[1].split("</table>")[0]
+    assert "insp0" not in matrices and matrices.count("<tr><td>I") == 3
     export = admin_client.get(reverse("inspection:catalogue_export",
                                       args=[campaign.pk, "high", "ecsv"]))  # fmt: skip
     assert export.status_code == 200
@@ -462,3 +478,108 @@ def test_a_network_with_runs_gets_no_new_temperature_saved(graded_search, known_
         evaluate(network, known_file, save=True, val_path=known_file)
     network.refresh_from_db()
     assert network.calibration is None
+
+
+# --- Grade classes and the Dawid-Skene posterior -------------------------------------
+
+
+def test_grade_classes_stand_beside_the_summed_total_rule(campaign):
+    cat = catalogues.build(campaign)
+    head = len(PATTERN)
+    # Means 2, 4/3, 1, 1, 0, 1/3, 2/3, 5/3 with the defaults A >= 1.5, B >= 1, C >= 0.5.
+    assert cat.grade_class[:head].tolist() == ["A", "B", "B", "B", "", "", "C", "A"]
+    assert np.flatnonzero(cat.high).tolist() == [0, 1, 7]  # total >= 4: another cut
+    assert set(cat.grade_class[head:].tolist()) == {""}  # two 0s each
+    campaign.class_a_min, campaign.class_b_min, campaign.class_c_min = 1.2, 0.9, 0.1
+    cat = catalogues.build(campaign)
+    assert cat.grade_class[:head].tolist() == ["A", "A", "B", "B", "", "C", "C", "A"]
+
+
+def bayes_by_hand(confusion, grades, prior):
+    lens, other = prior, 1 - prior
+    for r, g in enumerate(grades):
+        if g == g:
+            lens, other = lens * confusion[r][1][int(g)], other * confusion[r][0][int(g)]
+    return lens / (lens + other)
+
+
+def test_the_dawid_skene_posterior_weighs_each_grade_through_each_inspectors_matrix(campaign):
+    cat = catalogues.build(campaign)
+    fit = cat.ds.fit
+    assert cat.ds.codes == cat.codes and fit.converged
+    assert np.allclose(fit.confusion.sum(axis=2), 1) and np.all(fit.confusion > 0)
+    # Starting from the same prior as Space Warps, then the exact Bayes product.
+    for i in (0, 3, 5, len(PATTERN)):
+        by_hand = bayes_by_hand(fit.confusion, cat.grades[i], cat.p_prior[i])
+        assert cat.p_ds[i] == pytest.approx(by_hand, rel=1e-9)
+    assert cat.ds.n_graded.tolist() == (~np.isnan(cat.grades)).sum(axis=0).tolist()
+    assert cat.ds.n_known.tolist() == [0, 0, 0]
+    ranked = cat.rank("ds")
+    assert np.all(np.diff(cat.p_ds[ranked]) <= 0)
+    rows = cat.ds.matrices()
+    assert [r["code"] for r in rows] == ["I1", "I2", "I3"]
+    assert rows[0]["lens"] == pytest.approx(fit.confusion[0, 1].tolist())
+
+
+def test_training_answers_and_mixed_in_known_items_anchor_the_matrices(graded_search, three):
+    """Known truths count whole: with no candidate graded, an inspector's
+    matrix is the smoothed counts of their training answers and of the
+    known items mixed into any campaign."""
+    run, _ = graded_search
+    inspector = three[0]
+    Skill.objects.update_or_create(inspector=inspector)
+    items, _, _, _ = grading.training_state(inspector)
+    counts = {True: [0, 0, 0], False: [0, 0, 0]}
+    for n, item in enumerate(items):
+        grade = (2 if n % 3 else 1) if item.is_lens else (0 if n % 2 else 1)
+        grading.answer_training(inspector, item.pk, grade)
+        counts[item.is_lens][grade] += 1
+    other = grading.create_campaign(run, "elsewhere", three, known_fraction=0.5)
+    grading.set_status(other, "open")
+    mixed_in = Assignment.objects.filter(
+        campaign=other, inspector=inspector, item__known__isnull=False
+    ).select_related("item__known")
+    for a in mixed_in:
+        grading.record_grade(a, 2 if a.item.known.is_lens else 0)
+        counts[a.item.known.is_lens][2 if a.item.known.is_lens else 0] += 1
+    campaign = grading.create_campaign(run, "ungraded", three, known_fraction=0)
+    cat = catalogues.build(campaign)
+    n_known = sum(map(sum, counts.values()))
+    assert n_known > len(items) and cat.ds.n_known.tolist() == [n_known, 0, 0]
+    for k, is_lens in enumerate((False, True)):
+        c = counts[is_lens]
+        expected = [(x + 1) / (sum(c) + 3) for x in c]
+        assert cat.ds.fit.confusion[0, k].tolist() == pytest.approx(expected, rel=1e-9)
+    assert np.allclose(cat.ds.fit.confusion[1:], 1 / 3)  # no grade: no information
+    assert np.allclose(cat.p_ds, cat.p_prior)  # nothing graded: the prior
+
+
+def test_grade_class_bounds_are_set_at_creation_and_in_the_settings(graded_search, three,
+                                                                    admin_client):  # fmt: skip
+    run, _ = graded_search
+    url = reverse("inspection:campaign_create")
+    form = {"run": run.pk, "inspectors": [u.pk for u in three], "known_fraction": "0"}
+    response = admin_client.post(url, {**form, "class_a_min": "1", "class_b_min": "1"})
+    assert response.status_code == 400 and "A &gt; B &gt; C" in response.content.decode()
+    assert not Campaign.objects.exists()
+    response = admin_client.post(url, {**form, "class_c_min": "2.5"})
+    assert "Class C from mean grade (0-2): Ensure" in response.content.decode()
+    assert admin_client.post(url, form).status_code == 302  # blank: the defaults
+    assert Campaign.objects.get().class_bounds == (1.5, 1.0, 0.5)
+    response = admin_client.post(url, {**form, "name": "strict", "class_a_min": "1.8",
+                                       "class_b_min": "1.2", "class_c_min": "0.6"})  # fmt: skip
+    campaign = Campaign.objects.get(name="strict")
+    assert campaign.class_bounds == (1.8, 1.2, 0.6)
+
+    settings_url = reverse("inspection:catalogue_settings", args=[campaign.pk])
+    good = {"high_total": "4", "vote_total": "3", "lens_prior": "0.001"}
+    response = admin_client.post(settings_url, {**good, "class_b_min": "1.9"})
+    assert response.status_code == 400 and "A &gt; B &gt; C" in response.content.decode()
+    campaign.refresh_from_db()
+    assert campaign.class_bounds == (1.8, 1.2, 0.6)
+    # A blank bound keeps the campaign's own; the others change.
+    admin_client.post(settings_url, {**good, "class_a_min": "1.6", "class_c_min": ""})
+    campaign.refresh_from_db()
+    assert campaign.class_bounds == (1.6, 1.2, 0.6)
+    page = admin_client.get(reverse("inspection:catalogue", args=[campaign.pk])).content.decode()
+    assert 'name="class_a_min" value="1.6"' in page

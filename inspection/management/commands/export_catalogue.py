@@ -8,8 +8,8 @@ class Command(BaseCommand):
     help = (
         "Write a campaign's consensus catalogue (the high-probability sample by default) as "
         "CSV, FITS, ECSV or VOTable (by suffix), with every inspector's grade, total, "
-        "posterior, flags and prior-list matches; optionally a PNG gallery. Prints the "
-        "consensus, agreement and prior-list summary."
+        "grade class, Space Warps and Dawid-Skene posteriors, flags and prior-list matches; "
+        "optionally a PNG gallery. Prints the consensus, agreement and prior-list summary."
     )
 
     def add_arguments(self, parser):
@@ -67,6 +67,12 @@ class Command(BaseCommand):
             f"graded by {len(cat.inspector_ids)} inspectors; {int(cat.high.sum())} high "
             f"probability (total >= {campaign.high_total}), {int(cat.vote.sum())} at the "
             f"further-vote total {campaign.vote_total}."
+        )
+        classes = ", ".join(f"{k} {int((cat.grade_class == k).sum())}" for k in "ABC")
+        a, b, c = campaign.class_bounds
+        self.stdout.write(
+            f"Grade classes by mean grade (A >= {a:g}, B >= {b:g}, C >= {c:g}): {classes}; "
+            f"Dawid-Skene P(lens) > 0.5 for {int((cat.p_ds > 0.5).sum())}."
         )
         kappa, alpha = (
             "undefined" if v is None else f"{v:.3f}"
