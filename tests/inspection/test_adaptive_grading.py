@@ -17,7 +17,7 @@ from django.urls import reverse
 
 from inspection.grading import adaptive
 from inspection.grading import services as grading
-from inspection.models import Assignment, CampaignItem, Grade, GradeChange
+from inspection.models import Assignment, Grade, GradeChange
 from tests.inspection.test_grading import open_campaign, pass_training, post_grade
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -132,7 +132,9 @@ def test_concurrent_grades_of_one_item_are_all_kept_and_decide_once(graded_searc
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=work, args=(u, v)) for u, v in zip(users, (0, 0, 2, 2))]
+    threads = [
+        threading.Thread(target=work, args=(u, v)) for u, v in zip(users, (0, 0, 2, 2), strict=True)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -224,7 +226,7 @@ def test_a_disagreement_can_go_to_a_discussion_flag_instead(graded_search, admin
     assert item.source.name in page.split('id="escalated"')[1]
 
 
-def test_a_posterior_near_one_half_is_escalated(graded_search, monkeypatch):
+def test_a_posterior_near_one_half_is_escalated(graded_search):
     run, _ = graded_search
     a, b = trained(2)
     campaign = adaptive_campaign(
@@ -258,7 +260,7 @@ def test_known_items_retire_like_candidates_and_measure_the_completeness_lost(
     assert lenses and len(known) > len(lenses)
     for item in known:  # a grades every known item 0; a lens retired as 0 is a lens lost
         answer = post_grade(client_of(a), campaign, own(campaign, a, item).pk, 0).json()
-    assert sorted(answer["withdrawn"]) == []  # a graded them: nothing of a's left
+    assert answer["withdrawn"] == []  # a graded them: nothing of a's left
     withdrawn = set(grading.withdrawn_ids(campaign, b))
     assert withdrawn == {own(campaign, b, item).pk for item in known}  # lenses and non-lenses
     cost = grading.retirement_cost(campaign)
