@@ -18,7 +18,7 @@ from core.roles import INSPECTOR_GROUP
 from inspection.adaptation import services as adapt
 from inspection.catalogues import consensus
 from inspection.catalogues import services as catalogues
-from inspection.grading import grade_body
+from inspection.grading import adaptive, grade_body
 from inspection.ingest.band_names import IngestError, band_from_file_name, parse_tile_args
 from inspection.ingest.lrg_cuts import LRGCuts
 from inspection.ingest.services import DEFAULT_STAMP_PX
@@ -425,6 +425,55 @@ class CampaignForm(GradeClassesForm):
         if data.get("run") and not data.get("name"):
             data["name"] = f"{data['run'].label} inspection"
         return data
+
+
+class AdaptiveSettingsForm(forms.Form):
+    """A campaign's retirement and escalation (``inspection.grading.adaptive``)."""
+
+    retire_after = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_TOTAL,
+        label="Retire once the first k grades are all 0 (k; empty: never)",
+        error_messages={"invalid": "Give k as a whole number of grades, e.g. 2."},
+    )
+    escalate_to = forms.ChoiceField(
+        choices=list(adaptive.ESCALATE_TO_LABELS.items()),
+        label="Escalate items whose grades differ by 2, or whose posterior is near 0.5, to",
+        error_messages={"invalid_choice": "Escalate to off, inspectors or discussion."},
+    )
+    escalate_extra = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=100,
+        label="Extra inspectors per escalated item (1-100)",
+        error_messages={"invalid": "Give the number of extra inspectors, e.g. 2."},
+    )
+    escalate_band = forms.FloatField(
+        required=False,
+        min_value=0,
+        max_value=0.5,
+        label="Posterior band: escalate when |P(lens) - 0.5| <= band (0-0.5; 0: never)",
+        error_messages={"invalid": "Give the band as a probability, e.g. 0.2."},
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("escalate_extra") is None and "escalate_extra" in data:
+            data["escalate_extra"] = 2
+        if data.get("escalate_band") is None and "escalate_band" in data:
+            data["escalate_band"] = 0.0
+        return data
+
+    def policy(self):
+        """The checked settings as an ``adaptive.Policy``."""
+        data = self.cleaned_data
+        return adaptive.Policy(
+            retire_after=data["retire_after"],
+            escalate_to=data["escalate_to"],
+            extra=data["escalate_extra"],
+            band=data["escalate_band"],
+        )
 
 
 class CampaignStatusForm(forms.Form):

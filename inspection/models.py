@@ -391,6 +391,22 @@ class Campaign(models.Model):
     class_c_min = models.FloatField(
         default=CLASS_DEFAULTS["C"], help_text="mean grade (0-2) from which class C"
     )
+    # Adaptive retirement and escalation (inspection.grading.adaptive).
+    retire_after = models.PositiveSmallIntegerField(
+        null=True, blank=True,
+        help_text="retire an item once its first k grades are all 0 (empty: never)",
+    )  # fmt: skip
+    escalate_to = models.CharField(
+        max_length=12, default="off",
+        help_text="off, inspectors (extra assignments) or discussion (a flag)",
+    )  # fmt: skip
+    escalate_extra = models.PositiveSmallIntegerField(
+        default=2, help_text="inspectors added to an escalated item"
+    )
+    escalate_band = models.FloatField(
+        default=0.0,
+        help_text="escalate when |posterior - 0.5| <= band (0: the posterior never escalates)",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -414,6 +430,13 @@ class CampaignItem(models.Model):
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="items")
     source = models.ForeignKey(Source, null=True, blank=True, on_delete=models.CASCADE)
     known = models.ForeignKey(KnownItem, null=True, blank=True, on_delete=models.CASCADE)
+    retired_at = models.DateTimeField(
+        null=True, blank=True, help_text="retired: its first k grades were 0"
+    )
+    escalated_at = models.DateTimeField(null=True, blank=True)
+    escalation = models.CharField(
+        max_length=80, blank=True, help_text="why it was escalated, and to what"
+    )
 
     class Meta:
         constraints = [
@@ -437,6 +460,11 @@ class Assignment(models.Model):
     )
     item = models.ForeignKey(CampaignItem, on_delete=models.CASCADE, related_name="assignments")
     position = models.PositiveIntegerField()
+    withdrawn_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="withdrawn ungraded when its item retired (a grade sent later still counts)",
+    )  # fmt: skip
+    extra = models.BooleanField(default=False, help_text="added when its item was escalated")
 
     class Meta:
         ordering = ["campaign", "inspector", "position"]
@@ -458,6 +486,11 @@ class Grade(models.Model):
     grade = models.PositiveSmallIntegerField(help_text="0 non-lens, 1 possible, 2 definite")
     comment = models.TextField(blank=True)
     view = models.JSONField(default=dict, blank=True, help_text="stretch and zoom when graded")
+    seconds = models.FloatField(
+        null=True, blank=True,
+        help_text="time on task, s: the stamp on screen, idle and hidden-tab time excluded, "
+        "summed over every submission that set or changed the grade (None: not measured)",
+    )  # fmt: skip
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
@@ -470,6 +503,9 @@ class GradeChange(models.Model):
     value = models.PositiveSmallIntegerField()
     comment = models.TextField(blank=True)
     view = models.JSONField(default=dict, blank=True)
+    seconds = models.FloatField(
+        null=True, blank=True, help_text="this submission's time on task, s"
+    )
     at = models.DateTimeField(default=timezone.now)
 
     class Meta:

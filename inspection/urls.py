@@ -57,6 +57,12 @@ urlpatterns = [
     path("campaigns/<int:pk>/", grading.campaign_detail, name="campaign"),
     path("campaigns/<int:pk>/status/", grading.campaign_status, name="campaign_status"),
     path("campaigns/<int:pk>/items/<int:item_pk>/", grading.campaign_item, name="campaign_item"),
+    path("campaigns/<int:pk>/adaptive/", grading.campaign_adaptive, name="campaign_adaptive"),
+    path(
+        "campaigns/<int:pk>/effort/<str:which>.<str:fmt>",
+        grading.campaign_effort,
+        name="campaign_effort",
+    ),
     path("catalogues/", catalogues.catalogue_list, name="catalogues"),
     path("catalogues/priors/", catalogues.prior_list_add, name="prior_list_add"),
     path(

@@ -10,6 +10,7 @@ with a message for the sender, so that it answers 400, never 500.
 """
 
 import json
+import math
 from dataclasses import dataclass, field
 
 GRADES = (0, 1, 2)
@@ -20,6 +21,10 @@ MAX_ID = 2**63 - 1
 #: A grade is a few dozen bytes; the comment sets the scale.
 MAX_BODY_BYTES = 16 * 1024
 VIEW_KEYS = ("stretch", "zoom")
+#: Time on task is capped at an hour per submission: the grading page counts
+#: at most 60 s of any stretch without input (``static/js/grading.js``) and
+#: clamps what it sends to this cap, so a larger value is no measurement.
+MAX_SECONDS = 3600.0
 
 
 class GradeBodyError(ValueError):
@@ -34,6 +39,7 @@ class GradeBody:
     grade: int
     comment: str = ""
     view: dict = field(default_factory=dict)
+    seconds: float | None = None
 
 
 def _is_int(value) -> bool:
@@ -66,6 +72,23 @@ def check_text(name: str, value: object, limit: int) -> str:
     return value
 
 
+def check_seconds(value: object) -> float | None:
+    """Time on task in seconds: None (not measured: an older page or a
+    script), or a finite number in ``[0, MAX_SECONDS]`` (an int or a float,
+    not a bool or a string)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise GradeBodyError(f"seconds must be a number of seconds, not {value!r}.")
+    try:
+        seconds = float(value)
+    except OverflowError:  # an integer beyond the floats
+        raise GradeBodyError(f"seconds must be at most {MAX_SECONDS:g}.") from None
+    if not math.isfinite(seconds) or not 0 <= seconds <= MAX_SECONDS:
+        raise GradeBodyError(f"seconds must lie in 0-{MAX_SECONDS:g}, not {value!r}.")
+    return seconds
+
+
 def _refuse_constant(name):
     raise GradeBodyError(f"{name} is not a number JSON allows.")
 
@@ -77,8 +100,9 @@ def parse_grade_body(body: bytes, content_type: str) -> GradeBody:
     ----------
     body : bytes
         The request body: a JSON object with ``id`` and ``grade`` (integers),
-        and optionally ``comment``, ``stretch`` and ``zoom`` (strings).
-        Other keys are ignored.
+        and optionally ``comment``, ``stretch`` and ``zoom`` (strings) and
+        ``seconds`` (time on task, :func:`check_seconds`). Other keys are
+        ignored.
     content_type : str
         The request's media type, without parameters; only
         ``application/json`` is accepted (a form or multipart body is not
@@ -117,4 +141,5 @@ def parse_grade_body(body: bytes, content_type: str) -> GradeBody:
         grade=check_grade(data["grade"]),
         comment=check_text("comment", data.get("comment", ""), MAX_COMMENT),
         view=view,
+        seconds=check_seconds(data.get("seconds")),
     )

@@ -24,14 +24,14 @@ from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import BooleanField, Count, F, QuerySet, Sum
+from django.db.models import BooleanField, Count, F, Max, Q, QuerySet, Sum
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from core import display
 from core.roles import INSPECTOR_GROUP
 from inspection.catalogues import consensus
-from inspection.grading import grade_body
+from inspection.grading import adaptive, effort, grade_body
 from inspection.ingest import cutouts
 from inspection.models import (
     Assignment,
@@ -459,16 +459,34 @@ def set_status(campaign: Campaign, status: str) -> Campaign:
     return campaign
 
 
+#: Assignments an inspector still sees: not withdrawn, or graded (a grade
+#: given is never taken away from its inspector).
+SHOWN = Q(withdrawn_at__isnull=True) | Q(grade__isnull=False)
+
+
 def assignments_for(campaign: Campaign, user: User) -> QuerySet[Assignment]:
-    """The inspector's assignments in their order, with their grades."""
-    return campaign.assignments.filter(inspector=user).select_related("grade")
+    """The inspector's assignments in their order, with their grades
+    (withdrawn ones left out, unless graded)."""
+    return campaign.assignments.filter(SHOWN, inspector=user).select_related("grade")
 
 
 def record_grade(
-    assignment: Assignment, value: object, comment: str = "", view: dict | None = None
+    assignment: Assignment,
+    value: object,
+    comment: str = "",
+    view: dict | None = None,
+    seconds: float | None = None,
 ) -> tuple[Grade, bool]:
     """Save a grade on the spot; returns (grade, changed). Every change
-    appends to the history; repeating the same grade changes nothing."""
+    appends to the history; repeating the same grade changes nothing (its
+    ``seconds`` included). ``seconds``: this submission's time on task
+    (``grade_body.check_seconds``), added to the grade's.
+
+    In a campaign with retirement or escalation (:func:`policy_of`) the
+    item's row is locked first, so that the grades of one item are saved one
+    after another and each decision sees every grade before it. A grade on
+    an assignment withdrawn a moment ago is saved like any other: an
+    inspector never loses a grade they gave."""
     grade_value = check_grade(value)
     try:
         comment = grade_body.check_text("comment", comment or "", MAX_COMMENT)
@@ -477,17 +495,25 @@ def record_grade(
             for k, v in (view or {}).items()
             if k in grade_body.VIEW_KEYS
         }
+        seconds = grade_body.check_seconds(seconds)
     except grade_body.GradeBodyError as exc:
         raise GradingError(str(exc)) from None
     campaign = assignment.campaign
     if campaign.status != Campaign.Status.OPEN:
         raise GradesClosed(f"Campaign {campaign.name!r} is {campaign.status}: grades are closed.")
     known = assignment.item.known
+    policy = policy_of(campaign)
     with transaction.atomic():
+        if policy.active:
+            item = CampaignItem.objects.select_for_update().get(pk=assignment.item_id)
         try:
             with transaction.atomic():
                 grade = Grade.objects.create(
-                    assignment=assignment, grade=grade_value, comment=comment, view=view
+                    assignment=assignment,
+                    grade=grade_value,
+                    comment=comment,
+                    view=view,
+                    seconds=seconds,
                 )
             old = None
         except IntegrityError:
@@ -496,9 +522,13 @@ def record_grade(
                 return grade, False
             old = grade.grade
             grade.grade, grade.comment, grade.view = grade_value, comment, view
+            if seconds is not None:
+                grade.seconds = (grade.seconds or 0.0) + seconds
             grade.updated_at = timezone.now()
-            grade.save(update_fields=["grade", "comment", "view", "updated_at"])
-        GradeChange.objects.create(grade=grade, value=grade_value, comment=comment, view=view)
+            grade.save(update_fields=["grade", "comment", "view", "seconds", "updated_at"])
+        GradeChange.objects.create(
+            grade=grade, value=grade_value, comment=comment, view=view, seconds=seconds
+        )
         if known is not None:
             if old is None:
                 _count_known(
@@ -510,6 +540,8 @@ def record_grade(
                 Skill.objects.filter(inspector=assignment.inspector).update(
                     **{field: F(field) + delta}
                 )
+        if policy.active:
+            _adapt(item, campaign, policy)
     return grade, True
 
 
@@ -517,7 +549,7 @@ def progress_by_inspector(campaign: Campaign) -> list[tuple[str, int, int]]:
     """[(inspector, graded, total)] for the admin's campaign page."""
     rows = (
         campaign.assignments.values("inspector__username")
-        .annotate(total=Count("id"), graded=Count("grade"))
+        .annotate(total=Count("id", filter=SHOWN), graded=Count("grade"))
         .order_by("inspector__username")
     )
     return [(r["inspector__username"], r["graded"], r["total"]) for r in rows]
@@ -548,6 +580,198 @@ def disagreements(campaign: Campaign) -> set[int]:
         grades[items[item_id], inspectors[inspector_id]] = value
     ids = list(items)
     return {ids[n] for n in np.flatnonzero(consensus.disagreements(grades))}
+
+
+# --- Adaptive retirement and escalation (``adaptive``) ------------------------------
+
+
+def policy_of(campaign: Campaign) -> adaptive.Policy:
+    """The campaign's retirement and escalation settings."""
+    return adaptive.Policy(
+        retire_after=campaign.retire_after,
+        escalate_to=campaign.escalate_to,
+        extra=campaign.escalate_extra,
+        band=campaign.escalate_band,
+    )
+
+
+def set_policy(campaign: Campaign, policy: adaptive.Policy) -> int:
+    """Save a campaign's retirement and escalation settings and apply them
+    to the grades already given (an item retires, or comes back, as the new
+    k says); returns the number of items looked at."""
+    campaign.retire_after = policy.retire_after
+    campaign.escalate_to = policy.escalate_to
+    campaign.escalate_extra = policy.extra
+    campaign.escalate_band = policy.band
+    campaign.save(update_fields=["retire_after", "escalate_to", "escalate_extra", "escalate_band"])
+    graded = (
+        campaign.items.filter(assignments__grade__isnull=False)
+        .distinct()
+        .values_list("pk", flat=True)
+    )
+    n = 0
+    for pk in list(graded):
+        with transaction.atomic():
+            _adapt(CampaignItem.objects.select_for_update().get(pk=pk), campaign, policy)
+        n += 1
+    return n
+
+
+def _adapt(item: CampaignItem, campaign: Campaign, policy: adaptive.Policy) -> None:
+    """Retire, un-retire or escalate one item from its grades; the caller
+    holds the item's row lock (its grades are saved one after another)."""
+    rows = list(
+        Grade.objects.filter(assignment__item=item)
+        .order_by("pk")  # the order saved in: under the item's lock, that of the ids
+        .values_list("grade", "assignment__inspector_id")
+    )
+    values = [g for g, _ in rows]
+    now = timezone.now()
+    changed = []
+    ungraded = Assignment.objects.filter(item=item, grade__isnull=True)
+    if adaptive.retires(values, policy.retire_after):
+        if item.retired_at is None:
+            item.retired_at = now
+            changed.append("retired_at")
+            ungraded.filter(withdrawn_at__isnull=True).update(withdrawn_at=now)
+    elif item.retired_at is not None:
+        item.retired_at = None
+        changed.append("retired_at")
+        ungraded.filter(withdrawn_at__isnull=False).update(withdrawn_at=None)
+    if item.retired_at is None and item.escalated_at is None and policy.escalate_to != "off":
+        complete = not ungraded.filter(withdrawn_at__isnull=True).exists()
+        posterior = _posterior(item, campaign, rows) if complete and policy.band > 0 else None
+        why = adaptive.escalation(policy, values, posterior, complete)
+        if why:
+            item.escalated_at = now
+            added = 0
+            if policy.escalate_to == "inspectors":
+                added = _add_inspectors(item, campaign, policy.extra, [i for _, i in rows])
+            item.escalation = f"{why}: to {policy.escalate_to}" + (
+                f" ({added} added)" if policy.escalate_to == "inspectors" else ""
+            )
+            changed += ["escalated_at", "escalation"]
+    if changed:
+        item.save(update_fields=changed)
+
+
+def _posterior(item, campaign, rows):
+    """The item's Space Warps posterior after its grades, from the network's
+    prior-mapped score as the catalogue's (a known item has no score: it
+    starts at the survey's lens prior)."""
+    # Imported here: the catalogues' services import this module.
+    from inspection.catalogues import services as catalogues
+    from inspection.models import Score
+
+    run = campaign.run
+    p0 = run.survey.lens_prior
+    if item.source_id:
+        score = Score.objects.filter(run=run, source_id=item.source_id).values_list(
+            "score", flat=True
+        )
+        if score:
+            p0 = float(catalogues._p_prior(run, score[0]))
+    grades = np.array([[g for g, _ in rows]], float)
+    p_lens, p_not = catalogues._skills([i for _, i in rows])
+    return float(consensus.space_warps_posterior(p0, grades, p_lens, p_not)[0])
+
+
+def _add_inspectors(item, campaign, n, seen):
+    """Extra assignments of an escalated item to ``n`` inspectors who have
+    not seen it (no assignment of it; for a known item, not answered in
+    training either), at the end of their own order; they join the
+    campaign. Returns how many were added."""
+    users = get_user_model().objects.filter(groups__name=INSPECTOR_GROUP, is_active=True)
+    users = users.exclude(assignments__item=item).exclude(pk__in=seen)
+    if item.known_id:
+        users = users.exclude(training_answers__item_id=item.known_id)
+    if TrainingPolicy.current().known_sets.exists():
+        users = users.filter(skill__passed_at__isnull=False)
+    chosen = adaptive.pick_extra(list(users.values_list("pk", flat=True)), n, f"extra-{item.pk}")
+    if not chosen:
+        return 0
+    # Positions are unique per inspector: escalations of two items at once
+    # would both take max + 1, so they take turns on the campaign's row.
+    Campaign.objects.select_for_update().only("pk").get(pk=campaign.pk)
+    last = dict(
+        Assignment.objects.filter(campaign=campaign, inspector_id__in=chosen)
+        .values_list("inspector_id")
+        .annotate(last=Max("position"))
+    )
+    Assignment.objects.bulk_create(
+        Assignment(
+            campaign=campaign,
+            inspector_id=pk,
+            item=item,
+            position=last.get(pk, -1) + 1,
+            extra=True,
+        )
+        for pk in chosen
+    )
+    campaign.inspectors.add(*chosen)
+    return len(chosen)
+
+
+def withdrawn_ids(campaign: Campaign, user: User) -> list[int]:
+    """The inspector's assignments withdrawn ungraded (the grading page drops
+    them from its list)."""
+    return list(
+        campaign.assignments.filter(
+            inspector=user, withdrawn_at__isnull=False, grade__isnull=True
+        ).values_list("pk", flat=True)
+    )
+
+
+def retirement_cost(campaign: Campaign) -> adaptive.RetirementCost:
+    """Gradings saved by retirement, and the known lenses it retired as 0."""
+    known_lenses = campaign.items.filter(known__is_lens=True)
+    return adaptive.RetirementCost(
+        withdrawn=campaign.assignments.filter(
+            withdrawn_at__isnull=False, grade__isnull=True
+        ).count(),
+        assignments=campaign.assignments.count(),
+        retired=campaign.items.filter(retired_at__isnull=False).count(),
+        known_lenses=known_lenses.count(),
+        known_lenses_retired=known_lenses.filter(retired_at__isnull=False).count(),
+    )
+
+
+def escalated_items(campaign: Campaign) -> QuerySet[CampaignItem]:
+    return (
+        campaign.items.filter(escalated_at__isnull=False)
+        .select_related("source", "known")
+        .order_by("escalated_at", "pk")
+    )
+
+
+# --- Inspector effort (``effort``) -----------------------------------------------
+
+
+def effort_rows(campaign: Campaign) -> list[effort.Timed]:
+    """Every grade of the campaign with its time on task, inspectors by
+    code (``I1``, ... in the order of their ids, as in the catalogues)."""
+    from inspection.catalogues.services import inspector_codes  # it imports this module
+
+    ids = sorted(campaign.inspectors.values_list("pk", flat=True))
+    code = dict(zip(ids, inspector_codes(ids), strict=True))
+    rows = (
+        Grade.objects.filter(assignment__campaign=campaign)
+        .order_by("assignment__inspector_id", "created_at", "pk")
+        .values_list("assignment__inspector_id", "assignment__item_id", "grade", "seconds")
+    )
+    return [
+        effort.Timed(inspector=code.get(i, f"user{i}"), item=item, grade=g, seconds=s)
+        for i, item, g, s in rows
+    ]
+
+
+def inspector_codes_of(campaign: Campaign) -> dict[str, str]:
+    """Inspector code -> username, for the admins' page (exports keep the codes)."""
+    from inspection.catalogues.services import inspector_codes  # it imports this module
+
+    users = dict(campaign.inspectors.values_list("pk", "username"))
+    ids = sorted(users)
+    return {c: users[pk] for c, pk in zip(inspector_codes(ids), ids, strict=True)}
 
 
 def known_set_from_images(

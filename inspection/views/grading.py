@@ -24,6 +24,7 @@ from core.roles import admin_required, inspector_required, is_inspector
 from inspection.catalogues import consensus
 from inspection.catalogues import services as catalogues
 from inspection.forms import (
+    AdaptiveSettingsForm,
     CampaignForm,
     CampaignStatusForm,
     KnownSetForm,
@@ -31,7 +32,7 @@ from inspection.forms import (
     TrainingPolicyForm,
     inspectors,
 )
-from inspection.grading import grade_body
+from inspection.grading import effort, grade_body
 from inspection.grading import services as grading
 from inspection.grading.services import KINDS as PREVIEW_KINDS
 from inspection.grading.services import PreviewError, render_preview
@@ -286,10 +287,16 @@ def grade_submit(request, pk: int) -> JsonResponse:
         return JsonResponse({"error": str(exc)}, status=400)
     assignment = _own_assignment(request, pk, body.id)
     try:
-        grade, changed = grading.record_grade(assignment, body.grade, body.comment, body.view)
+        grade, changed = grading.record_grade(
+            assignment, body.grade, body.comment, body.view, body.seconds
+        )
     except grading.GradingError as exc:
         return JsonResponse({"error": str(exc)}, status=exc.http_status)
-    return JsonResponse({"id": assignment.pk, "grade": grade.grade, "changed": changed})
+    answer = {"id": assignment.pk, "grade": grade.grade, "changed": changed}
+    if grading.policy_of(assignment.campaign).retire_after is not None:
+        # Items retired meanwhile: the page drops them from its list.
+        answer["withdrawn"] = grading.withdrawn_ids(assignment.campaign, request.user)
+    return JsonResponse(answer)
 
 
 # --- Admin -------------------------------------------------------------------------
@@ -464,8 +471,83 @@ def campaign_detail(
         "rows": rows[:200],
         "n_known": campaign.items.filter(known__isnull=False).count(),
         "errors": errors or [],
+        **_adaptive_context(campaign, request),
     }
     return render(request, "inspection/campaign_detail.html", context, status=status)
+
+
+def _adaptive_context(campaign, request):
+    """Retirement, escalation and effort for the campaign page."""
+    timed = grading.effort_rows(campaign)
+    names = grading.inspector_codes_of(campaign)
+    kept = request.POST if request.resolver_match.url_name == "campaign_adaptive" else None
+    return {
+        "adaptive_form": AdaptiveSettingsForm(
+            kept,
+            initial={
+                "retire_after": campaign.retire_after,
+                "escalate_to": campaign.escalate_to,
+                "escalate_extra": campaign.escalate_extra,
+                "escalate_band": campaign.escalate_band,
+            },
+        ),
+        "retirement": grading.retirement_cost(campaign),
+        "escalated": grading.escalated_items(campaign)[:200],
+        "effort": [(names.get(e.inspector, e.inspector), e) for e in effort.by_inspector(timed)],
+        "effort_median": effort.median_seconds(timed),
+        "effort_by_grade": effort.median_by_grade(timed),
+        "idle_cutoff_s": effort.IDLE_CUTOFF_S,
+    }
+
+
+@admin_required
+@require_POST
+def campaign_adaptive(request: HttpRequest, pk: int) -> HttpResponse:
+    """Save a campaign's retirement and escalation settings, applied at once
+    to the grades already given."""
+    campaign = get_object_or_404(Campaign, pk=pk)
+    form = AdaptiveSettingsForm(request.POST)
+    if not form.is_valid():
+        return campaign_detail(request, pk, form_errors(form), status=400)
+    n = grading.set_policy(campaign, form.policy())
+    messages.success(request, f"Retirement and escalation saved; {n} graded items re-examined.")
+    return redirect("inspection:campaign", pk=pk)
+
+
+EFFORT_TABLES = ("grades", "inspectors")
+
+
+@admin_required
+def campaign_effort(request: HttpRequest, pk: int, which: str, fmt: str) -> HttpResponse:
+    """Time on task: every grade's seconds (``grades``) or each inspector's
+    summary (``inspectors``), as CSV or JSON; inspectors by code."""
+    campaign = get_object_or_404(Campaign, pk=pk)
+    if which not in EFFORT_TABLES or fmt not in ("csv", "json"):
+        raise Http404(f"Effort exports: {', '.join(EFFORT_TABLES)} as csv or json.")
+    timed = grading.effort_rows(campaign)
+    if which == "grades":
+        records, columns = effort.grade_records(timed), effort.GRADE_COLUMNS
+    else:
+        records = effort.inspector_records(effort.by_inspector(timed))
+        columns = effort.INSPECTOR_COLUMNS
+    name = f"campaign{campaign.pk}-effort-{which}.{fmt}"
+    if fmt == "json":
+        body = {
+            "campaign": campaign.pk,
+            "idle_cutoff_s": effort.IDLE_CUTOFF_S,
+            "columns": list(columns),
+            which: records,
+        }
+        if which == "inspectors":
+            body["median_s"] = effort.median_seconds(timed)
+            body["median_s_by_grade"] = {
+                str(g): v for g, v in effort.median_by_grade(timed).items()
+            }
+        response = JsonResponse(body)
+    else:
+        response = HttpResponse(effort.to_csv(records, columns), content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
 
 
 @admin_required

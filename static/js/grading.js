@@ -13,6 +13,18 @@
 // retried with a growing delay; one the server refuses for good (400, 404,
 // 409 closed) leaves the queue. Either way the item is listed in an alert
 // until a save of it succeeds: another item's success does not hide it.
+//
+// Each grade carries its time on task (``seconds``): from the moment the
+// item's stamps are on screen to the grade, with no time counted while the
+// tab is hidden (visibilitychange) and at most IDLE_MS of any stretch
+// without input (a key, the mouse, a click, the wheel, a touch), so that
+// someone who walks away is not inspecting; the clock is read at every
+// input. IDLE_MS is inspection.grading.effort.IDLE_CUTOFF_S, MAX_S the
+// server's cap (grade_body.MAX_SECONDS).
+//
+// In a campaign with retirement the server answers each grade with the
+// inspector's assignments withdrawn since (their items retired); those
+// ahead of the current item leave the list.
 (function () {
   "use strict";
   var root = document.getElementById("grader");
@@ -24,6 +36,25 @@
   var ready = false, showing = 0;
   var queue = [], sending = false, delay = 0, timer = null, lastProblem = "";
   var gradeButtons = Array.prototype.slice.call(root.querySelectorAll("[data-grade]"));
+  var IDLE_MS = 60000, MAX_S = 3600;
+  var taskMs = 0, since = null, timing = false;
+
+  // --- Time on task --------------------------------------------------------
+  function hidden() { return document.visibilityState === "hidden"; }
+  function tick() {
+    var t = performance.now();
+    if (timing && since !== null) taskMs += Math.min(t - since, IDLE_MS);
+    since = hidden() ? null : t;
+  }
+  function startTask() { taskMs = 0; timing = true; since = hidden() ? null : performance.now(); }
+  function taskSeconds() {
+    tick();
+    return Math.min(MAX_S, Math.round(taskMs) / 1000);
+  }
+  document.addEventListener("visibilitychange", tick);
+  ["keydown", "mousemove", "mousedown", "wheel", "touchstart"].forEach(function (name) {
+    document.addEventListener(name, tick, { capture: true, passive: true });
+  });
 
   function csrf() {
     var m = document.cookie.match(/(?:^|; )csrftoken=([^;]+)/);
@@ -63,10 +94,11 @@
     var it = items[i];
     if (!it) return;
     var token = ++showing;
+    timing = false;  // loading: the stamps are not on screen
     setReady(false);
     $("loading").textContent = "Loading the stamps… grades wait until they are shown.";
     Promise.all(kinds.map(function (kind) { return load($("img-" + kind), src(it, kind)); }))
-      .then(function () { if (token === showing) setReady(true); }, function () {
+      .then(function () { if (token === showing) { setReady(true); startTask(); } }, function () {
         if (token !== showing) return;
         $("loading").textContent = "The stamps did not load: trying again…";
         setTimeout(function () {
@@ -83,10 +115,10 @@
   function go(k) { i = Math.max(0, Math.min(items.length - 1, k)); show(); }
 
   // --- Saving ------------------------------------------------------------
-  function save(it, grade, comment) {
+  function save(it, grade, comment, seconds) {
     var view = { stretch: $("stretch").value, zoom: $("zoom").value };
     it.pending = { grade: grade, comment: comment };
-    queue.push({ it: it, grade: grade, comment: comment, view: view });
+    queue.push({ it: it, grade: grade, comment: comment, view: view, seconds: seconds });
     pump();
   }
   function laterSaveOf(it) {
@@ -101,7 +133,8 @@
       method: "POST", credentials: "same-origin",
       headers: { "Content-Type": "application/json", "X-CSRFToken": csrf() },
       body: JSON.stringify({ id: job.it.id, grade: job.grade, comment: job.comment,
-                             stretch: job.view.stretch, zoom: job.view.zoom })
+                             stretch: job.view.stretch, zoom: job.view.zoom,
+                             seconds: job.seconds })
     }).then(function (r) {
       // An expired session answers with the login page (HTML): not JSON.
       return r.json().then(function (body) { return [r, body]; }, function () { return [r, null]; });
@@ -110,6 +143,7 @@
       if (r.ok && body && body.id === job.it.id) {
         job.it.grade = body.grade;
         job.it.comment = job.comment;
+        if (body.withdrawn) dropWithdrawn(body.withdrawn);
         done(job, null);
       } else if (body && (r.status === 400 || r.status === 404 || r.status === 409)) {
         done(job, body.error || ("refused (" + r.status + ")"));
@@ -143,6 +177,18 @@
   window.addEventListener("beforeunload", function (e) {
     if (queue.length) { e.preventDefault(); e.returnValue = ""; }
   });
+  function dropWithdrawn(ids) {
+    var gone = {}, current = items[i];
+    ids.forEach(function (id) { gone[id] = true; });
+    var kept = items.filter(function (it, k) {
+      return !(gone[it.id] && k > i && it.grade === null && !it.pending && !it.failed);
+    });
+    if (kept.length === items.length) return;
+    items = kept;
+    i = items.indexOf(current);
+    root.setAttribute("data-position", i);
+    $("position").textContent = "item " + (i + 1) + " of " + items.length;
+  }
   function closeGrading() {
     open = false;
     root.setAttribute("data-status", "closed");
@@ -198,7 +244,7 @@
     var it = items[i];
     if (!it || !open) return;
     if (!ready) return;  // the stamps on screen are not (yet) this item's
-    save(it, g, $("comment").value);
+    save(it, g, $("comment").value, taskSeconds());
     if (i < items.length - 1) go(i + 1); else show();
   }
   document.addEventListener("keydown", function (e) {
@@ -213,7 +259,10 @@
         e.preventDefault();
         var it = items[i];
         var current = it && (it.pending ? it.pending.grade : it.grade);
-        if (it && open && current !== null && current !== undefined) save(it, current, $("comment").value);
+        if (it && open && current !== null && current !== undefined) {
+          save(it, current, $("comment").value, ready ? taskSeconds() : null);
+          if (ready) startTask();  // that time is counted: the clock starts again
+        }
         else if (it) it.comment = $("comment").value;
         $("comment-box").hidden = true; $("comment").blur();
       } else if (e.key === "Escape") { $("comment-box").hidden = true; $("comment").blur(); }

@@ -6,6 +6,7 @@ import pytest
 
 from inspection.grading.grade_body import (
     MAX_COMMENT,
+    MAX_SECONDS,
     GradeBody,
     GradeBodyError,
     check_grade,
@@ -75,3 +76,33 @@ def test_it_refuses_a_comment_over_the_limit_rather_than_cutting_it():
 def test_it_reads_only_json(content_type):
     with pytest.raises(GradeBodyError, match="application/json"):
         parse_grade_body(body(), content_type)
+
+
+# --- Time on task -------------------------------------------------------------------
+
+
+def test_it_reads_the_time_on_task_when_sent_and_none_from_older_pages():
+    assert parse_grade_body(body(seconds=4.25), JSON).seconds == 4.25
+    assert parse_grade_body(body(seconds=0), JSON).seconds == 0.0
+    assert parse_grade_body(body(seconds=MAX_SECONDS), JSON).seconds == MAX_SECONDS
+    assert parse_grade_body(body(), JSON).seconds is None
+    assert parse_grade_body(body(seconds=None), JSON).seconds is None
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"id": 7, "grade": 1, "seconds": -0.5}',
+        b'{"id": 7, "grade": 1, "seconds": 3600.5}',
+        b'{"id": 7, "grade": 1, "seconds": 1e999}',
+        b'{"id": 7, "grade": 1, "seconds": ' + b"9" * 400 + b"}",
+        b'{"id": 7, "grade": 1, "seconds": NaN}',
+        b'{"id": 7, "grade": 1, "seconds": Infinity}',
+        b'{"id": 7, "grade": 1, "seconds": "4"}',
+        b'{"id": 7, "grade": 1, "seconds": true}',
+        b'{"id": 7, "grade": 1, "seconds": [4]}',
+    ],
+)
+def test_it_refuses_a_time_on_task_that_is_no_measurement(raw):
+    with pytest.raises(GradeBodyError, match="seconds|number"):
+        parse_grade_body(raw, JSON)
