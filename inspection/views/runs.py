@@ -180,8 +180,9 @@ def run_compare(request):
     comparison, status = None, 200
     if form.is_bound and form.is_valid():
         data = form.cleaned_data
-        ids = [int(i) for i in request.GET.getlist("runs") if i.isdigit()]
-        chosen = sorted(data["runs"], key=lambda r: ids.index(r.pk))
+        # In the order chosen (the form's queryset has its own).
+        ids = [i.strip() for i in request.GET.getlist("runs")]
+        chosen = sorted(data["runs"], key=lambda r: ids.index(str(r.pk)) if str(r.pk) in ids else 0)
         cell = (data["a"], data["b"]) if data["a"] else None
         comparison = runs.compare_runs(chosen, data["radius"], cell)
     elif form.is_bound:
