@@ -589,7 +589,7 @@ class RunCompareForm(forms.Form):
     candidates are listed (run ids among ``runs``)."""
 
     runs = ModelIdsField(
-        ScoringRun.objects.all(),
+        ScoringRun.objects.select_related("survey", "network"),
         label="Runs to compare",
         error_messages=_id_field_errors("Run"),
     )
