@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
 
+import numpy as np
 from astropy.io import ascii, fits
 from astropy.table import Table
 
@@ -472,9 +473,22 @@ def describe(table: Table) -> Table:
     return table
 
 
+def _ascii_text(table):
+    r"""``table`` with non-ASCII text escaped (``θ`` -> ``\u03b8``): FITS
+    strings are ASCII, and free text (a decision's reason, a prior list's
+    names) may not be."""
+    for name in table.colnames:
+        column = table[name]
+        if column.dtype.kind == "U" and not all(str(v).isascii() for v in column):
+            escaped = [str(v).encode("ascii", "backslashreplace").decode() for v in column]
+            table[name] = type(column)(np.array(escaped, dtype=str), name=name, meta=column.meta)
+            table[name].description, table[name].unit = column.description, column.unit
+    return table
+
+
 def _write_fits(table, path):
     """FITS with each column's description as the comment of its TTYPE card."""
-    hdu = fits.table_to_hdu(table)
+    hdu = fits.table_to_hdu(_ascii_text(table))
     for i, name in enumerate(table.colnames, start=1):
         key = f"TTYPE{i}"
         # A fixed-format value fills columns 1-30; " / " precedes the comment.

@@ -22,7 +22,8 @@ from inspection.grading import adaptive, grade_body
 from inspection.ingest.band_names import IngestError, band_from_file_name, parse_tile_args
 from inspection.ingest.lrg_cuts import LRGCuts
 from inspection.ingest.services import DEFAULT_STAMP_PX
-from inspection.models import Campaign, KnownSet, PriorList, ScoringRun, Survey
+from inspection.models import Campaign, Comment, Decision, KnownSet, PriorList, ScoringRun, Survey
+from inspection.scoring import overlap
 
 CUT_FIELDS = [f.name for f in dataclasses.fields(LRGCuts)]
 TRUE_WORDS = ("1", "on", "yes", "true")
@@ -644,4 +645,73 @@ class PriorListForm(forms.Form):
             )
         elif all(given):
             self.add_error(None, "Upload a list or give its path on the server, not both.")
+        return data
+
+
+# --- Discussion and run comparison ---------------------------------------------------
+
+
+class CommentForm(forms.Form):
+    """A comment in a candidate's discussion thread."""
+
+    text = forms.CharField(
+        max_length=Comment.MAX_LENGTH,
+        strip=True,
+        label="Comment",
+        widget=forms.Textarea(attrs={"rows": 3, "maxlength": Comment.MAX_LENGTH}),
+        error_messages={
+            "required": "Write a comment first.",
+            "max_length": "Keep a comment to %(limit_value)d characters (this one has "
+            "%(show_value)d).",
+        },
+    )
+
+
+class DecisionForm(forms.Form):
+    """An admin's final decision on a candidate, with its reason."""
+
+    verdict = forms.ChoiceField(
+        choices=Decision.Verdict.choices,
+        label="Decision",
+        error_messages={
+            "invalid_choice": f"Decide {', '.join(Decision.Verdict.values)}, not %(value)r."
+        },
+    )
+    reason = forms.CharField(
+        max_length=Comment.MAX_LENGTH,
+        strip=True,
+        label="Reason",
+        widget=forms.Textarea(attrs={"rows": 2, "maxlength": Comment.MAX_LENGTH}),
+        error_messages={"required": "Give the reason for the decision."},
+    )
+
+
+class RunCompareForm(forms.Form):
+    """Runs to compare by sky position; ``a`` and ``b``: the cell whose
+    candidates are listed (run ids among ``runs``)."""
+
+    runs = ModelIdsField(
+        ScoringRun.objects.select_related("survey", "network"),
+        label="Runs to compare",
+        error_messages=_id_field_errors("Run"),
+    )
+    radius = forms.FloatField(
+        min_value=0.01,
+        max_value=60,
+        initial=overlap.DEFAULT_RADIUS_ARCSEC,
+        required=False,
+        label="Match radius (arcsec)",
+        error_messages={"invalid": "Give the match radius in arcsec, e.g. 1."},
+    )
+    a = forms.IntegerField(required=False, min_value=1, max_value=grade_body.MAX_ID)
+    b = forms.IntegerField(required=False, min_value=1, max_value=grade_body.MAX_ID)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("radius") is None and "radius" not in self.errors:
+            data["radius"] = overlap.DEFAULT_RADIUS_ARCSEC
+        chosen = {r.pk for r in data.get("runs") or ()}
+        cell = (data.get("a"), data.get("b"))
+        if any(cell) and not (set(cell) <= chosen and None not in cell):
+            self.add_error(None, "The cell to list names two of the runs compared.")
         return data

@@ -550,3 +550,48 @@ class PriorLens(models.Model):
 
     def __str__(self):
         return f"{self.prior_list.name}: {self.name}"
+
+
+# --- Discussion after blind grading -------------------------------------------------
+
+
+class Comment(models.Model):
+    """A remark in a candidate's discussion thread (one thread per campaign
+    item): seen by admins and by the item's inspectors once they have graded
+    it (``inspection.discussion.services``)."""
+
+    MAX_LENGTH = 2000
+
+    item = models.ForeignKey(CampaignItem, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    text = models.TextField(max_length=MAX_LENGTH)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["item", "created_at", "id"]
+
+    def __str__(self):
+        return f"{self.author} on {self.item}: {self.text[:40]}"
+
+
+class Decision(models.Model):
+    """An admin's final word on a candidate after the discussion, exported
+    with the catalogue (``decision``, ``decision_reason``)."""
+
+    class Verdict(models.TextChoices):
+        LENS = "lens", "lens"
+        NOT_LENS = "not-lens", "not a lens"
+        UNSURE = "unsure", "unsure"
+
+    item = models.OneToOneField(CampaignItem, on_delete=models.CASCADE, related_name="decision")
+    verdict = models.CharField(max_length=8, choices=Verdict.choices)
+    reason = models.TextField(max_length=Comment.MAX_LENGTH)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return f"{self.item}: {self.verdict}"

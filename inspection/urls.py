@@ -1,6 +1,15 @@
 from django.urls import path
 
-from inspection.views import adaptation, catalogues, grading, home, inspectors, runs, surveys
+from inspection.views import (
+    adaptation,
+    catalogues,
+    discussion,
+    grading,
+    home,
+    inspectors,
+    runs,
+    surveys,
+)
 
 app_name = "inspection"
 
@@ -86,5 +95,38 @@ urlpatterns = [
         "catalogues/<int:pk>/gallery/<str:which>.png",
         catalogues.catalogue_gallery,
         name="catalogue_gallery",
+    ),
+    # Discussion after blind grading (inspection.views.discussion).
+    path("campaigns/<int:pk>/discussion/", discussion.discussion_index, name="discussion"),
+    path(
+        "campaigns/<int:pk>/items/<int:item_pk>/comment/",
+        discussion.item_comment,
+        name="item_comment",
+    ),
+    path(
+        "campaigns/<int:pk>/items/<int:item_pk>/decision/",
+        discussion.item_decision,
+        name="item_decision",
+    ),
+    path("grading/<int:pk>/discussion/", discussion.my_discussion, name="my_discussion"),
+    path(
+        "grading/<int:pk>/candidates/<int:assignment_pk>/",
+        discussion.graded_candidate,
+        name="graded_candidate",
+    ),
+    path(
+        "grading/<int:pk>/candidates/<int:assignment_pk>/<str:band>.fits",
+        discussion.graded_fits,
+        name="graded_fits",
+    ),
+    path(
+        "surveys/<slug:name>/stamps/<int:index>/<str:band>.fits",
+        discussion.stamp_fits,
+        name="stamp_fits",
+    ),
+    path(
+        "runs/<int:pk>/candidates/<int:source_pk>/",
+        discussion.run_candidate,
+        name="run_candidate",
     ),
 ]

@@ -60,6 +60,11 @@ INSPECTOR_PAGES = {
     "inspection:grade_items",
     "inspection:grade_submit",
     "inspection:grade_stamp",
+    # Discussion after grading: their campaign's index, and a candidate they
+    # have graded (its thread, context and FITS stamps) through their assignment.
+    "inspection:my_discussion",
+    "inspection:graded_candidate",
+    "inspection:graded_fits",
 }
 # Pages of the inspector role: an admin who is not also an inspector gets 403.
 INSPECTOR_ONLY = INSPECTOR_PAGES - {
@@ -86,6 +91,9 @@ ADMIN_OBJECT_PAGES = [
     "core:job_progress",
     "inspection:preview",
     "inspection:known_preview",
+    "inspection:stamp_fits",
+    "inspection:run_candidate",
+    "inspection:discussion",
 ]
 ADMIN_POSTS = [
     "inspection:inspector_create",
@@ -95,6 +103,8 @@ ADMIN_POSTS = [
     "inspection:campaign_create",
     "inspection:known_set_add",
     "inspection:training_policy",
+    "inspection:item_comment",
+    "inspection:item_decision",
     "core:job_cancel",
 ]
 
@@ -107,6 +117,7 @@ STAFF_PREFIX_ADMIN_ROOTS = {"admin:index", "admin:auth_user_changelist", "django
 MISSING_ID = 987654  # no object has it: an inspector's 403 must not depend on existence
 SAMPLES = {  # URL arguments by name; str, slug and path converters otherwise get "no-such-<name>"
     "kind": "rgb",
+    "band": "r",
     "fmt": "csv",
     "which": "candidates",
     "app_label": "auth",  # django admin's app_list: one of the registered apps

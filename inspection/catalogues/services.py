@@ -58,6 +58,7 @@ from core import tables
 from core.logodds import format_p_lens
 from inspection.catalogues import consensus, dashboards, dawid_skene, gallery
 from inspection.catalogues import prior_lists as priors
+from inspection.discussion import services as discussion
 from inspection.grading import services as grading
 from inspection.models import (
     Campaign,
@@ -710,6 +711,13 @@ def catalogue_table(
     t["rank_ds"] = rank_ds[rows]
     t["high_probability"] = cat.high[rows]
     t["flags"] = np.array([cat.flags(i) for i in rows], dtype=str)
+    # The admins' final decisions after the discussion (inspection.discussion).
+    decisions = discussion.final_decisions(cat.campaign)
+    decided = [decisions.get(s.pk) for s in src]
+    t["decision"] = np.array([d.verdict if d else "" for d in decided], dtype=str)
+    t["decision"].description = "admin's final decision: lens, not-lens, unsure ('' if none)"
+    t["decision_reason"] = np.array([d.reason if d else "" for d in decided], dtype=str)
+    t["decision_reason"].description = "the reason given with the decision"
     if report is not None:
         t["prior_match"] = np.array([report.match[i] for i in rows], dtype=str)
         t["prior_sep"] = report.separation_arcsec[rows]

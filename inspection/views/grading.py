@@ -551,7 +551,13 @@ def campaign_effort(request: HttpRequest, pk: int, which: str, fmt: str) -> Http
 
 
 @admin_required
-def campaign_item(request, pk, item_pk):
+def campaign_item(
+    request: HttpRequest, pk: int, item_pk: int, errors: list[str] | None = None, status: int = 200
+) -> HttpResponse:
+    """A campaign item's stamps, score, grades and posterior; a candidate's
+    discussion (``views.discussion``); ``errors``: why a form was refused."""
+    from inspection.views.discussion import admin_item_context
+
     campaign = get_object_or_404(Campaign, pk=pk)
     item = get_object_or_404(
         CampaignItem.objects.select_related("source__survey", "known"),
@@ -571,5 +577,7 @@ def campaign_item(request, pk, item_pk):
         "logit": logit,
         "grades": grades.prefetch_related("history"),
         "posterior_path": path,
+        "errors": errors or [],
+        **(admin_item_context(item) if item.source_id else {}),
     }
-    return render(request, "inspection/campaign_item.html", context)
+    return render(request, "inspection/campaign_item.html", context, status=status)

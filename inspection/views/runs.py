@@ -17,16 +17,19 @@ from redis.exceptions import RedisError
 
 from classifier.models import Network
 from core import queue, tables
+from core.forms import form_errors
 from core.logodds import format_p_lens
 from core.plots import to_div
 from core.roles import admin_required
 from inspection.catalogues import dashboards
+from inspection.forms import RunCompareForm
 from inspection.grading import services as grading
 from inspection.models import ScoringRun, Survey
 from inspection.scoring import services as runs
 from inspection.views.surveys import stretch_of, survey_detail
 
 CANDIDATES_SHOWN = 60
+CELL_LISTED = 500  # candidates listed per list of a compared cell
 
 
 # --- Runs ---------------------------------------------------------------------
@@ -171,18 +174,38 @@ def run_export(request, pk, fmt):
 
 @admin_required
 def run_compare(request):
-    """He et al. 2020 Table 3: how the candidate sets of runs overlap."""
-    ids = [int(i) for i in request.GET.getlist("runs") if i.isdigit()]
-    chosen = list(ScoringRun.objects.filter(pk__in=ids).select_related("survey", "network"))
-    chosen.sort(key=lambda r: ids.index(r.pk))
-    matrix = runs.overlap_matrix(chosen) if chosen else []
-    rows = [(r, row) for r, row in zip(chosen, matrix, strict=True)]
-    surveys = {r.survey_id for r in chosen}
+    """He et al. 2020 Table 3 by sky position: how the candidate sets of runs
+    overlap, and a cell's shared and unique candidates (``?a=&b=``)."""
+    form = RunCompareForm(request.GET if request.GET else None)
+    comparison, status = None, 200
+    if form.is_bound and form.is_valid():
+        data = form.cleaned_data
+        # In the order chosen (the form's queryset has its own).
+        ids = [i.strip() for i in request.GET.getlist("runs")]
+        chosen = sorted(data["runs"], key=lambda r: ids.index(str(r.pk)) if str(r.pk) in ids else 0)
+        cell = (data["a"], data["b"]) if data["a"] else None
+        comparison = runs.compare_runs(chosen, data["radius"], cell)
+    elif form.is_bound:
+        status = 400
+    chosen = comparison.runs if comparison else []
+    query = request.GET.copy()
+    for key in ("a", "b"):
+        query.pop(key, None)
     context = {
         "all_runs": ScoringRun.objects.select_related("survey", "network"),
         "chosen": chosen,
-        "chosen_ids": ids,
-        "rows": rows,
-        "mixed_surveys": len(surveys) > 1,
+        "chosen_ids": [r.pk for r in chosen],
+        "rows": [
+            (r, list(zip(chosen, row, strict=True)))
+            for r, row in zip(chosen, comparison.matrix if comparison else [], strict=True)
+        ],
+        "comparison": comparison,
+        "radius": form.cleaned_data.get("radius")
+        if comparison
+        else RunCompareForm.base_fields["radius"].initial,
+        "errors": form_errors(form) if status == 400 else [],
+        "query": query.urlencode(),
+        "listed": CELL_LISTED,
+        "mixed_surveys": len({r.survey_id for r in chosen}) > 1,
     }
-    return render(request, "inspection/run_compare.html", context)
+    return render(request, "inspection/run_compare.html", context, status=status)

@@ -176,3 +176,16 @@ def test_a_failed_write_leaves_no_partial_file_and_the_old_file_untouched(tmp_pa
         write_table(bad, path)
     assert path.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["out.fits"]
+
+
+def test_it_escapes_text_fits_cannot_hold_and_keeps_it_elsewhere(tmp_path):
+    t = Table({"reason": np.array(["arc at θ ≈ 1″", "plain"]), "n": [1, 2]})
+    t["reason"].description = "why"
+    write_table(t, tmp_path / "t.fits")
+    write_table(t, tmp_path / "t.ecsv")
+    assert list(Table.read(tmp_path / "t.fits")["reason"]) == [
+        "arc at \\u03b8 \\u2248 1\\u2033",
+        "plain",
+    ]
+    assert list(Table.read(tmp_path / "t.ecsv")["reason"]) == ["arc at θ ≈ 1″", "plain"]
+    assert t["reason"][0] == "arc at θ ≈ 1″"  # the caller's table is left alone

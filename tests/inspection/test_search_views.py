@@ -360,7 +360,7 @@ def test_the_compare_page_shows_the_overlap_matrix(admin_client, run, survey):
         set(run.candidates().values_list("source_id", flat=True))
         & set(other.candidates().values_list("source_id", flat=True))
     )
-    assert f"<td>{both}</td>" in page and "Table 3" in page
+    assert f">{both}</a></td>" in page and "Table 3" in page  # same survey: same positions
 
 
 def test_inspectors_get_403_on_survey_and_run_pages(inspector_client, run):
