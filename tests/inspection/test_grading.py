@@ -588,6 +588,10 @@ def test_a_grade_and_a_stamp_cost_a_fixed_few_queries(graded_search, inspector, 
     reads = [q["sql"] for q in grade.captured_queries if q["sql"].lstrip().startswith("SELECT")]
     writes = [q["sql"] for q in grade.captured_queries if q["sql"].lstrip().startswith("INSERT")]
     assert len(stamp.captured_queries) == 3, [q["sql"][:80] for q in stamp.captured_queries]
+    # Only what a picture needs: not the survey's JSON (its catalogue
+    # columns, cuts, funnel) nor the run's network state.
+    guard = stamp.captured_queries[-1]["sql"]
+    assert '"funnel"' not in guard and '"network_state"' not in guard and '"mag_r"' not in guard
     assert len(reads) == 3, [q[:80] for q in reads]
     assert len(writes) == 2  # the grade and its history
     assert Grade.objects.get().grade == 1
