@@ -52,6 +52,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from django.db import transaction
+from django.db.models import Q
 
 from classifier.calibration import prior_shift
 from core import tables
@@ -61,6 +62,7 @@ from inspection.catalogues import prior_lists as priors
 from inspection.discussion import services as discussion
 from inspection.grading import services as grading
 from inspection.models import (
+    Assignment,
     Campaign,
     Grade,
     PriorLens,
@@ -146,6 +148,11 @@ class Catalogue:
     second_high: np.ndarray
     ds: DawidSkene  # the Dawid-Skene fit: P(lens) on the whole 0/1/2 scale
     children: list = field(default_factory=list)
+    # First-round assignments that still ask for a grade (not withdrawn by
+    # retirement) or hold one, per candidate: escalation adds some, retirement
+    # withdraws some, so "every inspector" is not the count to expect.
+    holders: np.ndarray | None = None
+    retired: np.ndarray | None = None  # retired by its first grades (retirement)
 
     @property
     def codes(self) -> list[str]:
@@ -233,7 +240,10 @@ class Catalogue:
             out.append("disagree")
         if self.vote[i]:
             out.append("further-vote")
-        if self.n_grades[i] < len(self.inspector_ids):
+        expected = len(self.inspector_ids) if self.holders is None else self.holders[i]
+        if self.retired is not None and self.retired[i]:
+            out.append("retired")
+        elif self.n_grades[i] < expected:
             out.append("incomplete")
         if self.sources[i].at_edge:
             out.append("edge")
@@ -252,6 +262,14 @@ def build(campaign: Campaign) -> Catalogue:
     sources = [item.source for item in items]
     index = {s.pk: n for n, s in enumerate(sources)}
     grades, inspector_ids = _grade_matrix(campaign, index)
+    holders = np.zeros(len(sources), int)
+    held = Assignment.objects.filter(campaign=campaign, item__source__isnull=False).filter(
+        Q(withdrawn_at__isnull=True) | Q(grade__isnull=False)
+    )
+    for source_id in held.values_list("item__source_id", flat=True):
+        if source_id in index:
+            holders[index[source_id]] += 1
+    retired = np.array([item.retired_at is not None for item in items], bool)
     scores = np.full(len(sources), np.nan)
     logits = np.full(len(sources), np.nan)
     for source_id, score, logit in Score.objects.filter(
@@ -303,6 +321,8 @@ def build(campaign: Campaign) -> Catalogue:
         second_high=second_high,
         ds=fit_dawid_skene(rounds, p_prior),
         children=children,
+        holders=holders,
+        retired=retired,
     )
 
 

@@ -291,9 +291,9 @@ def own_assignment(
         # A picture reads only these: compiling and decoding every column of
         # the six tables (a survey's catalogue columns, cuts and funnel are
         # JSON) took twice the CPU time of the rest of the image request.
-        assignments = Assignment.objects.select_related(
-            *related, "campaign__run__survey"
-        ).only(*IMAGE_FIELDS)
+        assignments = Assignment.objects.select_related(*related, "campaign__run__survey").only(
+            *IMAGE_FIELDS
+        )
     try:
         assignment = (
             assignments.annotate(

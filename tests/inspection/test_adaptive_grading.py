@@ -344,3 +344,28 @@ def test_inspectors_cannot_reach_the_effort_exports_or_the_settings(graded_searc
     assert c.get(url).status_code == 403
     url = reverse("inspection:campaign_adaptive", args=[campaign.pk])
     assert c.post(url, {"retire_after": "1", "escalate_to": "off"}).status_code == 403
+
+
+def test_the_catalogue_flags_a_retired_item_retired_and_expects_only_its_holders_grades(
+    graded_search,
+):
+    """A retired item has fewer grades by design: the catalogue says
+    "retired", not "incomplete"; an item every holder has graded is not
+    incomplete, and one a holder has yet to grade is."""
+    from inspection.catalogues import services as catalogues
+
+    run, _ = graded_search
+    a, b, c = trained(3, prefix="cat")
+    campaign = adaptive_campaign(run, [a, b, c], adaptive.Policy(retire_after=2))
+    retired, full, partial = campaign.items.filter(source__isnull=False)[:3]
+    for user in (a, b):
+        post_grade(client_of(user), campaign, own(campaign, user, retired).pk, 0)
+    for user in (a, b, c):
+        post_grade(client_of(user), campaign, own(campaign, user, full).pk, 2)
+    post_grade(client_of(a), campaign, own(campaign, a, partial).pk, 1)
+    catalogue = catalogues.build(campaign)
+    row = {item_id: n for n, item_id in enumerate(catalogue.item_ids)}
+    assert "retired" in catalogue.flags(row[retired.pk]).split(",")
+    assert "incomplete" not in catalogue.flags(row[retired.pk])
+    assert "incomplete" not in catalogue.flags(row[full.pk])
+    assert "incomplete" in catalogue.flags(row[partial.pk])
