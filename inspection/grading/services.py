@@ -448,7 +448,8 @@ def known_pool(
 ) -> list:
     """The known items that may be mixed into a campaign on ``survey``: never
     one whose truth training shows (``for_training``, or answered in training
-    by one of the inspectors before the sets were split), and only from sets
+    by one of the inspectors before the sets were split), never one an
+    inspector of the campaign has graded before, and only from sets
     whose stamps can be shown exactly as the survey's, so that nothing but
     the stamp's content tells a known item from a candidate."""
     usable, refused = [], []
@@ -459,9 +460,17 @@ def known_pool(
         else:
             usable.append(known)
     answered = TrainingAnswer.objects.filter(inspector__in=inspectors).values("item_id")
+    # Nor one that an inspector graded in an earlier campaign: after grading,
+    # the discussion pages tell candidates from known items (only candidates
+    # have a sky position and a thread), so a known item shown twice could be
+    # recognised and answered from memory.
+    seen = Assignment.objects.filter(
+        inspector__in=inspectors, item__known__isnull=False
+    ).values("item__known_id")
     pool = list(
         KnownItem.objects.filter(known_set__in=usable, for_training=False)
         .exclude(pk__in=answered)
+        .exclude(pk__in=seen)
         .order_by("known_set_id", "stamp_index")
     )
     if not pool and refused:

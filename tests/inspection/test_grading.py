@@ -468,6 +468,23 @@ def test_items_shown_in_training_are_never_mixed_into_campaigns(
     assert answered.pk not in set(again.items.values_list("known_id", flat=True))
 
 
+def test_a_known_item_never_comes_back_to_an_inspector_who_graded_it(
+    graded_search, inspector, other_inspector, django_user_model
+):
+    """After grading, the discussion pages tell candidates from known items
+    (only candidates have a thread and a position): a known item an
+    inspector was given once is never mixed into their later campaigns."""
+    run, _ = graded_search
+    first = open_campaign(run, [inspector], known_fraction=0.2)
+    shown = set(first.items.exclude(known=None).values_list("known_id", flat=True))
+    assert shown
+    later = open_campaign(run, [inspector, other_inspector], known_fraction=0.5)
+    assert not shown & set(later.items.exclude(known=None).values_list("known_id", flat=True))
+    # An inspector who has seen none of them may still be given them elsewhere.
+    fresh = open_campaign(run, [other_inspector], known_fraction=0.5)
+    assert set(fresh.items.exclude(known=None).values_list("known_id", flat=True))
+
+
 def test_an_inspector_fetches_only_the_stamps_of_their_own_assignments(
     graded_search, inspector, other_inspector, client
 ):
