@@ -464,9 +464,9 @@ def known_pool(
     # the discussion pages tell candidates from known items (only candidates
     # have a sky position and a thread), so a known item shown twice could be
     # recognised and answered from memory.
-    seen = Assignment.objects.filter(
-        inspector__in=inspectors, item__known__isnull=False
-    ).values("item__known_id")
+    seen = Assignment.objects.filter(inspector__in=inspectors, item__known__isnull=False).values(
+        "item__known_id"
+    )
     pool = list(
         KnownItem.objects.filter(known_set__in=usable, for_training=False)
         .exclude(pk__in=answered)
