@@ -24,6 +24,8 @@ Choices:
   has them; else the seeing (``SEEING`` or ``PSF_FWHM``, arcsec) in the
   headers of the survey's tiles of the network's reference band; else the
   seeing range of the network's simulated survey (as the adaptation does).
+- An LRG without flux within 3" of its centre gets no arc from the injector
+  (arcs are scaled to a share of it): such draws are dropped.
 - One injection per LRG: the injector draws LRGs with replacement, so a
   few more are drawn and the second arc on an LRG is dropped (two stamps of
   one galaxy would tell an inspector something); with few hosts a campaign
@@ -171,8 +173,11 @@ def build_injections(
         survey_ids = read_stampset(survey.stamps_file()).ids
         by_id = {survey_ids[row]: k for k, row in enumerate(stamp_rows)}
         host = np.array([by_id[str(i)] for i in np.asarray(meta["lrg_id"]).astype(str)])
-        _, first = np.unique(host, return_index=True)
-        keep = np.sort(first)[:n]  # the first arc on each LRG
+        # The injector scales an arc to a share of the LRG's flux within 3":
+        # an LRG with none there gets no arc (S/N 0), which is no lens.
+        lit = np.flatnonzero(np.asarray(meta["snr"], np.float64) > 0)
+        _, first = np.unique(host[lit], return_index=True)
+        keep = lit[np.sort(first)][:n]  # the first arc on each LRG
         say("scoring with the run's network", 0.6)
         scorer = scorer or load_scorer(run.network, output="log-odds")
         bands = [survey.band_list.index(b) for b in scorer.bands]
