@@ -403,6 +403,14 @@ class CampaignForm(GradeClassesForm):
         error_messages={"invalid": "Give the share of known items as a fraction, e.g. 0.07."},
     )
 
+    inject_lenses = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=5000,  # inspection.completeness.services.MAX_INJECTIONS
+        label="Injected lenses (0-5000)",
+        error_messages={"invalid": "Give the number of lenses to inject as a whole number."},
+    )
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # The group's members now, not when the module was imported.
@@ -411,6 +419,9 @@ class CampaignForm(GradeClassesForm):
     def clean_known_fraction(self):
         value = self.cleaned_data["known_fraction"]
         return 0.07 if value is None else value
+
+    def clean_inject_lenses(self):
+        return self.cleaned_data["inject_lenses"] or 0
 
     def clean(self):
         data = super().clean()

@@ -154,6 +154,24 @@ def prerender_campaign(progress: Progress, campaign_pk: int) -> dict:
 
 
 @tracked
+def build_injections(progress: Progress, campaign_pk: int) -> dict:
+    """Make, score and mix in a new campaign's injected lenses
+    (``inspection.completeness.services.build_injections``), scoring with the
+    worker's loaded network as the run's chunks do."""
+    from inspection.completeness.services import build_injections as build
+    from inspection.models import Campaign
+
+    campaign = Campaign.objects.select_related("run__survey", "run__network").get(pk=campaign_pk)
+    progress.start(total=100, unit="%", message="simulating the lenses")
+
+    def say(message, fraction):
+        progress.update(int(round(100 * fraction)), message=message)
+
+    made = build(campaign, scorer=_scorer(campaign.run.network), progress=say)
+    return {"injected": made, "mixed_in": campaign.items.filter(injection__isnull=False).count()}
+
+
+@tracked
 def adapt_network(
     progress: Progress,
     survey_id: int,

@@ -407,6 +407,16 @@ class Campaign(models.Model):
         default=0.0,
         help_text="escalate when |posterior - 0.5| <= band (0: the posterior never escalates)",
     )
+    # Injected lenses: the catalogue's own completeness (inspection.completeness).
+    inject_lenses = models.PositiveIntegerField(
+        default=0, help_text="lenses to simulate onto non-candidate LRGs of the run (0: none)"
+    )
+    injection_stamps = models.CharField(
+        max_length=500, blank=True, help_text="stamp set of the injected lenses; data-dir relative"
+    )
+    injections_built_at = models.DateTimeField(
+        null=True, blank=True, help_text="when the injected lenses were made, scored and mixed in"
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -419,17 +429,61 @@ class Campaign(models.Model):
         return self.name
 
     @property
+    def injections_pending(self) -> bool:
+        """Lenses are to be injected and are not mixed in yet (the campaign
+        cannot open until they are)."""
+        return bool(self.inject_lenses) and self.injections_built_at is None
+
+    @property
     def class_bounds(self):
         """(A, B, C): the lowest mean grade of each class."""
         return (self.class_a_min, self.class_b_min, self.class_c_min)
 
 
+class Injection(models.Model):
+    """A lens simulated onto a survey LRG that is not a candidate of the
+    campaign's run (it scored below the threshold), with the stamp's PSF and
+    noise (``simulations.semireal``), and scored by the run's network. Those
+    that pass the run's threshold are mixed into the campaign unannounced
+    (``CampaignItem.injection``); every one counts in the completeness
+    (``inspection.completeness``)."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="injections")
+    source = models.ForeignKey(
+        Source, on_delete=models.CASCADE, related_name="+", help_text="the LRG the arc is on"
+    )
+    stamp_index = models.PositiveIntegerField(help_text="row in the campaign's injection stamps")
+    theta_e_arcsec = models.FloatField(help_text="Einstein radius, arcsec")
+    arc_snr = models.FloatField(
+        help_text="S/N of the arc in the reference band (simulations.observe.arc_snr)"
+    )
+    mag_r = models.FloatField(null=True, blank=True, help_text="the LRG's catalogue r mag")
+    score = models.FloatField(help_text="P(lens) from the run's network")
+    logit = models.FloatField(help_text="the run's network's log-odds")
+    passed = models.BooleanField(help_text="logit >= the run's threshold when it was made")
+
+    class Meta:
+        ordering = ["campaign", "stamp_index"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "stamp_index"], name="injection_stamp_unique"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.campaign}: injection {self.stamp_index} on {self.source_id}"
+
+
 class CampaignItem(models.Model):
-    """A candidate (a source of the run) or a known item in a campaign."""
+    """A candidate (a source of the run), a known item or an injected lens
+    in a campaign: exactly one of the three."""
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="items")
     source = models.ForeignKey(Source, null=True, blank=True, on_delete=models.CASCADE)
     known = models.ForeignKey(KnownItem, null=True, blank=True, on_delete=models.CASCADE)
+    injection = models.OneToOneField(
+        Injection, null=True, blank=True, on_delete=models.CASCADE, related_name="item"
+    )
     retired_at = models.DateTimeField(
         null=True, blank=True, help_text="retired: its first k grades were 0"
     )
@@ -441,9 +495,10 @@ class CampaignItem(models.Model):
     class Meta:
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(source__isnull=False, known__isnull=True)
-                | models.Q(source__isnull=True, known__isnull=False),
-                name="item_is_source_or_known",
+                condition=models.Q(source__isnull=False, known__isnull=True, injection__isnull=True)
+                | models.Q(source__isnull=True, known__isnull=False, injection__isnull=True)
+                | models.Q(source__isnull=True, known__isnull=True, injection__isnull=False),
+                name="item_is_source_known_or_injection",
             )
         ]
 

@@ -66,6 +66,11 @@ urlpatterns = [
     path("campaigns/<int:pk>/", grading.campaign_detail, name="campaign"),
     path("campaigns/<int:pk>/status/", grading.campaign_status, name="campaign_status"),
     path("campaigns/<int:pk>/items/<int:item_pk>/", grading.campaign_item, name="campaign_item"),
+    path(
+        "campaigns/<int:pk>/injections/<int:index>/<str:kind>.png",
+        grading.injection_preview,
+        name="injection_preview",
+    ),
     path("campaigns/<int:pk>/adaptive/", grading.campaign_adaptive, name="campaign_adaptive"),
     path(
         "campaigns/<int:pk>/effort/<str:which>.<str:fmt>",
@@ -86,6 +91,11 @@ urlpatterns = [
         name="catalogue_settings",
     ),
     path("catalogues/<int:pk>/further-vote/", catalogues.further_vote, name="further_vote"),
+    path(
+        "catalogues/<int:pk>/completeness.<str:fmt>",
+        catalogues.completeness_export,
+        name="completeness_export",
+    ),
     path(
         "catalogues/<int:pk>/<str:which>.<str:fmt>",
         catalogues.catalogue_export,

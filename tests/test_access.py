@@ -94,6 +94,8 @@ ADMIN_OBJECT_PAGES = [
     "inspection:stamp_fits",
     "inspection:run_candidate",
     "inspection:discussion",
+    "inspection:injection_preview",
+    "inspection:completeness_export",
 ]
 ADMIN_POSTS = [
     "inspection:inspector_create",

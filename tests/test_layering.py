@@ -74,10 +74,22 @@ def test_the_web_process_does_not_import_torch():
 
 
 def test_the_stage_packages_are_found():
-    """The rule finds the six stages and their pure modules (a glob that
+    """The rule finds the seven stages and their pure modules (a glob that
     found nothing would pass every test below)."""
-    assert STAGES == ["adaptation", "catalogues", "discussion", "grading", "ingest", "scoring"]
-    assert {"inspection.ingest.sources", "inspection.grading.grade_body"} <= set(STAGE_PURE)
+    assert STAGES == [
+        "adaptation",
+        "catalogues",
+        "completeness",
+        "discussion",
+        "grading",
+        "ingest",
+        "scoring",
+    ]
+    assert {
+        "inspection.ingest.sources",
+        "inspection.grading.grade_body",
+        "inspection.completeness.completeness",
+    } <= set(STAGE_PURE)
     assert not [m for m in STAGE_PURE if m.endswith(".services")]
 
 

@@ -134,7 +134,7 @@ def split_rows(rows: np.ndarray, seed: int) -> dict[str, np.ndarray]:
     }
 
 
-def _psf_range(survey: Survey, parent: Network):
+def psf_range(survey: Survey, parent: Network):
     """None where the survey's stamps carry PSF columns, else the seeing range
     (arcsec) of the network's simulated survey in its reference band."""
     from simulations import render
@@ -204,7 +204,7 @@ def adapt_network(
     network = None
     try:
         splits = split_rows(rows, seed)
-        psf = _psf_range(survey, parent)
+        psf = psf_range(survey, parent)
         counts = {
             "train": lenses,
             "val": min(HELD_OUT_STAMPS["val"], max(lenses // 4, 50)),

@@ -361,22 +361,35 @@ class DawidSkene:
 
 
 def _known_grades(inspector_ids):
-    """Every grade these inspectors gave an item of known truth: ``(known
-    item id, inspector id, grade, is_lens)`` rows of their training answers
-    and of the known items mixed into any campaign (as ``Skill`` counts)."""
-    rows = list(
-        TrainingAnswer.objects.filter(inspector_id__in=inspector_ids).values_list(
+    """Every grade these inspectors gave an item of known truth: ``(key,
+    inspector id, grade, is_lens)`` rows of their training answers, of the
+    known items mixed into any campaign and of the injected lenses (as
+    ``Skill`` counts); ``key`` is one per item (``("known", id)`` or
+    ``("injection", id)``)."""
+    rows = [
+        (("known", k), i, g, t)
+        for k, i, g, t in TrainingAnswer.objects.filter(inspector_id__in=inspector_ids).values_list(
             "item_id", "inspector_id", "grade", "item__is_lens"
         )
-    )
-    rows += Grade.objects.filter(
-        assignment__inspector_id__in=inspector_ids, assignment__item__known__isnull=False
-    ).values_list(
-        "assignment__item__known_id",
-        "assignment__inspector_id",
-        "grade",
-        "assignment__item__known__is_lens",
-    )
+    ]
+    rows += [
+        (("known", k), i, g, t)
+        for k, i, g, t in Grade.objects.filter(
+            assignment__inspector_id__in=inspector_ids, assignment__item__known__isnull=False
+        ).values_list(
+            "assignment__item__known_id",
+            "assignment__inspector_id",
+            "grade",
+            "assignment__item__known__is_lens",
+        )
+    ]
+    rows += [
+        (("injection", k), i, g, True)
+        for k, i, g in Grade.objects.filter(
+            assignment__inspector_id__in=inspector_ids,
+            assignment__item__injection__isnull=False,
+        ).values_list("assignment__item__injection_id", "assignment__inspector_id", "grade")
+    ]
     return rows
 
 

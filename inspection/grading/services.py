@@ -266,6 +266,7 @@ IMAGE_FIELDS = (
     "item__source__stamp_index",
     "item__known__known_set",
     "item__known__stamp_index",
+    "item__injection__stamp_index",
     "inspector",
 )
 
@@ -285,7 +286,7 @@ def own_assignment(
     trip (the group check, the survey) cost more than the joins it saves.
     """
     guard = _guard_sql()
-    related = ["campaign", "item__source", "item__known"]
+    related = ["campaign", "item__source", "item__known", "item__injection"]
     assignments = Assignment.objects.select_related(*related)
     if with_survey:
         # A picture reads only these: compiling and decoding every column of
@@ -378,13 +379,23 @@ def create_campaign(
     user: User | None = None,
     seed: int | None = None,
     class_bounds: tuple[float, float, float] | None = None,
+    inject_lenses: int = 0,
 ) -> Campaign:
     """A campaign over a run's candidates (or, with ``parent`` and
     ``parent_total``, over the parent campaign's candidates whose grades sum
     to that total: the paper's further vote), every item to every inspector
     in an independent random order, with known items mixed in.
     ``class_bounds``: the lowest mean grade of classes A, B and C (None: the
-    defaults, ``consensus.CLASS_DEFAULTS``)."""
+    defaults, ``consensus.CLASS_DEFAULTS``). ``inject_lenses``: lenses to
+    simulate onto non-candidate LRGs and mix in (``inspection.completeness``;
+    made by :func:`inspection.completeness.services.build_injections`, which
+    the caller runs or queues; the campaign cannot open before)."""
+    from inspection.completeness.services import CompletenessError, check_injections
+
+    try:
+        inject_lenses = check_injections(inject_lenses)
+    except CompletenessError as exc:
+        raise GradingError(str(exc)) from None
     if not 0 <= float(known_fraction) <= 0.5:
         raise GradingError(f"The share of known items must be 0-0.5, not {known_fraction}.")
     inspectors = list(inspectors)
@@ -419,6 +430,7 @@ def create_campaign(
             class_a_min=bounds[0],
             class_b_min=bounds[1],
             class_c_min=bounds[2],
+            inject_lenses=inject_lenses,
         )
         campaign.inspectors.set(inspectors)
         items = CampaignItem.objects.bulk_create(
@@ -485,6 +497,11 @@ def known_pool(
 def set_status(campaign: Campaign, status: str) -> Campaign:
     if status not in Campaign.Status.values:
         raise GradingError(f"A campaign is {', '.join(Campaign.Status.values)}, not {status!r}.")
+    if status != Campaign.Status.DRAFT and campaign.injections_pending:
+        raise GradingError(
+            f"Campaign {campaign.name!r}: its injected lenses are still being made (see its "
+            "job); open it once they are mixed in."
+        )
     campaign.status = status
     campaign.save(update_fields=["status"])
     return campaign
@@ -532,7 +549,9 @@ def record_grade(
     campaign = assignment.campaign
     if campaign.status != Campaign.Status.OPEN:
         raise GradesClosed(f"Campaign {campaign.name!r} is {campaign.status}: grades are closed.")
-    known = assignment.item.known
+    # Items of known truth count for the skills: known items, and injected
+    # lenses (``inspection.completeness``).
+    known = assignment.item.known or (_InjectedLens if assignment.item.injection_id else None)
     policy = policy_of(campaign)
     with transaction.atomic():
         if policy.active:
@@ -574,6 +593,12 @@ def record_grade(
         if policy.active:
             _adapt(item, campaign, policy)
     return grade, True
+
+
+class _InjectedLens:
+    """What :func:`record_grade` reads of a known item, for an injected lens."""
+
+    is_lens = True
 
 
 def progress_by_inspector(campaign: Campaign) -> list[tuple[str, int, int]]:
@@ -702,6 +727,8 @@ def _posterior(item, campaign, rows):
         )
         if score:
             p0 = float(catalogues._p_prior(run, score[0]))
+    elif item.injection_id:  # as the candidate it poses as
+        p0 = float(catalogues._p_prior(run, item.injection.score))
     grades = np.array([[g for g, _ in rows]], float)
     p_lens, p_not = catalogues._skills([i for _, i in rows])
     return float(consensus.space_warps_posterior(p0, grades, p_lens, p_not)[0])
@@ -1127,6 +1154,13 @@ def render_item(item: CampaignItem, survey: Survey, kind: str, stretch: str) -> 
     (``like``), so that only what is in the stamp tells the two apart."""
     if item.source_id:
         return render_preview(survey, item.source.stamp_index, kind, stretch)
+    if item.injection_id:
+        from inspection.completeness.services import InjectionStamps
+
+        stamps = InjectionStamps(item.campaign_id, survey)
+        return render_preview(
+            stamps, item.injection.stamp_index, kind, stretch, cache_key=stamps.pk
+        )
     known = item.known
     return render_preview(
         known.known_set,
@@ -1146,7 +1180,7 @@ def prerender_campaign(
     """Render every preview a campaign's inspectors will ask for (default
     stretch), so grading requests only read cached files."""
     survey = campaign.run.survey
-    items = list(campaign.items.select_related("source", "known__known_set"))
+    items = list(campaign.items.select_related("source", "known__known_set", "injection"))
     for n, item in enumerate(items, 1):
         for kind in kinds_of(survey):
             for stretch in stretches:

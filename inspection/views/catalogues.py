@@ -2,12 +2,14 @@
 dashboards. Thin: each view calls ``inspection.catalogues.services`` (the code path of
 ``manage.py export_catalogue`` and ``add_prior_list``) and renders."""
 
+import csv
+import io
 from pathlib import Path
 
 from django.conf import settings
 from django.contrib import messages
 from django.db.models import Count, Q
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -17,6 +19,8 @@ from core.forms import form_errors
 from core.plots import to_div
 from core.roles import admin_required
 from inspection.catalogues import services as catalogues
+from inspection.completeness import completeness
+from inspection.completeness import services as injections
 from inspection.forms import CatalogueSettingsForm, PriorListForm
 from inspection.grading import services as grading
 from inspection.models import Campaign, PriorList
@@ -81,6 +85,10 @@ def catalogue_detail(
     graded = int((cat.n_grades > 0).sum())
     high = cat.select("high")
     figures = catalogues.dashboard_figures(cat, report, agree)
+    found = None
+    if campaign.inject_lenses:
+        found = injections.campaign_completeness(campaign)
+        figures["completeness"] = completeness.completeness_figure(found["bins"])
 
     def ranked(order):
         rows = cat.ordered("candidates", report, order)[:RANKED_SHOWN]
@@ -116,6 +124,7 @@ def catalogue_detail(
         ),
         "errors": errors or [],
         "kept": request.POST if errors else {},
+        "completeness": found,
     }
     return render(request, "inspection/catalogue_detail.html", context, status=status)
 
@@ -213,6 +222,28 @@ def catalogue_export(request, pk, which, fmt):
     except catalogues.CatalogueError as exc:
         return HttpResponse(str(exc), status=exc.http_status, content_type="text/plain")
     return FileResponse(open(path, "rb"), as_attachment=True, filename=path.name)
+
+
+@admin_required
+def completeness_export(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
+    """The completeness measured by the campaign's injected lenses: per bin
+    and overall as CSV, with every injection's outcome as JSON."""
+    campaign = get_object_or_404(Campaign.objects.select_related("run"), pk=pk)
+    if fmt not in ("csv", "json"):
+        raise Http404("The completeness exports as csv or json.")
+    found = injections.campaign_completeness(campaign)
+    name = f"campaign{campaign.pk}-completeness.{fmt}"
+    if fmt == "json":
+        response = JsonResponse(injections.completeness_json(found))
+    else:
+        rows = injections.completeness_csv_rows(found)
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+        response = HttpResponse(out.getvalue(), content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
 
 
 @admin_required

@@ -59,6 +59,9 @@ def _item_urls(item, request):
         survey = item.source.survey
         args = [survey.name, item.source.stamp_index]
         name = "inspection:preview"
+    elif item.injection_id:
+        args = [item.campaign_id, item.injection.stamp_index]
+        name = "inspection:injection_preview"
     else:
         args = [item.known.known_set.name, item.known.stamp_index]
         name = "inspection:known_preview"
@@ -81,6 +84,26 @@ def known_preview(request, name: str, index: int, kind: str) -> HttpResponse:
     stretch = _server_stretch(request.GET.get("stretch", "asinh"))
     try:
         png = render_preview(known, index, kind, stretch, cache_key=f"known-{known.pk}")
+    except PreviewError as exc:
+        return HttpResponse(str(exc), status=404)
+    return _png(png)
+
+
+@admin_required
+def injection_preview(request, pk: int, index: int, kind: str) -> HttpResponse:
+    """An injected lens's stamp, for admins (inspectors see it only as one
+    of their assignments, through ``grade_stamp``)."""
+    from inspection.completeness.services import InjectionStamps
+
+    campaign = get_object_or_404(Campaign.objects.select_related("run__survey"), pk=pk)
+    if kind not in grading.kinds_of(campaign.run.survey):
+        return HttpResponse("No such preview.", status=404)
+    if not campaign.injections.filter(stamp_index=index).exists():
+        return HttpResponse("No such injected lens.", status=404)
+    stamps = InjectionStamps(campaign.pk, campaign.run.survey)
+    stretch = _server_stretch(request.GET.get("stretch", "asinh"))
+    try:
+        png = render_preview(stamps, index, kind, stretch, cache_key=stamps.pk)
     except PreviewError as exc:
         return HttpResponse(str(exc), status=404)
     return _png(png)
@@ -348,9 +371,26 @@ def campaign_create(request: HttpRequest) -> HttpResponse:
             parent_total=data["parent_total"],
             user=request.user,
             class_bounds=(data["class_a_min"], data["class_b_min"], data["class_c_min"]),
+            inject_lenses=data["inject_lenses"],
         )
     except grading.GradingError as exc:
         return campaign_list(request, [str(exc)], status=exc.http_status)
+    if campaign.inject_lenses:
+        try:
+            queue.launch(
+                "inspection.jobs.build_injections",
+                campaign.pk,
+                title=f"Injected lenses for {campaign.name}",
+                queue="scoring",
+                user=request.user,
+                unit="%",
+            )
+        except queue.QueueUnavailable:
+            messages.warning(
+                request,
+                "The queue does not answer: the injected lenses are not made, and the campaign "
+                "cannot open until they are. Start a worker and create it again.",
+            )
     return redirect("inspection:campaign", pk=campaign.pk)
 
 
@@ -361,7 +401,10 @@ def campaign_status(request: HttpRequest, pk: int) -> HttpResponse:
     form = CampaignStatusForm(request.POST)
     if not form.is_valid():
         return campaign_detail(request, pk, form_errors(form), status=400)
-    grading.set_status(campaign, form.cleaned_data["status"])
+    try:
+        grading.set_status(campaign, form.cleaned_data["status"])
+    except grading.GradingError as exc:
+        return campaign_detail(request, pk, [str(exc)], status=exc.http_status)
     if campaign.status == Campaign.Status.OPEN:
         try:
             queue.launch(
@@ -470,6 +513,7 @@ def campaign_detail(
         "flagged": flagged,
         "rows": rows[:200],
         "n_known": campaign.items.filter(known__isnull=False).count(),
+        "n_injected": campaign.items.filter(injection__isnull=False).count(),
         "errors": errors or [],
         **_adaptive_context(campaign, request),
     }
@@ -560,7 +604,7 @@ def campaign_item(
 
     campaign = get_object_or_404(Campaign, pk=pk)
     item = get_object_or_404(
-        CampaignItem.objects.select_related("source__survey", "known"),
+        CampaignItem.objects.select_related("source__survey", "known", "injection__source"),
         pk=item_pk,
         campaign=campaign,
     )

@@ -1,0 +1,1 @@
+"""Injected lenses and the completeness they measure (issue 18)."""
