@@ -198,6 +198,16 @@ def _count_known(user, is_lens, correct, training=False):
     Skill.objects.filter(inspector=user).update(**updates)
 
 
+def skills_table() -> QuerySet[Skill]:
+    """Every inspector's skill, by username, with ``attempts``: their
+    training attempts recorded."""
+    return (
+        Skill.objects.select_related("inspector")
+        .annotate(attempts=Count("inspector__training_attempts"))
+        .order_by("inspector__username")
+    )
+
+
 def _training_pool(policy: TrainingPolicy) -> list[tuple[int, bool]]:
     """(id, is_lens) of every training item of the policy's sets, in a fixed order."""
     return list(

@@ -42,7 +42,6 @@ from inspection.models import (
     CampaignItem,
     Grade,
     KnownSet,
-    Skill,
     TrainingPolicy,
 )
 
@@ -424,7 +423,7 @@ def campaign_list(
         "known_sets": KnownSet.objects.all(),
         "policy": TrainingPolicy.current(),
         "policy_sets": list(TrainingPolicy.current().known_sets.all()),
-        "skills": Skill.objects.select_related("inspector").order_by("inspector__username"),
+        "skills": grading.skills_table(),
         "class_defaults": consensus.CLASS_DEFAULTS,
         "errors": errors or [],
         # The refused form (the name of the view it was posted to), so that
