@@ -304,19 +304,73 @@ class Skill(models.Model):
     not_seen = models.PositiveIntegerField(default=0)
     not_right = models.PositiveIntegerField(default=0, help_text="non-lenses graded 0")
     passed_at = models.DateTimeField(null=True, blank=True, help_text="passed the training")
+    # Of the counts above, those from training answers (every attempt); the
+    # rest are hidden known items graded in campaigns. The consensus reads
+    # the totals (``p_lens``, ``p_not``): these only report the two apart.
+    train_lens_seen = models.PositiveIntegerField(default=0)
+    train_lens_right = models.PositiveIntegerField(default=0)
+    train_not_seen = models.PositiveIntegerField(default=0)
+    train_not_right = models.PositiveIntegerField(default=0)
 
     def __str__(self):
         return f"{self.inspector}: P(L|L) {self.p_lens:.2f}, P(N|N) {self.p_not:.2f}"
 
+    @staticmethod
+    def smoothed(right: int, seen: int) -> float:
+        """A fraction correct, smoothed (Space Warps): (right + 1) / (seen + 2)."""
+        return (right + 1) / (seen + 2)
+
     @property
     def p_lens(self):
-        """P("lens"|lens), smoothed: (right + 1) / (seen + 2)."""
-        return (self.lens_right + 1) / (self.lens_seen + 2)
+        """P("lens"|lens) from every known item, training and hidden."""
+        return self.smoothed(self.lens_right, self.lens_seen)
 
     @property
     def p_not(self):
-        """P("not"|not), smoothed: (right + 1) / (seen + 2)."""
-        return (self.not_right + 1) / (self.not_seen + 2)
+        """P("not"|not) from every known item, training and hidden."""
+        return self.smoothed(self.not_right, self.not_seen)
+
+    @property
+    def p_lens_training(self):
+        return self.smoothed(self.train_lens_right, self.train_lens_seen)
+
+    @property
+    def p_not_training(self):
+        return self.smoothed(self.train_not_right, self.train_not_seen)
+
+    @property
+    def hidden_lens_seen(self):
+        return self.lens_seen - self.train_lens_seen
+
+    @property
+    def hidden_lens_right(self):
+        return self.lens_right - self.train_lens_right
+
+    @property
+    def hidden_not_seen(self):
+        return self.not_seen - self.train_not_seen
+
+    @property
+    def hidden_not_right(self):
+        return self.not_right - self.train_not_right
+
+    @property
+    def p_lens_hidden(self):
+        """P("lens"|lens) from the known items mixed into campaigns only."""
+        return self.smoothed(self.hidden_lens_right, self.hidden_lens_seen)
+
+    @property
+    def p_not_hidden(self):
+        """P("not"|not) from the known items mixed into campaigns only."""
+        return self.smoothed(self.hidden_not_right, self.hidden_not_seen)
+
+    @property
+    def n_training(self):
+        return self.train_lens_seen + self.train_not_seen
+
+    @property
+    def n_hidden(self):
+        return self.hidden_lens_seen + self.hidden_not_seen
 
 
 class TrainingAnswer(models.Model):
@@ -335,6 +389,33 @@ class TrainingAnswer(models.Model):
 
     def __str__(self):
         return f"{self.inspector}: {self.item} graded {self.grade}"
+
+
+class TrainingAttempt(models.Model):
+    """One pass through the training: the items it shows, in their order
+    (``grading.teaching.draw_attempt``), and how it ended. A retake starts
+    the next attempt; the answers of the last one are then deleted (the
+    skill counts keep them), so ``TrainingAnswer`` always holds the current
+    attempt's answers."""
+
+    inspector = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="training_attempts"
+    )
+    number = models.PositiveIntegerField(help_text="1 for the first attempt")
+    items = models.JSONField(default=list, help_text="KnownItem ids, in the order shown")
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    n_right = models.PositiveIntegerField(null=True, blank=True)
+    passed = models.BooleanField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["inspector", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["inspector", "number"], name="one_attempt_number")
+        ]
+
+    def __str__(self):
+        return f"{self.inspector}: training attempt {self.number}"
 
 
 class TrainingPolicy(models.Model):

@@ -40,6 +40,8 @@ urlpatterns = [
     path("runs/<int:pk>/export.<str:fmt>", runs.run_export, name="run_export"),
     path("training/", grading.training, name="training"),
     path("training/answer/", grading.training_answer, name="training_answer"),
+    path("training/answer.json", grading.training_answer_json, name="training_answer_json"),
+    path("training/reveal/<int:item_pk>.png", grading.training_reveal, name="training_reveal"),
     path("training/retake/", grading.training_retake, name="training_retake"),
     path("training/policy/", grading.training_policy, name="training_policy"),
     path(

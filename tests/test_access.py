@@ -53,8 +53,10 @@ INSPECTOR_PAGES = {
     # Training on the known sets, and its stamps (only their own training set's).
     "inspection:training",
     "inspection:training_answer",
+    "inspection:training_answer_json",
     "inspection:training_retake",
     "inspection:training_stamp",
+    "inspection:training_reveal",  # 403 until they have answered the item
     # Grading their own campaigns: the page, its API and their own stamps.
     "inspection:grade",
     "inspection:grade_items",

@@ -31,7 +31,7 @@ from django.utils import timezone
 from core import display
 from core.roles import INSPECTOR_GROUP
 from inspection.catalogues import consensus
-from inspection.grading import adaptive, effort, grade_body
+from inspection.grading import adaptive, effort, grade_body, teaching
 from inspection.ingest import cutouts
 from inspection.models import (
     Assignment,
@@ -43,6 +43,7 @@ from inspection.models import (
     KnownSet,
     Skill,
     TrainingAnswer,
+    TrainingAttempt,
     TrainingPolicy,
 )
 from simulations.stampset import StampSetError, read_stampset
@@ -78,6 +79,18 @@ class NotInTraining(GradingError):
     """A training answer for an item that is not in the inspector's own set."""
 
     http_status = 404
+
+
+class NotAnsweredYet(GradingError):
+    """The truth of a training item asked for before the inspector answered it."""
+
+    http_status = 403
+
+
+class TrainingNotFailed(GradingError):
+    """A retake while the current attempt is under way or passed."""
+
+    http_status = 409
 
 
 def is_correct(grade: int, is_lens: bool) -> bool:
@@ -172,32 +185,81 @@ def skill_of(user: User) -> Skill:
     return skill
 
 
-def _count_known(user, is_lens, correct, sign=1):
+def _count_known(user, is_lens, correct, training=False):
+    """Count one known item graded: in the totals the consensus reads, and,
+    for a training answer, in the training counts too (hidden = total -
+    training)."""
     field = "lens" if is_lens else "not"
     skill_of(user)
-    updates = {f"{field}_seen": F(f"{field}_seen") + sign}
+    names = [field] + ([f"train_{field}"] if training else [])
+    updates = {f"{n}_seen": F(f"{n}_seen") + 1 for n in names}
     if correct:
-        updates[f"{field}_right"] = F(f"{field}_right") + sign
+        updates.update({f"{n}_right": F(f"{n}_right") + 1 for n in names})
     Skill.objects.filter(inspector=user).update(**updates)
 
 
-def training_items(user: User) -> list[KnownItem]:
-    """The inspector's training items, in their own fixed random order."""
-    policy = TrainingPolicy.current()
-    items = list(
-        KnownItem.objects.filter(known_set__in=policy.known_sets.all(), for_training=True).order_by(
-            "known_set_id", "stamp_index"
-        )
+def skills_table() -> QuerySet[Skill]:
+    """Every inspector's skill, by username, with ``attempts``: their
+    training attempts recorded."""
+    return (
+        Skill.objects.select_related("inspector")
+        .annotate(attempts=Count("inspector__training_attempts"))
+        .order_by("inspector__username")
     )
-    if not items:
-        return []
-    random.Random(f"training-{user.pk}").shuffle(items)
-    # Half lenses where the set allows: inspectors must see both classes.
-    lenses = [i for i in items if i.is_lens][: policy.n_items // 2]
-    others = [i for i in items if not i.is_lens][: policy.n_items - len(lenses)]
-    chosen = lenses + others
-    random.Random(f"order-{user.pk}").shuffle(chosen)
-    return chosen
+
+
+def _training_pool(policy: TrainingPolicy) -> list[tuple[int, bool]]:
+    """(id, is_lens) of every training item of the policy's sets, in a fixed order."""
+    return list(
+        KnownItem.objects.filter(known_set__in=policy.known_sets.all(), for_training=True)
+        .order_by("known_set_id", "stamp_index")
+        .values_list("pk", "is_lens")
+    )
+
+
+def _draw(user, number, pool, n_items, earlier):
+    """Attempt ``number``'s items, given the attempts before it (``earlier``)."""
+    shown = {pk for a in earlier for pk in a.items}
+    previous = earlier[-1].items if earlier else ()
+    seeds = teaching.attempt_seeds(user.pk, number)
+    return teaching.draw_attempt(pool, n_items, seeds, shown, previous)
+
+
+def current_attempt(user: User) -> TrainingAttempt | None:
+    """The inspector's current training attempt (the first is made on the
+    first visit), or None while there is nothing to train on.
+
+    An attempt not yet begun (no answer) follows the training policy: if the
+    admins changed its sets or its number of items meanwhile, it is drawn
+    again; once begun, it keeps its items."""
+    policy = TrainingPolicy.current()
+    attempts = list(TrainingAttempt.objects.filter(inspector=user).order_by("number"))
+    if not attempts:
+        pool = _training_pool(policy)
+        if not pool:
+            return None
+        attempt, _ = TrainingAttempt.objects.get_or_create(
+            inspector=user, number=1, defaults={"items": _draw(user, 1, pool, policy.n_items, [])}
+        )
+        return attempt
+    attempt = attempts[-1]
+    if attempt.finished_at is None and not TrainingAnswer.objects.filter(inspector=user).exists():
+        items = _draw(user, attempt.number, _training_pool(policy), policy.n_items, attempts[:-1])
+        if items != attempt.items:
+            attempt.items = items
+            attempt.save(update_fields=["items"])
+    return attempt
+
+
+def _items_of(attempt):
+    found = KnownItem.objects.select_related("known_set").in_bulk(attempt.items)
+    return [found[pk] for pk in attempt.items if pk in found]
+
+
+def training_items(user: User) -> list[KnownItem]:
+    """The items of the inspector's current attempt, in their order."""
+    attempt = current_attempt(user)
+    return _items_of(attempt) if attempt else []
 
 
 def training_state(
@@ -321,7 +383,8 @@ def own_assignment(
 
 def answer_training(user: User, item_pk: int, value: object) -> dict:
     """Record a training answer; returns feedback (truth, Einstein radius,
-    and whether the training is now passed or failed)."""
+    and whether the training is now passed or failed). The first answer to
+    an item counts; a repeated one gets the same feedback."""
     grade = check_grade(value)
     items, answers, passed, _ = training_state(user)
     item = next((i for i in items if i.pk == int(item_pk)), None)
@@ -337,18 +400,25 @@ def answer_training(user: User, item_pk: int, value: object) -> dict:
         except IntegrityError:
             pass  # answered already: the first answer counts
         else:
-            _count_known(user, item.is_lens, correct)
+            _count_known(user, item.is_lens, correct, training=True)
     items, answers, passed, fraction = training_state(user)
     outcome = None
     if len(answers) == len(items) and not passed:
         policy = TrainingPolicy.current()
-        if fraction >= policy.pass_mark:
+        outcome = "passed" if fraction >= policy.pass_mark else "failed"
+        if outcome == "passed":
             Skill.objects.filter(inspector=user).update(passed_at=timezone.now())
-            outcome = "passed"
-        else:
-            outcome = "failed"
+        TrainingAttempt.objects.filter(
+            inspector=user, number=current_attempt(user).number, finished_at__isnull=True
+        ).update(
+            finished_at=timezone.now(),
+            n_right=sum(a.correct for a in answers.values()),
+            passed=outcome == "passed",
+        )
     first = answers[item.pk]
     return {
+        "item": item.pk,
+        "grade": first.grade,
         "is_lens": item.is_lens,
         "kind": item.kind,
         "theta_e_arcsec": item.theta_e_arcsec,
@@ -360,9 +430,65 @@ def answer_training(user: User, item_pk: int, value: object) -> dict:
     }
 
 
-def retake_training(user: User) -> None:
-    """Start the training again after a failed attempt (skills keep counting)."""
-    TrainingAnswer.objects.filter(inspector=user).delete()
+def training_failed(user: User) -> bool:
+    """Whether the inspector has answered every item of the current attempt
+    without passing (and so may retake)."""
+    items, answers, passed, _ = training_state(user)
+    return bool(items) and not passed and len(answers) == len(items)
+
+
+def retake_training(user: User) -> TrainingAttempt:
+    """Start the next attempt after a failed one: items not shown before
+    first, in a new order (``teaching.draw_attempt``). The failed attempt's
+    answers are deleted (the skill counts keep them). Refused (409) unless
+    the current attempt is finished and failed; two retakes sent at once
+    start one attempt."""
+    with transaction.atomic():
+        skill_of(user)
+        Skill.objects.select_for_update().get(inspector=user)  # one retake at a time
+        if not training_failed(user):
+            raise TrainingNotFailed("Retake the training once an attempt has failed.")
+        policy = TrainingPolicy.current()
+        earlier = list(TrainingAttempt.objects.filter(inspector=user).order_by("number"))
+        number = earlier[-1].number + 1
+        items = _draw(user, number, _training_pool(policy), policy.n_items, earlier)
+        answers = TrainingAnswer.objects.filter(inspector=user)
+        # An attempt failed before attempts were recorded ends here.
+        TrainingAttempt.objects.filter(pk=earlier[-1].pk, finished_at__isnull=True).update(
+            finished_at=timezone.now(), n_right=answers.filter(correct=True).count(), passed=False
+        )
+        answers.delete()
+        return TrainingAttempt.objects.create(inspector=user, number=number, items=items)
+
+
+def answered_item(user: User, item_pk: int) -> KnownItem:
+    """One of the inspector's current training items that they have answered
+    (its truth may be shown: the reveal view, the review). Raises
+    :class:`NotInTraining` (404) for an item not theirs and
+    :class:`NotAnsweredYet` (403) for one not answered yet."""
+    item = next((i for i in training_items(user) if i.pk == int(item_pk)), None)
+    if item is None:
+        raise NotInTraining("Not one of your training stamps.")
+    if not TrainingAnswer.objects.filter(inspector=user, item=item).exists():
+        raise NotAnsweredYet("Answer this item first: its truth is shown after your answer.")
+    return item
+
+
+def einstein_circle(item: KnownItem) -> float | None:
+    """The item's Einstein radius as a fraction of its stamp's width
+    (``teaching.circle_fraction``), or None (a non-lens, no radius)."""
+    if item.theta_e_arcsec is None:
+        return None
+    known = item.known_set
+    width = _stamps_of(known).cube.shape[-1]
+    return teaching.circle_fraction(item.theta_e_arcsec, known.pixscale_arcsec, width)
+
+
+def training_review(user: User) -> list[tuple[KnownItem, TrainingAnswer]]:
+    """The current attempt's wrong answers, in the order the items were
+    shown: (item, answer)."""
+    items, answers, _, _ = training_state(user)
+    return [(i, answers[i.pk]) for i in items if i.pk in answers and not answers[i.pk].correct]
 
 
 # --- Campaigns -------------------------------------------------------------------

@@ -14,11 +14,12 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from core import queue, uploads
+from core import display, queue, uploads
 from core.forms import form_errors
 from core.roles import admin_required, inspector_required, is_inspector
 from inspection.catalogues import consensus
@@ -41,7 +42,6 @@ from inspection.models import (
     CampaignItem,
     Grade,
     KnownSet,
-    Skill,
     TrainingPolicy,
 )
 
@@ -109,74 +109,6 @@ def injection_preview(request, pk: int, index: int, kind: str) -> HttpResponse:
     return _png(png)
 
 
-# --- Training ----------------------------------------------------------------------
-
-
-@inspector_required
-def training(request):
-    items, answers, passed, fraction = grading.training_state(request.user)
-    pending = [i for i in items if i.pk not in answers]
-    feedback = request.session.pop("training_feedback", None)
-    context = {
-        "items": items,
-        "n_answered": len(answers),
-        "passed": passed,
-        "fraction": fraction,
-        "item": pending[0] if pending else None,
-        "urls": _training_urls(pending[0]) if pending else None,
-        "feedback": feedback,
-        "policy": TrainingPolicy.current(),
-        "failed": not passed and items and not pending,
-    }
-    return render(request, "inspection/training.html", context)
-
-
-def _training_urls(item):
-    return {k: reverse("inspection:training_stamp", args=[item.pk, k]) for k in PREVIEW_KINDS}
-
-
-@inspector_required
-def training_stamp(request, item_pk: int, kind: str) -> HttpResponse:
-    """A stamp of the inspector's own training set (any other: 404)."""
-    item = next((i for i in grading.training_items(request.user) if i.pk == item_pk), None)
-    if item is None or kind not in PREVIEW_KINDS:
-        raise Http404("Not one of your training stamps.")
-    known = item.known_set
-    try:
-        png = render_preview(known, item.stamp_index, kind, "asinh", cache_key=f"known-{known.pk}")
-    except PreviewError as exc:
-        raise Http404(str(exc)) from exc
-    return _png(png)
-
-
-@inspector_required
-@require_POST
-def training_answer(request: HttpRequest) -> HttpResponse:
-    form = TrainingAnswerForm(request.POST)
-    if not form.is_valid():
-        return HttpResponse(" ".join(form_errors(form)), status=400, content_type="text/plain")
-    try:
-        feedback = grading.answer_training(
-            request.user, form.cleaned_data["item"], form.cleaned_data["grade"]
-        )
-    except grading.GradingError as exc:
-        return HttpResponse(str(exc), status=exc.http_status, content_type="text/plain")
-    request.session["training_feedback"] = feedback
-    return redirect("inspection:training")
-
-
-@inspector_required
-@require_POST
-def training_retake(request):
-    grading.retake_training(request.user)
-    return redirect("inspection:training")
-
-
-# --- Grading -----------------------------------------------------------------------
-
-TRAINING_FIRST = "Pass the training first: it takes a few minutes."
-
-
 def json_api(view):
     """Every refusal of the grading API as JSON ``{"error": ...}``: the
     page's script shows ``error`` and decides from the status whether to
@@ -203,6 +135,178 @@ def json_api(view):
             return JsonResponse({"error": str(exc) or "No such thing."}, status=404)
 
     return csrf_exempt(wrapper)
+
+
+# --- Training ----------------------------------------------------------------------
+
+
+#: The view that reveals a training item's arc after the answer: the
+#: imaging layer's high-contrast stretch (linear over -3 to +5 noise sigma,
+#: ``core.display.ZSCALE_SIGMA``), which saturates the lens galaxy and
+#: brings faint arcs up from the noise.
+REVEAL_STRETCH = "zscale"
+
+
+@inspector_required
+def training(request: HttpRequest) -> HttpResponse:
+    """The training page; without JavaScript, an answer posted by its form
+    comes back here with its feedback (``training_answer``)."""
+    feedback = request.session.pop("training_feedback", None)
+    return render(request, "inspection/training.html", _training_context(request.user, feedback))
+
+
+def _training_context(user, feedback=None):
+    """What the training page and its JSON answers show: the next item, the
+    feedback on the last answer (the same stamps, their truth, the reveal
+    view and the Einstein circle) and, once every item is answered, the
+    outcome and the review of the mistakes."""
+    items, answers, passed, fraction = grading.training_state(user)
+    pending = [i for i in items if i.pk not in answers]
+    by_pk = {i.pk: i for i in items}
+    finished = bool(items) and not pending
+    return {
+        "items": items,
+        "n_answered": len(answers),
+        "passed": passed,
+        "fraction": fraction,
+        "item": pending[0] if pending else None,
+        "urls": _training_urls(pending[0]) if pending else None,
+        "feedback": (
+            {**feedback, **_shown_truth(by_pk[feedback["item"]])}
+            if feedback and feedback.get("item") in by_pk and feedback["item"] in answers
+            else None
+        ),
+        "policy": TrainingPolicy.current(),
+        "failed": not passed and finished,
+        "review": [{"answer": a, **_shown_truth(i)} for i, a in grading.training_review(user)]
+        if finished
+        else [],
+        "attempt": grading.current_attempt(user),
+    }
+
+
+def _training_urls(item):
+    return {k: reverse("inspection:training_stamp", args=[item.pk, k]) for k in PREVIEW_KINDS}
+
+
+def _shown_truth(item):
+    """An answered item's stamps, its reveal view and its Einstein circle
+    (a fraction of the stamp's width; None for a non-lens)."""
+    try:
+        circle = grading.einstein_circle(item)
+    except PreviewError:
+        circle = None  # its stamps cannot be read: the images say so
+    return {
+        "item": item.pk,
+        "known": item,
+        "urls": _training_urls(item),
+        "reveal_url": reverse("inspection:training_reveal", args=[item.pk]),
+        "circle": circle,
+        "rgb": display.has_rgb(item.known_set.band_list),
+    }
+
+
+def _training_png(known, index, kind, stretch):
+    try:
+        png = render_preview(known, index, kind, stretch, cache_key=f"known-{known.pk}")
+    except PreviewError as exc:
+        raise Http404(str(exc)) from exc
+    return _png(png)
+
+
+@inspector_required
+def training_stamp(request, item_pk: int, kind: str) -> HttpResponse:
+    """A stamp of the inspector's own training set (any other: 404)."""
+    item = next((i for i in grading.training_items(request.user) if i.pk == item_pk), None)
+    if item is None or kind not in PREVIEW_KINDS:
+        raise Http404("Not one of your training stamps.")
+    return _training_png(item.known_set, item.stamp_index, kind, "asinh")
+
+
+@inspector_required
+def training_reveal(request: HttpRequest, item_pk: int) -> HttpResponse:
+    """The reveal view of one of the inspector's training items, once they
+    have answered it (before: 403, or the training would give its answers
+    away; another's item: 404)."""
+    try:
+        item = grading.answered_item(request.user, item_pk)
+    except grading.NotAnsweredYet as exc:
+        raise PermissionDenied(str(exc)) from None
+    except grading.NotInTraining as exc:
+        raise Http404(str(exc)) from None
+    response = _training_png(item.known_set, item.stamp_index, "r", REVEAL_STRETCH)
+    response["Cache-Control"] = "private, no-store"  # no answer must find it cached
+    return response
+
+
+@inspector_required
+@require_POST
+def training_answer(request: HttpRequest) -> HttpResponse:
+    """An answer from the training page's form (the page without
+    JavaScript): its feedback is shown on the page it redirects to."""
+    form = TrainingAnswerForm(request.POST)
+    if not form.is_valid():
+        return HttpResponse(" ".join(form_errors(form)), status=400, content_type="text/plain")
+    try:
+        feedback = grading.answer_training(
+            request.user, form.cleaned_data["item"], form.cleaned_data["grade"]
+        )
+    except grading.GradingError as exc:
+        return HttpResponse(str(exc), status=exc.http_status, content_type="text/plain")
+    request.session["training_feedback"] = feedback
+    return redirect("inspection:training")
+
+
+@json_api
+@inspector_required
+@require_POST
+def training_answer_json(request: HttpRequest) -> JsonResponse:
+    """An answer from the training page's script, ``{"id": item, "grade":
+    0|1|2}`` (``grade_body.parse_grade_body``): the feedback, the next item
+    and, at the end, the outcome with the review of the mistakes, as data
+    and as the page's own HTML (one template for both ways of answering)."""
+    raw = request.body if request.content_type == "application/json" else b""
+    try:
+        body = grade_body.parse_grade_body(raw, request.content_type)
+        feedback = grading.answer_training(request.user, body.id, body.grade)
+    except grade_body.GradeBodyError as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    except grading.GradingError as exc:
+        return JsonResponse({"error": str(exc)}, status=exc.http_status)
+    context = _training_context(request.user, feedback)
+    following = context["item"]
+    answer = {
+        "feedback": {**feedback, "circle": (context["feedback"] or {}).get("circle")},
+        "feedback_html": render_to_string(
+            "inspection/_training_feedback.html", context, request=request
+        ),
+        "next": {
+            "id": following.pk,
+            "number": context["n_answered"] + 1,
+            "images": context["urls"],
+        }
+        if following
+        else None,
+        "done_html": None
+        if following
+        else render_to_string("inspection/_training_done.html", context, request=request),
+    }
+    return JsonResponse(answer)
+
+
+@inspector_required
+@require_POST
+def training_retake(request: HttpRequest) -> HttpResponse:
+    try:
+        grading.retake_training(request.user)
+    except grading.GradingError as exc:
+        messages.info(request, str(exc))
+    return redirect("inspection:training")
+
+
+# --- Grading -----------------------------------------------------------------------
+
+TRAINING_FIRST = "Pass the training first: it takes a few minutes."
 
 
 def _campaign_for(request, pk):
@@ -342,7 +446,7 @@ def campaign_list(
         "known_sets": KnownSet.objects.all(),
         "policy": TrainingPolicy.current(),
         "policy_sets": list(TrainingPolicy.current().known_sets.all()),
-        "skills": Skill.objects.select_related("inspector").order_by("inspector__username"),
+        "skills": grading.skills_table(),
         "class_defaults": consensus.CLASS_DEFAULTS,
         "errors": errors or [],
         # The refused form (the name of the view it was posted to), so that

@@ -17,7 +17,12 @@ def inspector_list(
     request: HttpRequest, errors: list[str] | None = None, status: int = 200
 ) -> HttpResponse:
     """The inspectors, and the form that adds one (a refused form keeps its values)."""
-    context = {"inspectors": inspectors(), "errors": errors or [], "form": request.POST}
+    context = {
+        "inspectors": inspectors(),
+        "skills": grading.skills_table(),
+        "errors": errors or [],
+        "form": request.POST,
+    }
     return render(request, "inspection/inspector_list.html", context, status=status)
 
 

@@ -45,11 +45,16 @@ def test_an_inspector_trains_grades_with_keys_and_resumes(
     page.goto(f"{live_server.url}/grading/{campaign.pk}/")
     expect(page.get_by_role("heading", name="Training")).to_be_visible()
     for k in range(6):
+        expect(
+            page.locator("#question[aria-busy='false'], #question:not([aria-busy])")
+        ).to_be_visible()
         item = KnownItem.objects.get(pk=page.locator('input[name="item"]').get_attribute("value"))
         page.keyboard.press("2" if item.is_lens else "0")
-        # Wait for this answer's page (the last one's feedback also says "Right.").
+        # Wait for this answer's feedback (the last one's also says "Right.").
         expect(page.locator("#feedback")).to_contain_text(f"{k + 1} of 6 answered")
         expect(page.locator("#feedback")).to_contain_text("Right.")
+        if k < 5:
+            page.keyboard.press("Enter")  # the next item
     expect(page.locator("#training-passed")).to_be_visible()
 
     page.goto(f"{live_server.url}/grading/{campaign.pk}/")
