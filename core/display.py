@@ -1,5 +1,5 @@
-"""The one imaging layer for pictures of stamps (pure: numpy and Pillow; no
-torch, no Django).
+"""The one imaging layer for pictures of stamps (pure: numpy, scipy and
+Pillow; no torch, no Django).
 
 Every picture of a stamp (grading, training, known items, survey pages, the
 catalogue gallery, the evaluation report, the simulator's contact sheets)
@@ -31,7 +31,7 @@ from core.noise import sky_and_noise
 #: Bumped whenever a picture of the same stamp changes (cached previews are dropped).
 RENDERING = "2"
 
-STRETCHES = ("asinh", "linear", "log", "zscale")
+STRETCHES = ("asinh", "linear", "log", "zscale", "unsharp")
 #: Masked (NaN) pixels, in every picture: a purple no stretch or composite gives.
 MASK_RGB = (110, 0, 140)
 BAR_RGB = (255, 255, 255)
@@ -50,6 +50,13 @@ LOG_A = 1000.0
 #: ``zscale``: linear over this range of sigma about the sky (what IRAF's
 #: zscale gives for a noise-dominated stamp).
 ZSCALE_SIGMA = (-3.0, 5.0)
+#: ``unsharp``: the stamp minus itself smoothed by a Gaussian of this sigma,
+#: pixels (about twice a KiDS or LSST seeing sigma), shown linear over
+#: ``UNSHARP_SIGMA`` noise sigmas: a lens galaxy's smooth light goes and the
+#: thin arcs and rings stay, where ``zscale`` saturates a bright lens
+#: (the training's reveal view; docs/design.md).
+UNSHARP_SMOOTH_PX = 3.0
+UNSHARP_SIGMA = (-3.0, 8.0)
 #: Scale bar lengths, arcsec: the longest that is at most a quarter of the width.
 BAR_ARCSEC = (0.5, 1, 2, 5, 10, 20, 30, 60)
 
@@ -87,6 +94,18 @@ def white_sigma(x: np.ndarray) -> float:
     return max(float(top), MIN_WHITE_SIGMA)
 
 
+def _smoothed(x: np.ndarray, sigma_px: float) -> np.ndarray:
+    """``x`` smoothed by a Gaussian, masked (NaN) pixels left out of every
+    mean (normalised convolution) and kept NaN."""
+    from scipy.ndimage import gaussian_filter
+
+    good = np.isfinite(x)
+    weight = gaussian_filter(good.astype(np.float64), sigma_px, mode="nearest")
+    total = gaussian_filter(np.where(good, x, 0.0), sigma_px, mode="nearest")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(good, total / weight, np.nan)
+
+
 def stretch(image: np.ndarray, preset: str = "asinh") -> np.ndarray:
     """A 2-d stamp -> display levels in [0, 1] with one of :data:`STRETCHES`
     (NaN where masked).
@@ -94,15 +113,20 @@ def stretch(image: np.ndarray, preset: str = "asinh") -> np.ndarray:
     All are in units of the stamp's noise sigma about its sky, up to
     :func:`white_sigma`: ``asinh`` (softened at ``SOFTENING_SIGMA``),
     ``linear``, ``log`` (astropy's LogStretch, a=1000) from ``LOW_SIGMA``;
-    ``zscale`` linear over ``ZSCALE_SIGMA``.
+    ``zscale`` linear over ``ZSCALE_SIGMA``; ``unsharp`` the stamp minus
+    its Gaussian-smoothed self, linear over ``UNSHARP_SIGMA``.
     """
     _check_stretch(preset)
     image = np.asarray(image)
     if image.ndim != 2:
         raise ValueError(f"A stretch takes a 2-d stamp, not an array of shape {image.shape}.")
     x = in_sigma(image)
+    if preset == "unsharp":
+        x = x - _smoothed(x, UNSHARP_SMOOTH_PX)
     if preset == "zscale":
         low, high = ZSCALE_SIGMA
+    elif preset == "unsharp":
+        low, high = UNSHARP_SIGMA
     else:
         low, high = LOW_SIGMA, white_sigma(x)
     if preset == "asinh":

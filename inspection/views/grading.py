@@ -141,10 +141,11 @@ def json_api(view):
 
 
 #: The view that reveals a training item's arc after the answer: the
-#: imaging layer's high-contrast stretch (linear over -3 to +5 noise sigma,
-#: ``core.display.ZSCALE_SIGMA``), which saturates the lens galaxy and
-#: brings faint arcs up from the noise.
-REVEAL_STRETCH = "zscale"
+#: imaging layer's ``unsharp`` stretch (the stamp minus its Gaussian-smoothed
+#: self, ``core.display.UNSHARP_SMOOTH_PX``): the lens galaxy's smooth light
+#: goes, thin arcs and rings stay. ``zscale``, tried first, saturated the
+#: inner halo of bright lenses, right where the arcs are.
+REVEAL_STRETCH = "unsharp"
 
 
 @inspector_required

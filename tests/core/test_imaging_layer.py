@@ -186,3 +186,24 @@ def test_cached_previews_rendered_under_another_rendering_are_dropped(
     grading._cache_folder("7")
     assert not (folder / "0-r-asinh.png").exists()
     assert (folder / ".rendering").read_text() == "next"
+
+
+def test_the_unsharp_stretch_shows_a_faint_ring_that_zscale_hides_in_a_bright_lens():
+    """The training's reveal view: a 6-sigma ring on a bright galaxy's halo
+    is lost in zscale (ring and halo saturate alike) and stands out from the
+    halo around it once the smooth light is taken away."""
+    size, c = 61, 30
+    yy, xx = np.mgrid[:size, :size]
+    r = np.hypot(xx - c, yy - c)
+    galaxy = 2000.0 * np.exp(-(r**2) / (2 * 6.0**2))
+    ring = 6.0 * np.exp(-((r - 9.0) ** 2) / (2 * 0.8**2))
+    stamp = 100.0 + galaxy + ring + np.random.default_rng(2).normal(0, 1.0, (size, size))
+    on = (r > 8.5) & (r < 9.5)
+    off = (r > 12) & (r < 13)  # just outside the ring, still deep in the halo
+
+    def contrast(preset):
+        levels = display.stretch(stamp, preset)
+        return levels[on].mean() - levels[off].mean()
+
+    assert abs(contrast("zscale")) < 0.02  # all white: the ring is invisible
+    assert contrast("unsharp") > 0.25

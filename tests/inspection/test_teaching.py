@@ -204,7 +204,7 @@ def test_the_consensus_reads_the_same_known_grades_as_before(graded_search, insp
     first = grading.training_items(inspector)[0]
     grading.answer_training(inspector, first.pk, 2)
     rows = catalogues._known_grades([inspector.pk])
-    assert rows == [(first.pk, inspector.pk, 2, first.is_lens)]
+    assert rows == [(("known", first.pk), inspector.pk, 2, first.is_lens)]
     skill = grading.skill_of(inspector)
     assert skill.n_training == 7 and skill.lens_seen + skill.not_seen == 7
 
