@@ -134,7 +134,7 @@ def split_rows(rows: np.ndarray, seed: int) -> dict[str, np.ndarray]:
     }
 
 
-def psf_range(survey: Survey, parent: Network):
+def psf_range(survey: Survey, parent: Network) -> tuple[float, float] | None:
     """None where the survey's stamps carry PSF columns, else the seeing range
     (arcsec) of the network's simulated survey in its reference band."""
     from simulations import render

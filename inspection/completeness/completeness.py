@@ -116,7 +116,11 @@ class Row:
 
 
 def completeness_row(
-    passed: ArrayLike, decided: ArrayLike, kept: ArrayLike, low=None, high=None
+    passed: ArrayLike,
+    decided: ArrayLike,
+    kept: ArrayLike,
+    low: float | None = None,
+    high: float | None = None,
 ) -> Row:
     """The completeness of a set of injections.
 

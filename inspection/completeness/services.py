@@ -40,6 +40,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from astropy.io import fits
@@ -51,6 +52,9 @@ from django.utils import timezone
 from core.logodds import sigmoid
 from inspection.completeness import completeness
 from inspection.models import Assignment, Campaign, CampaignItem, Injection, Source, Survey
+
+if TYPE_CHECKING:
+    from classifier.inference import Committee, Scorer
 
 #: LRGs drawn per injection asked, so that dropping repeated LRGs leaves enough.
 OVERDRAW = 1.5
@@ -121,7 +125,7 @@ def injection_path(campaign_pk: int) -> Path:
 
 def build_injections(
     campaign: Campaign,
-    scorer=None,
+    scorer: Scorer | Committee | None = None,
     seed: int = 0,
     progress: Callable[[str, float], None] | None = None,
 ) -> int:
