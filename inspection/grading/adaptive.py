@@ -132,6 +132,8 @@ class RetirementCost:
     retired: int  # items retired
     known_lenses: int  # known lenses mixed into the campaign
     known_lenses_retired: int  # of them retired as 0
+    injected_lenses: int = 0  # injected lenses mixed in (``inspection.completeness``)
+    injected_lenses_retired: int = 0  # of them retired as 0
 
     @property
     def saved_fraction(self) -> float | None:
@@ -141,3 +143,10 @@ class RetirementCost:
     def completeness_loss(self) -> float | None:
         """Known lenses retired as 0 / known lenses (None without known lenses)."""
         return self.known_lenses_retired / self.known_lenses if self.known_lenses else None
+
+    @property
+    def injected_loss(self) -> float | None:
+        """Injected lenses retired as 0 / injected lenses shown (None without any)."""
+        if not self.injected_lenses:
+            return None
+        return self.injected_lenses_retired / self.injected_lenses

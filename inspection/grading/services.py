@@ -907,8 +907,10 @@ def withdrawn_ids(campaign: Campaign, user: User) -> list[int]:
 
 
 def retirement_cost(campaign: Campaign) -> adaptive.RetirementCost:
-    """Gradings saved by retirement, and the known lenses it retired as 0."""
+    """Gradings saved by retirement, and the known and injected lenses it
+    retired as 0."""
     known_lenses = campaign.items.filter(known__is_lens=True)
+    injected = campaign.items.filter(injection__isnull=False)
     return adaptive.RetirementCost(
         withdrawn=campaign.assignments.filter(
             withdrawn_at__isnull=False, grade__isnull=True
@@ -917,6 +919,8 @@ def retirement_cost(campaign: Campaign) -> adaptive.RetirementCost:
         retired=campaign.items.filter(retired_at__isnull=False).count(),
         known_lenses=known_lenses.count(),
         known_lenses_retired=known_lenses.filter(retired_at__isnull=False).count(),
+        injected_lenses=injected.count(),
+        injected_lenses_retired=injected.filter(retired_at__isnull=False).count(),
     )
 
 

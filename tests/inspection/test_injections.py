@@ -235,3 +235,26 @@ def test_inspectors_cannot_reach_the_completeness_or_the_injected_stamps(injecte
         reverse("inspection:injection_preview", args=[campaign.pk, 0, "r"]),
     ):
         assert c.get(url).status_code == 403, url
+
+
+def test_retirement_reports_the_injected_lenses_it_retired_as_0(injected):
+    """Retirement's completeness cost is measured on the injected lenses too
+    (campaign page), as on the known ones."""
+    from inspection.grading import adaptive
+
+    campaign, users = injected
+    grading.set_policy(campaign, adaptive.Policy(retire_after=1))
+    grading.set_status(campaign, "open")
+    mine = Assignment.objects.filter(campaign=campaign, inspector=users[0],
+                                     item__injection__isnull=False)  # fmt: skip
+    shown = mine.count()
+    assert shown
+    for a in mine:
+        grading.record_grade(a, 0)  # the first grade, 0: retired at once
+    cost = grading.retirement_cost(campaign)
+    assert (cost.injected_lenses, cost.injected_lenses_retired) == (shown, shown)
+    assert cost.injected_loss == 1.0
+    c = Client()
+    c.force_login(_admin())
+    page = c.get(reverse("inspection:campaign", args=[campaign.pk])).content.decode()
+    assert f"{shown} of {shown} injected lenses retired as 0" in page
