@@ -258,3 +258,21 @@ def test_retirement_reports_the_injected_lenses_it_retired_as_0(injected):
     c.force_login(_admin())
     page = c.get(reverse("inspection:campaign", args=[campaign.pk])).content.decode()
     assert f"{shown} of {shown} injected lenses retired as 0" in page
+
+
+def test_export_catalogue_prints_the_end_to_end_completeness(injected, tmp_path):
+    from django.core.management import call_command
+
+    campaign, users = injected
+    grading.set_status(campaign, "open")
+    for a in Assignment.objects.filter(campaign=campaign, item__injection__isnull=False):
+        grading.record_grade(a, 2)  # every inspector keeps every injected lens
+    out = io.StringIO()
+    call_command("export_catalogue", str(campaign.pk), "--out", str(tmp_path / "c.csv"), stdout=out)
+    row = injections.campaign_completeness(campaign)["overall"]
+    assert row.kept == row.passed > 0
+    assert (
+        f"Injected lenses: {row.injected}, {row.passed} passed the network, {row.kept} of "
+        f"{row.decided} decided kept by the inspectors; end-to-end completeness "
+        f"{row.end_to_end:.3f}"
+    ) in out.getvalue()

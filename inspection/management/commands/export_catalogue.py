@@ -88,3 +88,15 @@ class Command(BaseCommand):
                 f"{r['selected']} selected by the network, {r['kept']} kept by the inspectors."
             )
         self.stdout.write(f"New high-probability candidates (in no prior list): {report.n_new}")
+        if campaign.injections.exists():
+            from inspection.completeness.services import campaign_completeness
+
+            row = campaign_completeness(campaign)["overall"]
+            low, high = row.end_to_end_interval
+            end = "undefined" if row.end_to_end is None else f"{row.end_to_end:.3f}"
+            span = "" if low is None else f" ({low:.3f}-{high:.3f})"
+            self.stdout.write(
+                f"Injected lenses: {row.injected}, {row.passed} passed the network, {row.kept} "
+                f"of {row.decided} decided kept by the inspectors; end-to-end completeness "
+                f"{end}{span}{', provisional' if row.provisional else ''}."
+            )
