@@ -1,6 +1,8 @@
 """File helpers shared by the apps (pure: standard library only)."""
 
 import hashlib
+import os
+import threading
 from pathlib import Path
 
 
@@ -11,3 +13,17 @@ def sha256_of(path: str | Path, block: int = 1 << 20) -> str:
         while chunk := f.read(block):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def write_atomic(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in its folder that
+    is unique to this process *and thread*: a reader never sees a part of it,
+    and two writers at once (two threads of one web server asking for the
+    same preview) never take each other's temporary file."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -10,7 +10,6 @@ submission of the same grade (a double key press) changes nothing.
 
 from __future__ import annotations
 
-import os
 import random
 import secrets
 from collections.abc import Callable, Iterable, Sequence
@@ -29,6 +28,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from core import display
+from core.files import write_atomic
 from core.roles import INSPECTOR_GROUP
 from inspection.catalogues import consensus
 from inspection.grading import adaptive, effort, grade_body, teaching
@@ -1246,9 +1246,7 @@ def _cache_folder(key):
         for stale in folder.glob("*.png"):
             stale.unlink(missing_ok=True)
         folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / f"{_RENDERING_FILE}.{os.getpid()}"
-        tmp.write_text(display.RENDERING)
-        os.replace(tmp, marker)
+        write_atomic(marker, display.RENDERING.encode())
     _CURRENT.add(str(folder))
     return folder
 
@@ -1266,15 +1264,15 @@ def render_preview(
     bar from the pixel scale of the stamps as shown (``like``'s, if given)."""
     key = cache_key or str(survey.pk)
     cache = _cache_folder(key) / f"{index}-{kind}-{stretch}.png"
-    if cache.is_file():
+    try:
         return cache.read_bytes()
+    except FileNotFoundError:
+        pass  # not rendered yet (or just dropped by a refresh of the folder)
     image = stamp_image(survey, index, kind, like=like)
     pixscale = (like or survey).pixscale_arcsec
     png = display.render_png(image, stretch=stretch, pixscale_arcsec=pixscale)
     cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_name(f".{cache.name}.{os.getpid()}")
-    tmp.write_bytes(png)
-    os.replace(tmp, cache)
+    write_atomic(cache, png)
     return png
 
 
