@@ -386,3 +386,9 @@ def pairwise_agreement(grades: ArrayLike) -> np.ndarray:
     same = sum((grades == g).astype(np.float64).T @ (grades == g) for g in GRADES)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(shared > 0, same / shared, np.nan)
+
+
+def inspector_codes(inspector_ids: list[int]) -> list[str]:
+    """The codes exports and catalogue pages name inspectors by (``I1``,
+    ``I2``, ... in the order given), never their logins."""
+    return [f"I{n}" for n in range(1, len(inspector_ids) + 1)]

@@ -59,6 +59,7 @@ from core import tables
 from core.logodds import format_p_lens
 from inspection.catalogues import consensus, dashboards, dawid_skene, gallery
 from inspection.catalogues import prior_lists as priors
+from inspection.catalogues.consensus import inspector_codes
 from inspection.discussion import services as discussion
 from inspection.grading import services as grading
 from inspection.models import (
@@ -68,6 +69,7 @@ from inspection.models import (
     PriorLens,
     PriorList,
     Score,
+    ScoringRun,
     Skill,
     TrainingAnswer,
 )
@@ -99,10 +101,6 @@ class CatalogueError(ValueError):
     http_status = 400
 
 
-def inspector_codes(inspector_ids: list[int]) -> list[str]:
-    return [f"I{n}" for n in range(1, len(inspector_ids) + 1)]
-
-
 def _grade_matrix(campaign, index):
     """A campaign's grades of the sources in ``index`` (source id -> row),
     ``[rows, inspectors]`` (NaN: not graded), and the inspector ids of the
@@ -122,7 +120,7 @@ def _grade_matrix(campaign, index):
     return grades, inspector_ids
 
 
-def _skills(inspector_ids):
+def inspector_skills(inspector_ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
     """P("lens"|lens) and P("not"|not) per inspector; 0.5 (no information)
     for one who has never seen a known item."""
     found = {s.inspector_id: s for s in Skill.objects.filter(inspector_id__in=inspector_ids)}
@@ -282,9 +280,9 @@ def build(campaign: Campaign) -> Catalogue:
             f"Run {run.label} has no score for {int(np.isnan(scores).sum())} candidate(s) of "
             f"campaign {campaign.name!r}: finish or resume the run first."
         )
-    p_prior = np.atleast_1d(_p_prior(run, scores))
+    p_prior = np.atleast_1d(prior_p_lens(run, scores))
     # Every grade of both rounds is evidence for the posterior.
-    p_lens, p_not = _skills(inspector_ids)
+    p_lens, p_not = inspector_skills(inspector_ids)
     posterior = consensus.space_warps_posterior(p_prior, grades, p_lens, p_not)
     second_total = np.full(len(sources), np.nan)
     second_high = np.zeros(len(sources), bool)
@@ -305,7 +303,9 @@ def build(campaign: Campaign) -> Catalogue:
         totals = consensus.total_scores(child_grades).astype(float)
         second_total[held] = totals[held]
         second_high[held] = totals[held] >= child.high_total
-        posterior = consensus.space_warps_posterior(posterior, child_grades, *_skills(child_ids))
+        posterior = consensus.space_warps_posterior(
+            posterior, child_grades, *inspector_skills(child_ids)
+        )
         rounds.append((child_grades, child_ids))
     return Catalogue(
         campaign=campaign,
@@ -443,7 +443,7 @@ def fit_dawid_skene(rounds: list[tuple[np.ndarray, list[int]]], p_prior: np.ndar
     )
 
 
-def _p_prior(run, score):
+def prior_p_lens(run: ScoringRun, score: float | np.ndarray) -> np.ndarray:
     """The network score as the starting probability of the posterior: the
     run's stored score is the network's calibrated probability (its scorer
     divides the log-odds by the network's temperature), which eq. 5 needs."""
@@ -461,12 +461,12 @@ def posterior_path(campaign: Campaign, source: int) -> list[tuple[str, int | Non
     score = Score.objects.filter(run=run, source=source).values_list("score", flat=True).first()
     if score is None:
         return []
-    p = float(_p_prior(run, score))
+    p = float(prior_p_lens(run, score))
     path = [("network score at the survey prior", None, p)]
     rounds = [campaign, *Campaign.objects.filter(parent=campaign).order_by("created_at", "pk")]
     for n, c in enumerate(rounds):
         grades, inspector_ids = _grade_matrix(c, {source.pk: 0})
-        p_lens, p_not = _skills(inspector_ids)
+        p_lens, p_not = inspector_skills(inspector_ids)
         steps = consensus.space_warps_trajectory(p, grades[0], p_lens, p_not)
         graded = [k for k in range(len(inspector_ids)) if not np.isnan(grades[0, k])]
         for k, p in zip(graded, steps, strict=True):

@@ -349,7 +349,6 @@ def own_assignment(
     """
     guard = _guard_sql()
     related = ["campaign", "item__source", "item__known", "item__injection"]
-    assignments = Assignment.objects.select_related(*related)
     if with_survey:
         # A picture reads only these: compiling and decoding every column of
         # the six tables (a survey's catalogue columns, cuts and funnel are
@@ -357,6 +356,8 @@ def own_assignment(
         assignments = Assignment.objects.select_related(*related, "campaign__run__survey").only(
             *IMAGE_FIELDS
         )
+    else:
+        assignments = Assignment.objects.select_related(*related)
     try:
         assignment = (
             assignments.annotate(
@@ -852,11 +853,11 @@ def _posterior(item, campaign, rows):
             "score", flat=True
         )
         if score:
-            p0 = float(catalogues._p_prior(run, score[0]))
+            p0 = float(catalogues.prior_p_lens(run, score[0]))
     elif item.injection_id:  # as the candidate it poses as
-        p0 = float(catalogues._p_prior(run, item.injection.score))
+        p0 = float(catalogues.prior_p_lens(run, item.injection.score))
     grades = np.array([[g for g, _ in rows]], float)
-    p_lens, p_not = catalogues._skills([i for _, i in rows])
+    p_lens, p_not = catalogues.inspector_skills([i for _, i in rows])
     return float(consensus.space_warps_posterior(p0, grades, p_lens, p_not)[0])
 
 
@@ -938,10 +939,9 @@ def escalated_items(campaign: Campaign) -> QuerySet[CampaignItem]:
 def effort_rows(campaign: Campaign) -> list[effort.Timed]:
     """Every grade of the campaign with its time on task, inspectors by
     code (``I1``, ... in the order of their ids, as in the catalogues)."""
-    from inspection.catalogues.services import inspector_codes  # it imports this module
 
     ids = sorted(campaign.inspectors.values_list("pk", flat=True))
-    code = dict(zip(ids, inspector_codes(ids), strict=True))
+    code = dict(zip(ids, consensus.inspector_codes(ids), strict=True))
     rows = (
         Grade.objects.filter(assignment__campaign=campaign)
         .order_by("assignment__inspector_id", "created_at", "pk")
@@ -955,11 +955,10 @@ def effort_rows(campaign: Campaign) -> list[effort.Timed]:
 
 def inspector_codes_of(campaign: Campaign) -> dict[str, str]:
     """Inspector code -> username, for the admins' page (exports keep the codes)."""
-    from inspection.catalogues.services import inspector_codes  # it imports this module
 
     users = dict(campaign.inspectors.values_list("pk", "username"))
     ids = sorted(users)
-    return {c: users[pk] for c, pk in zip(inspector_codes(ids), ids, strict=True)}
+    return {c: users[pk] for c, pk in zip(consensus.inspector_codes(ids), ids, strict=True)}
 
 
 def known_set_from_images(
