@@ -210,3 +210,47 @@ def completeness_grid(
             value = float(found[chosen].mean()) if n else None
             grid.append({"theta_e_min": t, "snr_min": s, "n": n, "completeness": value})
     return grid
+
+
+def by_kind(
+    scores: ArrayLike, labels: ArrayLike, kinds: ArrayLike, threshold: float
+) -> dict[str, dict]:
+    """How each kind of non-lens fares against the lenses: which look-alikes
+    a network confuses with lenses, and which fill its candidate list.
+
+    Parameters
+    ----------
+    scores, labels : array_like
+        ``(n,)`` scores and 0/1 labels.
+    kinds : array_like of str
+        ``(n,)`` the stamps' kinds (META ``kind``); lenses' kinds are ignored.
+    threshold : float
+        The operating point, usually the one at 1% FPR (``tpr_at_fpr``).
+
+    Returns
+    -------
+    dict
+        For each non-lens kind, sorted by name: ``n``; ``auc``, of all the
+        lenses against that kind alone; ``fpr``, the share of that kind at or
+        above ``threshold``; ``share_of_false_positives``, its share of all
+        the non-lenses there (None when there are none).
+    """
+    scores, pos = _check(scores, labels)
+    kinds = np.asarray(kinds).astype(str)
+    if kinds.shape != scores.shape:
+        raise MetricsError(f"kinds {kinds.shape} must match scores {scores.shape}.")
+    passed = scores >= threshold
+    n_false = int((passed & ~pos).sum())
+    out = {}
+    for kind in sorted(set(kinds[~pos])):
+        mine = ~pos & (kinds == kind)
+        chosen = pos | mine
+        out[kind] = {
+            "n": int(mine.sum()),
+            "auc": auc(scores[chosen], pos[chosen].astype(int)),
+            "fpr": float(passed[mine].mean()),
+            "share_of_false_positives": (
+                float((passed & mine).sum() / n_false) if n_false else None
+            ),
+        }
+    return out

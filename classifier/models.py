@@ -28,6 +28,12 @@ class Network(models.Model):
     weights_sha256 = models.CharField(max_length=64)
     training = models.JSONField(default=dict, blank=True, help_text="provenance and history")
     evaluation = models.JSONField(default=dict, blank=True)
+    evaluation_cross_simulator = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="on a set from an independent renderer (crosscheck/, lenstronomy): how far "
+        "the network generalises beyond the simulator it learned from",
+    )
     threshold_fpr_1pct = models.FloatField(
         null=True, blank=True, help_text="score threshold at 1% FPR on the evaluation set"
     )

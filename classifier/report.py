@@ -130,13 +130,26 @@ def evaluation_html(network_name: str, report: dict, scores: ArrayLike, stampset
     missed = np.flatnonzero(labels == 1)[np.argsort(scores[labels == 1])][:N_STAMPS]
     rows = "".join(
         f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
-        for k, v in report.items() if k not in ("completeness_grid", "roc", "calibration")
+        for k, v in report.items()
+        if k not in ("completeness_grid", "roc", "calibration", "by_kind")
     )  # fmt: skip
     grid = ""
     for g in report.get("completeness_grid", []):
         value = "–" if g["completeness"] is None else f"{g['completeness']:.3f}"
         grid += f"<tr><td>{g['theta_e_min']}</td><td>{g['snr_min']}</td><td>{g['n']}</td>"
         grid += f"<td>{value}</td></tr>"
+    kinds = ""
+    for kind, k in (report.get("by_kind") or {}).items():
+        share = k["share_of_false_positives"]
+        kinds += f"<tr><td>{html.escape(kind)}</td><td>{k['n']}</td><td>{k['auc']:.3f}</td>"
+        kinds += f"<td>{k['fpr']:.3f}</td><td>{'–' if share is None else f'{share:.2f}'}</td></tr>"
+    kinds_html = (
+        "<h2>Non-lens kinds at 1% FPR</h2><table><tr><th>kind</th><th>n</th>"
+        "<th>AUC, lenses against it</th><th>share passing the threshold</th>"
+        f"<th>share of the false positives</th></tr>{kinds}</table>"
+        if kinds
+        else ""
+    )
     roc_html = roc.to_html(include_plotlyjs="inline", full_html=False)
     hist_html = hist.to_html(include_plotlyjs=False, full_html=False)
     return f"""<!doctype html><html><head><meta charset="utf-8">
@@ -151,6 +164,7 @@ td,th{{padding:.2rem .6rem;border-bottom:1px solid #ddd;text-align:left}}
 {_reliability(report.get("calibration"))}
 <h2>Completeness at 1% FPR</h2>
 <table><tr><th>θE &gt;</th><th>S/N &gt;</th><th>n</th><th>completeness</th></tr>{grid}</table>
+{kinds_html}
 <h2>Log-odds by class and kind</h2>{hist_html}
 {_gallery("Most confident false positives", false_pos, stampset, scores)}
 {_gallery("Most missed lenses", missed, stampset, scores)}

@@ -125,6 +125,8 @@ def export(
     folder.mkdir(parents=True, exist_ok=True)
     report, _, _ = evaluate(network, test_path, save=True, val_path=val_path)
     cross = evaluate(network, cross_test_path)[0] if cross_test_path else None
+    if cross:
+        save_cross_simulator(network, cross)
     compared = evaluate(baseline, cross_test_path)[0] if baseline is not None else None
     model, _ = load_model(network, "cpu")
     weights = folder / f"{network.name}.pt"
@@ -171,6 +173,7 @@ def register_shipped(folder: str | Path | None = None) -> list[str]:
                 "weights_sha256": m["weights_sha256"],
                 "training": m["training"],
                 "evaluation": m["evaluation"],
+                "evaluation_cross_simulator": m.get("evaluation_cross_simulator") or {},
                 "threshold_fpr_1pct": m["threshold_fpr_1pct"],
             },
         )
@@ -483,8 +486,12 @@ def evaluation_report(
     theta_e: np.ndarray | None = None,
     snr: np.ndarray | None = None,
     logits: np.ndarray | None = None,
+    kinds: np.ndarray | None = None,
 ) -> dict:
     """The evaluation JSON (keys fixed by the classifier issue).
+
+    With the stamps' ``kinds`` (META ``kind``), ``by_kind`` says how each kind
+    of non-lens fares at the 1% FPR operating point (``metrics.by_kind``).
 
     With the network's log-odds ``logits`` (``scores`` = P(lens) from them),
     the operating points by FPR are found on the log-odds, which keep their
@@ -521,6 +528,10 @@ def evaluation_report(
         out["completeness_grid"] = metrics.completeness_grid(
             ranked, labels, theta_e, snr, out[key]["0.01"]
         )
+    if kinds is not None:
+        ranked = scores if logits is None else logits
+        key = "threshold_at_fpr" if logits is None else "threshold_logit_at_fpr"
+        out["by_kind"] = metrics.by_kind(ranked, labels, kinds, out[key]["0.01"])
     return out
 
 
@@ -600,7 +611,8 @@ def evaluate(
             np.asarray(meta["theta_e"]) if "theta_e" in meta.colnames else np.zeros(len(labels))
         )
         snr = np.asarray(meta["snr"]) if "snr" in meta.colnames else np.zeros(len(labels))
-        report = evaluation_report(scores, labels, theta_e, snr, logits)
+        kinds = np.asarray(meta["kind"]).astype(str) if "kind" in meta.colnames else None
+        report = evaluation_report(scores, labels, theta_e, snr, logits, kinds)
         # The scores are ``logits``, already divided by the temperature.
         report["calibration"] = {
             **calibration.summary(logits * temperature, labels, temperature),
@@ -636,6 +648,14 @@ def evaluate(
             fields.append("training")
         network.save(update_fields=fields)
     return report, scores, stampset
+
+
+def save_cross_simulator(network: Network, report: dict) -> None:
+    """Store an evaluation on a cross-simulator set (``evaluate``'s report)
+    beside the network's own: its thresholds stay those of its own test set,
+    the operating point its runs use."""
+    network.evaluation_cross_simulator = report
+    network.save(update_fields=["evaluation_cross_simulator"])
 
 
 def score_file(

@@ -4,8 +4,10 @@ import numpy as np
 import pytest
 
 from classifier.metrics import (
+    MetricsError,
     accuracy,
     auc,
+    by_kind,
     completeness,
     completeness_grid,
     roc_curve,
@@ -93,6 +95,24 @@ def test_completeness_grid_counts_lenses_above_each_cut():
     assert grid[(1.4, 0.0)]["n"] == 2 and grid[(1.4, 0.0)]["completeness"] == 0.5
     assert grid[(0.0, 80.0)] == {"theta_e_min": 0.0, "snr_min": 80.0, "n": 1, "completeness": 0.0}
     assert grid[(2.0, 40.0)] == {"theta_e_min": 2.0, "snr_min": 40.0, "n": 0, "completeness": None}
+
+
+def test_by_kind_says_which_look_alikes_pass_the_threshold():
+    # 4 lenses; rings score like lenses, ellipticals below every lens.
+    scores = np.array([0.9, 0.8, 0.7, 0.6, 0.85, 0.65, 0.1, 0.2, 0.3, 0.05])
+    labels = np.array([1, 1, 1, 1, 0, 0, 0, 0, 0, 0])
+    kinds = np.array(["lens"] * 4 + ["ring", "ring", "elliptical", "elliptical", "pair", "pair"])
+    out = by_kind(scores, labels, kinds, threshold=0.6)
+    assert list(out) == ["elliptical", "pair", "ring"]
+    assert out["ring"] == {"n": 2, "auc": 0.5, "fpr": 1.0, "share_of_false_positives": 1.0}
+    assert out["elliptical"]["auc"] == 1.0 and out["elliptical"]["fpr"] == 0.0
+    assert out["pair"]["share_of_false_positives"] == 0.0
+    # Nothing passes: no share of false positives to give.
+    assert (
+        by_kind(scores, labels, kinds, threshold=0.95)["ring"]["share_of_false_positives"] is None
+    )
+    with pytest.raises(MetricsError, match="kinds"):
+        by_kind(scores, labels, kinds[:3], threshold=0.5)
 
 
 @pytest.mark.parametrize(

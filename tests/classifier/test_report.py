@@ -31,7 +31,7 @@ def evaluated(monkeypatch):
         "snr": np.where(labels == 1, rng.uniform(5, 80, 600), 0.0),
     })  # fmt: skip
     ev = evaluation_report(scores, labels, np.asarray(meta["theta_e"]), np.asarray(meta["snr"]),
-                           logits)  # fmt: skip
+                           logits, np.asarray(meta["kind"]))  # fmt: skip
     stampset = SimpleNamespace(labels=labels, meta=meta, path=Path("test.fits"), bands=["r"],
                                pixscale_arcsec=0.2, stamps=lambda i: None)  # fmt: skip
     return ev, scores, stampset
@@ -55,6 +55,10 @@ def test_the_report_histogram_is_on_log_odds_with_the_1pct_fpr_threshold(evaluat
     page = report.evaluation_html("cnn", ev, scores, stampset)
     assert "score P(lens)" not in page and "Log-odds by class and kind" in page
     assert "1% FPR threshold" in page
+    # Each kind of non-lens at the 1% FPR operating point, from the evaluation.
+    assert list(ev["by_kind"]) == ["pair", "spiral"]
+    assert sum(k["n"] for k in ev["by_kind"].values()) == 300
+    assert "Non-lens kinds at 1% FPR" in page and "<td>spiral</td><td>150</td>" in page
     # Standalone: plotly.js inlined, no script fetched from anywhere.
     assert "<script" in page and not re.search(r"<script[^>]*\ssrc=", page)
 

@@ -40,6 +40,9 @@ def test_shipped_networks_are_registered_and_score_fresh_stamps_as_their_manifes
     statistical error of 300 + 300 stamps)."""
     network = Network.objects.get(name=name)  # registered by migrate
     assert network.weights_path == f"shipped:{name}.pt"
+    # With its manifest's cross-simulator evaluation, for its page.
+    manifest = json.loads((SHIPPED_DIR / f"{name}.json").read_text())
+    assert network.evaluation_cross_simulator == manifest["evaluation_cross_simulator"]
     config = get_survey(SHIPPED[name][1])
     labels = np.repeat(np.array([1, 0], np.int16), 300)
     stamps, _ = render.simulate_batch(config, labels, np.random.default_rng(12345))

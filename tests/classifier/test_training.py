@@ -160,6 +160,32 @@ def test_evaluate_network_writes_the_documented_json(data_dir, sets, tmp_path):
     )
 
 
+def test_a_cross_simulator_evaluation_is_kept_beside_the_networks_own(data_dir, sets, admin_client):
+    from django.urls import reverse
+
+    train("cnn", sets)
+    call_command("evaluate_network", "cnn", str(sets["val"]), "--save", verbosity=0)
+    own = Network.objects.get(name="cnn")
+    assert own.evaluation_cross_simulator == {}
+    # (The easy set stands in for a lenstronomy one: the storage is under test.)
+    call_command("evaluate_network", "cnn", str(sets["train"]), "--cross-simulator", "--save",
+                 verbosity=0)  # fmt: skip
+    network = Network.objects.get(name="cnn")
+    assert network.evaluation == own.evaluation  # its own figures and thresholds stay
+    assert network.threshold_fpr_1pct == own.threshold_fpr_1pct
+    cross = network.evaluation_cross_simulator
+    assert cross["n_lenses"] == 150 and cross["file"] == str(sets["train"])
+    assert list(cross["by_kind"]) == ["elliptical"] and cross["by_kind"]["elliptical"]["n"] == 150
+    page = admin_client.get(reverse("classifier:network", args=["cnn"])).content.decode()
+    assert "On an independent renderer" in page and "Not evaluated on an independent" not in page
+    assert f"{cross['auc']:.4f}" in page and "<td>elliptical</td><td>150</td>" in page
+    listing = admin_client.get(reverse("classifier:networks")).content.decode()
+    assert f"{cross['auc']:.3f}, {cross['tpr_at_fpr']['0.01']:.3f}" in listing
+    with pytest.raises(CommandError, match="without --cross-simulator"):
+        call_command("evaluate_network", "cnn", str(sets["train"]), "--cross-simulator",
+                     "--save", "--val", str(sets["val"]))  # fmt: skip
+
+
 def test_score_stamps_writes_one_score_per_stamp(data_dir, sets, tmp_path):
     train("cnn", sets)
     out = tmp_path / "scores.csv"

@@ -4,7 +4,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from classifier.report import evaluation_html
-from classifier.services import NetworkError, evaluate, get_network
+from classifier.services import NetworkError, evaluate, get_network, save_cross_simulator
 
 
 class Command(BaseCommand):
@@ -17,6 +17,13 @@ class Command(BaseCommand):
         parser.add_argument("--html", metavar="OUT.html", help="plotly report with ROC and stamps")
         parser.add_argument("--save", action="store_true", help="store the result on the network")
         parser.add_argument(
+            "--cross-simulator",
+            action="store_true",
+            help="FILE comes from an independent renderer (python -m crosscheck): with --save, "
+            "store the result as the network's cross-simulator evaluation, leaving its own "
+            "evaluation and thresholds alone",
+        )
+        parser.add_argument(
             "--val",
             metavar="VAL.fits",
             help="labelled set to fit a temperature on, if the network has none (kept with --save)",
@@ -24,11 +31,19 @@ class Command(BaseCommand):
         parser.add_argument("--device")
 
     def handle(self, name, file, **o):
+        if o["cross_simulator"] and o["val"]:
+            raise CommandError(
+                "--val fits the network's own temperature, which its own test set's evaluation "
+                "keeps: run it without --cross-simulator."
+            )
         try:
             network = get_network(name)
+            own = o["save"] and not o["cross_simulator"]
             report, scores, stampset = evaluate(
-                network, file, save=o["save"], device=o["device"], val_path=o["val"]
+                network, file, save=own, device=o["device"], val_path=o["val"]
             )
+            if o["save"] and o["cross_simulator"]:
+                save_cross_simulator(network, report)
         except NetworkError as exc:
             raise CommandError(str(exc)) from exc
         if o["html"]:
