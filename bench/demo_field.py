@@ -9,8 +9,9 @@ network's own 1%-FPR threshold). The demo itself is seed 2020; the other
 seeds say whether a figure is the network's or that one field's.
 
 Printed per network and seed: lenses among the candidates (of the field's
-lenses), non-lens LRGs among the candidates, and the rank of the
-lowest-scoring lens among all LRGs; then the totals over the seeds.
+lenses), non-lens LRGs among the candidates, the rank of the lowest-scoring
+lens among all LRGs and the Einstein radius, arc S/N and configuration of
+each lens missed; then the totals over the seeds.
 
     .venv/bin/python bench/demo_field.py [--networks kids-r-cnn,kids-gri-cnn]
         [--seeds 2020,1,2,3,4,5]
@@ -51,9 +52,14 @@ def measure(tmp: Path, networks: list[str], seeds: list[int]) -> None:
     for seed in seeds:
         folder, _ = simulate_field(tmp / f"field-{seed}", seed=seed)
         truth = Table.read(folder / "truth.fits")
-        is_lens = dict(
-            zip(np.asarray(truth["ID"]).astype(str), np.asarray(truth["is_lens"]), strict=True)
-        )
+        ids = np.asarray(truth["ID"]).astype(str)
+        is_lens = dict(zip(ids, np.asarray(truth["is_lens"]), strict=True))
+        lens_info = {
+            i: f'theta_E {t:.1f}" S/N {n:.0f} {c}'
+            for i, t, n, c, lens in zip(ids, truth["theta_e"], truth["snr"],
+                                        truth["lens_configuration"], truth["is_lens"], strict=True)
+            if lens
+        }  # fmt: skip
         survey = ingest_survey(
             f"demo-{seed}",
             catalogue=folder / "catalogue.fits",
@@ -69,6 +75,7 @@ def measure(tmp: Path, networks: list[str], seeds: list[int]) -> None:
             order = np.argsort(-logit, kind="stable")
             worst_lens_rank = int(np.flatnonzero(lens[order])[-1]) + 1 if lens.any() else 0
             found, others = int((passed & lens).sum()), int((passed & ~lens).sum())
+            missed = [lens_info[rows[i][0]] for i in np.flatnonzero(lens & ~passed)]
             t = totals[name]
             t[0], t[1] = t[0] + found, t[1] + int(lens.sum())
             t[2], t[3] = t[2] + others, t[3] + int((~lens).sum())
@@ -76,7 +83,8 @@ def measure(tmp: Path, networks: list[str], seeds: list[int]) -> None:
             print(
                 f"{name:16s} seed {seed:5d}{tag}: lenses among candidates {found}/{lens.sum()}, "
                 f"non-lens LRGs among candidates {others}/{(~lens).sum()}, "
-                f"lowest lens ranks {worst_lens_rank} of {len(rows)} LRGs",
+                f"lowest lens ranks {worst_lens_rank} of {len(rows)} LRGs"
+                + (f"; missed: {'; '.join(missed)}" if missed else ""),
                 flush=True,
             )
     for name, (found, n_lens, others, n_other) in totals.items():

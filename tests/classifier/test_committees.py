@@ -30,14 +30,17 @@ from simulations.surveys import get_survey
 @pytest.fixture(scope="module")
 def cnns():
     """The shipped kids-r CNN and a freshly initialised one, with the
-    shipped preprocessor."""
+    shipped preprocessor at 0.42"/px (the binned input; the shipped network
+    reads native 0.21"/px crops): these tests are about TTA and committees,
+    and binned stamps make preprocessing exact under rotation."""
     manifest = json.loads((SHIPPED_DIR / "kids-r-cnn.json").read_text())
     shipped = build("he2020-cnn")
     state = torch.load(SHIPPED_DIR / "kids-r-cnn.pt", weights_only=True)
     shipped.load_state_dict({k: v.float() for k, v in state.items()})
     torch.manual_seed(0)
     fresh = build("he2020-cnn")
-    return shipped.eval(), fresh.eval(), Preprocessor.from_dict(manifest["preprocessing"])
+    pre = Preprocessor.from_dict({**manifest["preprocessing"], "pixscale_arcsec": 0.42})
+    return shipped.eval(), fresh.eval(), pre
 
 
 @pytest.fixture(scope="module")

@@ -246,12 +246,16 @@ def test_a_threshold_far_below_the_scores_is_named_not_drawn():
 
 # --- The migration ---------------------------------------------------------------------
 
+# The classifier app as it was when these migrations were written: its later
+# required columns (evaluation_cross_simulator) would refuse the old models' rows.
+CLASSIFIER_THEN = ("classifier", "0003_experiment")
+
 
 def test_the_migration_fills_log_odds_from_the_stored_probabilities():
     before, after = ("inspection", "0003_consensus"), ("inspection", "0005_score_logit_required")
     executor = MigrationExecutor(connection)
-    executor.migrate([before])
-    old = executor.loader.project_state([before]).apps
+    executor.migrate([before, CLASSIFIER_THEN])
+    old = executor.loader.project_state([before, CLASSIFIER_THEN]).apps
     network = old.get_model("classifier", "Network").objects.create(
         name="old-net", architecture="he2020-cnn", bands="r", pixscale_arcsec=0.42,
         stamp_size=49, preprocessing={}, weights_path="x.pt", weights_sha256="0" * 64,
@@ -301,8 +305,8 @@ def test_the_migration_records_the_network_of_existing_runs():
         ),
     )
     executor = MigrationExecutor(connection)
-    executor.migrate([before])
-    old = executor.loader.project_state([before]).apps
+    executor.migrate([before, CLASSIFIER_THEN])
+    old = executor.loader.project_state([before, CLASSIFIER_THEN]).apps
     network = old.get_model("classifier", "Network").objects.create(
         name="old-net", architecture="he2020-cnn", bands="r", pixscale_arcsec=0.42,
         stamp_size=49, preprocessing={}, weights_path="x.pt", weights_sha256="a" * 64,
