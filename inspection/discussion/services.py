@@ -9,6 +9,11 @@ an inspector sees the thread of an item only through their own assignment
 to it, once they have graded it (before: 403; an item not theirs, a known
 item or a draft campaign: 404). Until then nothing of the others' grades
 or comments reaches them.
+
+And only once they have graded everything the campaign shows them
+(``pending``): known and injected lenses have no thread, so a discussion
+page open mid-campaign would tell an inspector which of their grades were
+tests, and what the next test looks like.
 """
 
 from __future__ import annotations
@@ -61,6 +66,14 @@ class GradeFirst(DiscussionError):
 # --- Access ------------------------------------------------------------------------
 
 
+def pending(user: User, campaign_pk: int) -> int:
+    """How many of the inspector's assignments in the campaign are still to
+    grade (not graded, not withdrawn): their discussion opens at 0."""
+    return Assignment.objects.filter(
+        campaign_id=campaign_pk, inspector=user, grade__isnull=True, withdrawn_at__isnull=True
+    ).count()
+
+
 def graded_assignment(user: User, campaign_pk: int, assignment_pk: int) -> Assignment:
     """The inspector's own graded assignment to a candidate in their open or
     closed campaign.
@@ -71,7 +84,8 @@ def graded_assignment(user: User, campaign_pk: int, assignment_pk: int) -> Assig
         Not theirs, a known item, or a draft campaign (404: the same answer
         for each, so that nothing tells them apart).
     GradeFirst
-        Theirs, not graded yet (403).
+        Theirs, not graded yet, or other candidates of the campaign still to
+        grade (403).
     """
     found = (
         Assignment.objects.select_related("campaign__run__survey", "item__source", "grade")
@@ -89,6 +103,12 @@ def graded_assignment(user: User, campaign_pk: int, assignment_pk: int) -> Assig
     if getattr(found, "grade", None) is None:
         raise GradeFirst(
             "Grade this candidate first: its discussion opens once you have graded it."
+        )
+    left = pending(user, campaign_pk)
+    if left:
+        raise GradeFirst(
+            f"Finish grading this campaign first ({left} left): its discussion opens once "
+            "you have graded all your candidates, so that it tells nothing about the rest."
         )
     return found
 

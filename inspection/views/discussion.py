@@ -4,8 +4,9 @@ item's page; inspectors: through their own graded assignment), the admins'
 final decisions, FITS stamps, and the admins' page of a run's candidate.
 Thin: each view checks access and calls ``inspection.discussion.services``.
 
-An inspector reaches a thread only after grading that candidate (403
-before; 404 for anything not theirs), so blind grading stays blind.
+An inspector reaches a thread only after grading that candidate and every
+other one the campaign shows them (403 before; 404 for anything not
+theirs), so blind grading stays blind.
 """
 
 from django.http import Http404, HttpRequest, HttpResponse
@@ -53,12 +54,14 @@ def my_discussion(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = get_object_or_404(
         Campaign, pk=pk, inspectors=request.user, status__in=Campaign.VISIBLE
     )
-    rows, n = discussion.discussion_index(campaign, inspector=request.user)
+    left = discussion.pending(request.user, campaign.pk)
+    rows, n = discussion.discussion_index(campaign, inspector=request.user) if not left else ([], 0)
     return render(
         request,
         "inspection/discussion.html",
-        {"campaign": campaign, "rows": rows, "n": n, "link": "inspection:graded_candidate"},
-    )
+        {"campaign": campaign, "rows": rows, "n": n, "left": left,
+         "link": "inspection:graded_candidate"},
+    )  # fmt: skip
 
 
 # --- An inspector's graded candidate ---------------------------------------------

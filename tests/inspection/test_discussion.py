@@ -1,7 +1,8 @@
 """Discussion after blind grading: threads that open only once a candidate
-is graded, comments (forms, CSRF, length, escaping), the discussion index
-with disagreements first, admins' final decisions in the catalogue exports,
-and a candidate's context (prior lists within 16", sky viewer, FITS stamps)."""
+and everything else the campaign shows the inspector are graded, comments
+(forms, CSRF, length, escaping), the discussion index with disagreements
+first, admins' final decisions in the catalogue exports, and a candidate's
+context (prior lists within 16", sky viewer, FITS stamps)."""
 
 import io
 
@@ -30,6 +31,15 @@ def page_of(campaign, assignment):
 
 def assignment_of(user, item):
     return Assignment.objects.get(item=item, inspector=user)
+
+
+def finish(user, campaign, grade=0):
+    """Grade whatever the campaign still shows the inspector: their
+    discussion opens only then."""
+    for a in Assignment.objects.filter(
+        campaign=campaign, inspector=user, grade__isnull=True, withdrawn_at__isnull=True
+    ).order_by("position"):
+        grading.record_grade(a, grade)
 
 
 @pytest.fixture
@@ -63,6 +73,16 @@ def test_it_keeps_a_thread_closed_until_the_inspector_has_graded_the_candidate(
     assert not Comment.objects.filter(author=inspector).exists()
 
     grading.record_grade(mine, 0)
+    # Graded, but other candidates are still to grade: the discussion stays
+    # closed, or its index would say which of the grades were tests.
+    still = client.get(page_of(campaign, mine))
+    left = discussion.pending(inspector, campaign.pk)
+    assert left > 0 and still.status_code == 403 and f"({left} left)" in still.content.decode()
+    assert b"otto" not in still.content
+    index = client.get(reverse("inspection:my_discussion", args=[campaign.pk])).content.decode()
+    assert f"{left} left" in index and item.source.name not in index
+
+    finish(inspector, campaign)
     after = client.get(page_of(campaign, mine)).content.decode()
     assert "otto sees an arc" in after
     assert "<td>otto</td><td>2</td>" in after and "<td>ines</td><td>0</td>" in after
@@ -108,6 +128,7 @@ def test_a_comment_needs_the_csrf_token_is_length_limited_and_escaped(two_grader
     campaign, item = two_graders
     mine = assignment_of(inspector, item)
     grading.record_grade(mine, 1)
+    finish(inspector, campaign)
     browser = Client(enforce_csrf_checks=True)
     browser.force_login(inspector)
     url = page_of(campaign, mine)
@@ -140,6 +161,12 @@ def test_the_index_lists_disagreements_first(two_graders, inspector, other_inspe
     mine, n_mine = discussion.discussion_index(campaign, inspector=inspector)
     assert n_mine == 4 and mine[0].item == first
     assert {r.link_pk for r in mine} == {assignment_of(inspector, i).pk for i in items[:4]}
+    finish(inspector, campaign, grade=1)
+    client = Client()
+    client.force_login(inspector)
+    own = client.get(reverse("inspection:my_discussion", args=[campaign.pk])).content.decode()
+    assert own.index(first.source.name) < own.index(items[1].source.name)
+    assert page_of(campaign, assignment_of(inspector, first)) in own
     client = Client()
     client.force_login(admin)
     page = client.get(reverse("inspection:discussion", args=[campaign.pk])).content.decode()
@@ -227,6 +254,7 @@ def test_a_candidate_page_shows_prior_matches_within_16_arcsec_and_the_sky_viewe
     ).content.decode()
     mine = assignment_of(inspector, item)
     grading.record_grade(mine, 1)
+    finish(inspector, campaign)
     client = Client()
     client.force_login(inspector)
     inspector_page = client.get(page_of(campaign, mine)).content.decode()
@@ -242,6 +270,7 @@ def test_fits_stamps_carry_the_band_and_the_position(two_graders, inspector, adm
     stamps = read_stampset(survey.stamps_file())
     mine = assignment_of(inspector, item)
     grading.record_grade(mine, 1)
+    finish(inspector, campaign)
     client = Client()  # admin_client is the default client, logged in as the admin
     client.force_login(inspector)
     for band in survey.band_list:

@@ -1,6 +1,7 @@
-"""In Chromium: an inspector grades a candidate on the grading page, finds it
-on their discussion page, reads the other inspector's comment only then, and
-posts a comment of their own.
+"""In Chromium: an inspector grades a candidate on the grading page, finds
+the discussion closed while the campaign shows her more, then, once all are
+graded, finds it on her discussion page, reads the other inspector's comment
+only then, and posts a comment of her own.
 
 Fails, never skips, when Chromium cannot run (`make test` installs it).
 """
@@ -9,6 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from inspection.models import Assignment, Comment
+from tests.inspection.test_discussion import finish
 from tests.inspection.test_grading_browser import open_grading, stamps_shown
 from tests.test_browser import log_in
 
@@ -36,8 +38,13 @@ def test_an_inspector_posts_a_comment_after_grading(
     page.keyboard.press("2")
     expect(page.locator("#done")).to_have_text("1")
 
+    # The discussion opens once everything the campaign shows her is graded.
     page.goto(f"{live_server.url}/")
     page.get_by_role("link", name="Discussion").click()
+    expect(page.locator("#discussion-closed")).to_contain_text("left")
+    assert page.request.get(thread).status == 403
+    finish(inspector, campaign)
+    page.reload()
     page.get_by_role("link", name=first.item.source.name).click()
     expect(page).to_have_url(thread)
     expect(page.locator("#my-grade")).to_have_text("2")
