@@ -4,8 +4,10 @@ measure, and the Dawid-Skene ranking's AUC against the summed total's.
 
 On a throw-away SQLite database and data dir: the demo field
 (``simulate_field`` with the demo's seed; ``--lenses``/``--lrgs`` scale it)
-is ingested and scored with the shipped ``kids-r-cnn`` as ``setup_demo``
-does (``launch_run`` + ``run_in_process``), at a threshold that makes the
+is ingested and scored with the shipped ``kids-r-cnn`` through
+``launch_run`` + ``run_in_process``, as ``setup_demo`` scores the demo with
+``kids-gri-cnn`` (the figures in docs/design.md were measured with the
+binned ``kids-r-cnn`` of commit 18afa6b), at a threshold that makes the
 top ``--candidate-share`` of the LRGs candidates (the demo field is small:
 at the network's 1% FPR threshold it has a handful). A simulated g,r,i
 known set (as the demo's) is mixed in at ``--known-fraction``. Two

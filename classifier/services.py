@@ -521,17 +521,15 @@ def evaluation_report(
             out["threshold_logit_at_fpr"][point] = threshold
             out["tpr_at_fpr"][point] = tpr  # what a run at this threshold finds
     out["roc"] = {"fpr": roc_fpr[keep].tolist(), "tpr": roc_tpr[keep].tolist()}
+    # At 1% FPR, on the log-odds where known: the operating point runs use.
+    ranked = scores if logits is None else logits
+    threshold = out["threshold_at_fpr" if logits is None else "threshold_logit_at_fpr"]["0.01"]
     if theta_e is not None and snr is not None:
-        # On the log-odds where known: the operating point runs use.
-        ranked = scores if logits is None else logits
-        key = "threshold_at_fpr" if logits is None else "threshold_logit_at_fpr"
         out["completeness_grid"] = metrics.completeness_grid(
-            ranked, labels, theta_e, snr, out[key]["0.01"]
+            ranked, labels, theta_e, snr, threshold
         )
     if kinds is not None:
-        ranked = scores if logits is None else logits
-        key = "threshold_at_fpr" if logits is None else "threshold_logit_at_fpr"
-        out["by_kind"] = metrics.by_kind(ranked, labels, kinds, out[key]["0.01"])
+        out["by_kind"] = metrics.by_kind(ranked, labels, kinds, threshold)
     return out
 
 

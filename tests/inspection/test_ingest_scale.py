@@ -73,7 +73,7 @@ def test_the_demo_set_up_ingests_and_scores_its_field(settings, tmp_path):
     call_command("setup_demo", stdout=out)
     survey = Survey.objects.get(name="demo-kids")
     run = survey.runs.get()
-    assert run.network.name == "kids-r-cnn"
+    assert run.network.name == "kids-gri-cnn"  # the field has g, r and i tiles
     assert run.scores.count() == run.n_sources == survey.sample().count() > 0
     assert f"{run.candidates().count()} candidates" in out.getvalue()
     campaign = run.campaigns.get()
