@@ -81,9 +81,7 @@ def evaluate(model, preprocessor, path):
     scores = Scorer(model, preprocessor, output="log-odds").score_stampset(s)
     labels = s.labels
     threshold, tpr = metrics.tpr_at_fpr(scores, labels, 0.01)
-    theta = np.asarray(s.meta["theta_e"])
-    snr = np.asarray(s.meta["snr"])
-    bright = (labels == 1) & (theta > 1.4) & (snr > 20)
+    bright = metrics.bright_lenses(labels, s.meta["theta_e"], s.meta["snr"])
     kinds = np.asarray(s.meta["kind"]).astype(str) if "kind" in s.meta.colnames else None
     by_kind = {} if kinds is None else metrics.by_kind(scores, labels, kinds, threshold)
     return {

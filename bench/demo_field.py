@@ -21,6 +21,7 @@ import argparse
 import os
 import sys
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -46,9 +47,7 @@ def measure(tmp: Path, networks: list[str], seeds: list[int]) -> None:
 
     call_command("migrate", verbosity=0)
     register_shipped()
-    totals = {
-        name: [0, 0, 0, 0] for name in networks
-    }  # lenses found, lenses, others passed, others
+    totals = {name: Counter() for name in networks}
     for seed in seeds:
         folder, _ = simulate_field(tmp / f"field-{seed}", seed=seed)
         truth = Table.read(folder / "truth.fits")
@@ -76,9 +75,9 @@ def measure(tmp: Path, networks: list[str], seeds: list[int]) -> None:
             worst_lens_rank = int(np.flatnonzero(lens[order])[-1]) + 1 if lens.any() else 0
             found, others = int((passed & lens).sum()), int((passed & ~lens).sum())
             missed = [lens_info[rows[i][0]] for i in np.flatnonzero(lens & ~passed)]
-            t = totals[name]
-            t[0], t[1] = t[0] + found, t[1] + int(lens.sum())
-            t[2], t[3] = t[2] + others, t[3] + int((~lens).sum())
+            totals[name].update(
+                found=found, lenses=int(lens.sum()), others=others, lrgs=int((~lens).sum())
+            )
             tag = " (the demo)" if seed == DEMO_FIELD_SEED else ""
             print(
                 f"{name:16s} seed {seed:5d}{tag}: lenses among candidates {found}/{lens.sum()}, "
@@ -87,11 +86,11 @@ def measure(tmp: Path, networks: list[str], seeds: list[int]) -> None:
                 + (f"; missed: {'; '.join(missed)}" if missed else ""),
                 flush=True,
             )
-    for name, (found, n_lens, others, n_other) in totals.items():
+    for name, t in totals.items():
         print(
-            f"{name:16s} all {len(seeds)} fields: lenses {found}/{n_lens} "
-            f"({found / max(n_lens, 1):.2f}), non-lens LRGs {others}/{n_other} "
-            f"({others / max(n_other, 1):.3f}; target: every lens, at most 2 per field)"
+            f"{name:16s} all {len(seeds)} fields: lenses {t['found']}/{t['lenses']} "
+            f"({t['found'] / max(t['lenses'], 1):.2f}), non-lens LRGs {t['others']}/{t['lrgs']} "
+            f"({t['others'] / max(t['lrgs'], 1):.3f}; target: every lens, at most 2 per field)"
         )
 
 

@@ -45,7 +45,7 @@ def main() -> None:
     logits = scorer.score_stampset(stampset)
     labels, meta = stampset.labels, stampset.meta
     kinds = np.asarray(meta["kind"]).astype(str)
-    bright = (labels == 1) & (np.asarray(meta["theta_e"]) > 1.4) & (np.asarray(meta["snr"]) > 20)
+    bright = metrics.bright_lenses(labels, meta["theta_e"], meta["snr"])
     removed: list[str] = []
     for group in [""] + args.exclude:
         removed += [k for k in group.split(",") if k]

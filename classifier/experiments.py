@@ -38,8 +38,6 @@ KINDS = {
 DEFAULT_PSF_FACTORS = (0.4, 0.6, 0.8, 1.0, 1.2, 1.4, 1.6, 1.8, 2.0)
 DEFAULT_VOLUME_SIZES = (10_000, 20_000, 40_000, 80_000)
 MAX_PSF_FACTOR = 5.0
-# Bright lenses, as in every evaluation of the project (theta_E in arcsec, arc S/N).
-BRIGHT_THETA_E, BRIGHT_SNR = 1.4, 20.0
 FPR = 0.01
 # He et al. 2020 Sect. 3.3 / Table 2: 80% ellipticals (half of them paired),
 # 10% highly elongated galaxies, 10% bulge + disk. The kinds closest to it:
@@ -179,7 +177,7 @@ def set_metrics(
         out["accuracy"] = _fraction((scores >= threshold) == lens)
         out["completeness"] = _fraction(scores[lens] >= threshold)
     if theta_e is not None and snr is not None:
-        bright = lens & (np.asarray(theta_e) > BRIGHT_THETA_E) & (np.asarray(snr) > BRIGHT_SNR)
+        bright = metrics.bright_lenses(labels, theta_e, snr)
         out["bright_completeness"] = _fraction(scores[bright] >= at_fpr)
     return out
 

@@ -154,12 +154,17 @@ def export(
     return weights
 
 
-def register_shipped(folder: str | Path | None = None) -> list[str]:
-    """Register (or refresh) every network shipped in ``classifier/shipped``;
-    returns their names. Idempotent: runs after every migrate."""
+def register_shipped(
+    folder: str | Path | None = None, only: Iterable[str] | None = None
+) -> list[str]:
+    """Register (or refresh) every network shipped in ``classifier/shipped``,
+    or those named in ``only``; returns their names. Idempotent: runs after
+    every migrate."""
     folder = Path(folder or SHIPPED_DIR)
     names = []
     for manifest_path in sorted(folder.glob("*.json")):
+        if only is not None and manifest_path.stem not in only:
+            continue
         m = json.loads(manifest_path.read_text())
         Network.objects.update_or_create(
             name=m["name"],

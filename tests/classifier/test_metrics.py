@@ -7,6 +7,7 @@ from classifier.metrics import (
     MetricsError,
     accuracy,
     auc,
+    bright_lenses,
     by_kind,
     completeness,
     completeness_grid,
@@ -95,6 +96,13 @@ def test_completeness_grid_counts_lenses_above_each_cut():
     assert grid[(1.4, 0.0)]["n"] == 2 and grid[(1.4, 0.0)]["completeness"] == 0.5
     assert grid[(0.0, 80.0)] == {"theta_e_min": 0.0, "snr_min": 80.0, "n": 1, "completeness": 0.0}
     assert grid[(2.0, 40.0)] == {"theta_e_min": 2.0, "snr_min": 40.0, "n": 0, "completeness": None}
+
+
+def test_bright_lenses_are_lenses_above_both_cuts():
+    labels = np.array([1, 1, 1, 1, 0])
+    theta_e = np.array([1.5, 1.4, 2.0, 3.0, 3.0])
+    snr = np.array([25.0, 25.0, 20.0, 21.0, 50.0])
+    assert bright_lenses(labels, theta_e, snr).tolist() == [True, False, False, True, False]
 
 
 def test_by_kind_says_which_look_alikes_pass_the_threshold():

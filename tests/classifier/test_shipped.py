@@ -8,7 +8,7 @@ import pytest
 
 from classifier import metrics
 from classifier.models import Network
-from classifier.services import SHIPPED_DIR, load_scorer, sha256_of
+from classifier.services import SHIPPED_DIR, load_scorer, register_shipped, sha256_of
 from simulations import render
 from simulations.surveys import get_survey
 
@@ -53,6 +53,13 @@ def test_shipped_networks_are_registered_and_score_fresh_stamps_as_their_manifes
     recorded = network.evaluation["auc"]
     assert metrics.auc(scores, labels) == pytest.approx(recorded, abs=0.05)
     assert recorded > 0.75  # far above the best single summary (~0.52)
+
+
+@pytest.mark.django_db
+def test_register_shipped_can_refresh_one_network_alone():
+    Network.objects.filter(weights_path__startswith="shipped:").delete()
+    assert register_shipped(only=["kids-r-cnn"]) == ["kids-r-cnn"]
+    assert list(Network.objects.values_list("name", flat=True)) == ["kids-r-cnn"]
 
 
 @pytest.mark.parametrize("name", SHIPPED)
