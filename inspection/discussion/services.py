@@ -190,11 +190,16 @@ def discussion_index(
     """The campaign's candidates for discussion, flagged disagreements first
     (grades differing by 2 or more, the catalogues' rule), then those with
     comments, then by total; for an inspector, only the candidates they have
-    graded, linked through their assignments. Returns the rows shown (at
-    most :data:`INDEX_SHOWN` beyond the flagged ones) and the count of all."""
+    graded, linked through their assignments, and none until they have graded
+    everything the campaign shows them (:func:`pending`): known and injected
+    items have no row, so a partial index would tell which grades were tests.
+    Returns the rows shown (at most :data:`INDEX_SHOWN` beyond the flagged
+    ones) and the count of all."""
     items = campaign.items.filter(source__isnull=False).select_related("source")
     links = {}
     if inspector is not None:
+        if pending(inspector, campaign.pk):
+            return [], 0
         mine = Assignment.objects.filter(
             campaign=campaign, inspector=inspector, grade__isnull=False, item__source__isnull=False
         ).values_list("item_id", "pk")

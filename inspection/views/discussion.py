@@ -55,7 +55,7 @@ def my_discussion(request: HttpRequest, pk: int) -> HttpResponse:
         Campaign, pk=pk, inspectors=request.user, status__in=Campaign.VISIBLE
     )
     left = discussion.pending(request.user, campaign.pk)
-    rows, n = discussion.discussion_index(campaign, inspector=request.user) if not left else ([], 0)
+    rows, n = discussion.discussion_index(campaign, inspector=request.user)
     return render(
         request,
         "inspection/discussion.html",
