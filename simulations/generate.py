@@ -16,7 +16,7 @@ from simulations.stampset import StampSetWriter
 from simulations.surveys import get_survey, validate
 
 CHUNK = 256
-GENERATOR_VERSION = "lensfinder-sim-2"
+GENERATOR_VERSION = "lensfinder-sim-3"
 # Below this many stamps torch.compile's one-off cost (~30 s) outweighs its gain.
 COMPILE_FROM = 10_000
 

@@ -34,7 +34,7 @@ def broken(change):
         ),
         (
             lambda c: c["subkinds"]["ring"].update(ring=0.0),
-            r"subkinds.ring: the shares sum to 0.75",
+            r"subkinds.ring: the shares sum to 0.6",
         ),
         (
             lambda c: c["psf"].update(moffat_beta=(0.8, 3.0)),
