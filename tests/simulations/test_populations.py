@@ -133,6 +133,25 @@ def test_both_classes_draw_one_central_galaxy_population(kids):
     assert np.all(p["lens"]["theta_e"][p["label"] == 0] == 0)  # the phantom stays a phantom
 
 
+def test_lenses_are_mostly_doubles_and_unlensed_rings_range_from_smooth_to_beaded(kids):
+    """Generator sim-3: with most lenses near-complete rings and every unlensed
+    ring beaded, a network learned "a smooth complete ring is a lens" and
+    passed the unlensed rings of another renderer (docs/simulations.md,
+    "Rings")."""
+    config, p = kids
+    shares = config["lens"]["configurations"]
+    assert shares["double"] > 0.5 and shares["quad"] + shares["cusp"] + shares["ring"] < 0.5
+    rings = p["rings"]
+    stamp = np.asarray(rings["stamp"])
+    beaded = np.isin(p["subkind"][stamp], ("ring", "partial-ring")) & (p["kind"][stamp] == "ring")
+    smooth_share = np.asarray(rings["weight"])[beaded]  # the light not in knots
+    assert smooth_share.max() > 0.9 and smooth_share.min() < 0.2
+    assert np.mean(smooth_share > 0.8) == pytest.approx(2 / 9, abs=0.08)  # knots 0-0.9 of it
+    complete = np.mean(p["subkind"][p["kind"] == "ring"] == "ring")
+    assert complete == pytest.approx(config["subkinds"]["ring"]["ring"], abs=0.08)
+    assert config["subkinds"]["ring"]["ring"] >= max(config["subkinds"]["ring"].values())
+
+
 def test_non_lenses_follow_the_lookalike_shares(kids):
     config, p = kids
     kinds, subkinds = p["kind"][p["label"] == 0], p["subkind"][p["label"] == 0]
