@@ -24,19 +24,18 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 from tqdm import tqdm
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))  # the benches' one evaluation
 
-from classifier import metrics  # noqa: E402
-from classifier.inference import Scorer  # noqa: E402
+import cross_simulator  # noqa: E402
+
 from classifier.training import TrainSettings, train  # noqa: E402
 from crosscheck.lenstronomy_sets import make_set  # noqa: E402
 from simulations import populations  # noqa: E402
 from simulations.generate import simulate_stampset  # noqa: E402
-from simulations.stampset import read_stampset  # noqa: E402
 from simulations.surveys import get_survey  # noqa: E402
 
 SIM2 = {
@@ -79,14 +78,11 @@ def simulate(config, knotted, n, seed, path):
 
 
 def evaluate(model, preprocessor, path):
-    s = read_stampset(path)
-    scores = Scorer(model, preprocessor, output="log-odds").score_stampset(s)
-    labels = s.labels
-    threshold, tpr = metrics.tpr_at_fpr(scores, labels, 0.01)
-    bright = metrics.bright_lenses(labels, s.meta["theta_e"], s.meta["snr"])
-    kinds = np.asarray(s.meta["kind"]).astype(str)
-    rings = metrics.by_kind(scores, labels, kinds, threshold).get("ring", {}).get("auc")
-    return metrics.auc(scores, labels), tpr, float(np.mean(scores[bright] >= threshold)), rings
+    """AUC, TPR at 1% FPR, bright completeness, AUC against unlensed rings:
+    from ``cross_simulator.evaluate``, the one evaluation of the benches."""
+    result = cross_simulator.evaluate(model, preprocessor, path)
+    rings = result["by_kind"].get("ring", {}).get("auc")
+    return result["auc"], result["tpr_1pct"], result["complete_1.4_20"], rings
 
 
 def main():
