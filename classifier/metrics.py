@@ -160,6 +160,7 @@ def completeness(scores: ArrayLike, labels: ArrayLike, threshold: float = 0.5) -
 
 
 THETA_E_CUTS = (0.0, 1.0, 1.4, 2.0)
+SNR_CUTS = (0.0, 20.0, 40.0, 80.0)
 # Bright lenses, as every evaluation of the project quotes them (Lanusse et
 # al. 2018's completeness target): theta_E in arcsec, arc S/N (their eq. 10).
 BRIGHT_THETA_E, BRIGHT_SNR = 1.4, 20.0
@@ -173,9 +174,6 @@ def bright_lenses(labels: ArrayLike, theta_e: ArrayLike, snr: ArrayLike) -> np.n
         & (np.asarray(theta_e) > BRIGHT_THETA_E)
         & (np.asarray(snr) > BRIGHT_SNR)
     )
-
-
-SNR_CUTS = (0.0, 20.0, 40.0, 80.0)
 
 
 def completeness_grid(

@@ -25,7 +25,7 @@ DEMO_FIELD_SEED = 2020
 DEMO_SURVEY = "demo-kids"
 # The demo field has g, r and i tiles: the g,r,i network, as for any such
 # survey (README, "Networks"). On the demo's field and five others
-# (bench/demo_field.py) it finds 33 of 48 lenses and the r network 28, both
+# (bench/demo_field.py) it finds 33 of 48 lenses and the r network 30, both
 # with no other LRG among the candidates.
 DEMO_NETWORK = "kids-gri-cnn"
 DEMO_KNOWN = "demo-known"
