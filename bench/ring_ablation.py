@@ -34,7 +34,6 @@ import cross_simulator  # noqa: E402
 
 from classifier.training import TrainSettings, train  # noqa: E402
 from crosscheck.lenstronomy_sets import make_set  # noqa: E402
-from simulations import populations  # noqa: E402
 from simulations.generate import simulate_stampset  # noqa: E402
 from simulations.surveys import get_survey  # noqa: E402
 
@@ -53,27 +52,23 @@ VARIANTS = {
 
 
 def configure(doubles_first, smooth_rings):
-    """The KiDS-r configuration and the ring knot range of a variant."""
+    """The KiDS-r configuration of a variant."""
     config = copy.deepcopy(get_survey("kids-r"))
     if not doubles_first:
         config["lens"]["configurations"] = SIM2["configurations"]
     if not smooth_rings:
         config["subkinds"]["ring"] = SIM2["rings"]
-    return config, populations.RING_KNOTTED if smooth_rings else SIM2["knotted"]
+    if not smooth_rings:
+        config["lookalikes"]["ring_knotted"] = SIM2["knotted"]
+    return config
 
 
-def simulate(config, knotted, n, seed, path):
-    if path.exists():
-        return path
-    default = populations.RING_KNOTTED
-    populations.RING_KNOTTED = knotted
-    try:
+def simulate(config, n, seed, path):
+    if not path.exists():
         with tqdm(total=n, desc=path.name, unit="stamp") as bar:
             simulate_stampset(
                 config, n // 2, n - n // 2, seed, path, progress=lambda d, _: bar.update(d - bar.n)
             )
-    finally:
-        populations.RING_KNOTTED = default
     return path
 
 
@@ -95,9 +90,9 @@ def main():
     args = parser.parse_args()
     folder = Path(args.workdir)
     folder.mkdir(parents=True, exist_ok=True)
-    config, knotted = configure(False, False)
+    config = configure(False, False)
     tests = {
-        "project (sim-2)": simulate(config, knotted, args.n_test, 13, folder / "sim2-test.fits"),
+        "project (sim-2)": simulate(config, args.n_test, 13, folder / "sim2-test.fits"),
     }
     cross = folder / f"lenstronomy-kids-r-{args.cross_seed}.fits"
     if not cross.exists():
@@ -105,10 +100,10 @@ def main():
     tests["lenstronomy"] = cross
     rows = []
     for k, (name, flags) in enumerate(VARIANTS.items()):
-        config, knotted = configure(*flags)
+        config = configure(*flags)
         tag = f"v{k}"
-        train_path = simulate(config, knotted, args.n, 11, folder / f"{tag}-train-{args.n}.fits")
-        val_path = simulate(config, knotted, 2000, 12, folder / f"{tag}-val.fits")
+        train_path = simulate(config, args.n, 11, folder / f"{tag}-train-{args.n}.fits")
+        val_path = simulate(config, 2000, 12, folder / f"{tag}-val.fits")
         settings = TrainSettings(
             architecture="he2020-cnn",
             epochs=args.epochs,

@@ -59,9 +59,6 @@ SUBHALO_MASS_BINS = 10
 # Magnification given to look-alike features when drawing their brightness
 # from the source counts: log-uniform, the range of lensed arcs' (2-20).
 FEATURE_MAGNIFICATION = (2.0, 20.0)
-# The share of an unlensed ring's light in knots, uniform over this range
-# (generator lensfinder-sim-2 drew 0.2-0.9: beaded rings only).
-RING_KNOTTED = (0.0, 0.9)
 
 
 # --- small helpers ---------------------------------------------------------
@@ -561,7 +558,7 @@ def _lookalikes(config, kind, subkind, theta_E, central, scene, rng):
         # which are smooth streams). Smooth complete rings matter most: with
         # only beaded ones in training, a network learns "beads: not a lens"
         # and takes every smooth ring for an Einstein ring.
-        knotted = np.where(tidal, 0.0, uniform(rng, RING_KNOTTED, k))
+        knotted = np.where(tidal, 0.0, uniform(rng, config["lookalikes"]["ring_knotted"], k))
         radius = theta_E[idx] * uniform(rng, (0.7, 1.3), k)
         q, phi, theta0 = (
             uniform(rng, (0.6, 1.0), k),

@@ -87,6 +87,10 @@ LOOKALIKE_SHARES = {
     "alignment": 0.15,
     "compact": 0.10,
 }
+# The share of an unlensed ring's light in knots, uniform over this range:
+# smooth to beaded (generator lensfinder-sim-2 drew 0.2-0.9, beaded rings
+# only, and a network learned that a smooth complete ring is a lens).
+LOOKALIKES = {"ring_knotted": (0.0, 0.9)}
 SUBKIND_SHARES = {
     "spiral": {"face-on": 0.35, "inclined": 0.40, "edge-on": 0.25},
     # Complete rings are the look-alike a network most confuses with an
@@ -164,6 +168,7 @@ KIDS_R = {
     },
     "nonlens_kinds": LOOKALIKE_SHARES,
     "subkinds": SUBKIND_SHARES,
+    "lookalikes": LOOKALIKES,
     "environment": {
         # Galaxy counts to r ~ 25.5: ~40 per arcmin^2 (Metcalfe et al. 2001).
         "neighbours_per_arcmin2": 40.0,
@@ -255,6 +260,7 @@ LSST_G = {
     },
     "nonlens_kinds": LOOKALIKE_SHARES,
     "subkinds": SUBKIND_SHARES,
+    "lookalikes": LOOKALIKES,
     "environment": {
         # Deeper than KiDS: ~80 galaxies per arcmin^2 to g ~ 27.
         "neighbours_per_arcmin2": 80.0,
@@ -450,6 +456,7 @@ def validate(config: dict) -> dict:  # noqa: C901  (a flat list of checks, one p
         ("source.mag", 5, 35),
         ("source.phi_deg", -360, 360),
         ("source.snr_boost_dex", 0, 3),
+        ("lookalikes.ring_knotted", 0, 1),
         ("environment.neighbour_mag", 5, 35),
         ("environment.neighbour_r_eff_arcsec", 0, 10),
         ("environment.star_mag", 5, 35),

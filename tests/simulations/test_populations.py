@@ -146,6 +146,7 @@ def test_lenses_are_mostly_doubles_and_unlensed_rings_range_from_smooth_to_beade
     beaded = np.isin(p["subkind"][stamp], ("ring", "partial-ring")) & (p["kind"][stamp] == "ring")
     smooth_share = np.asarray(rings["weight"])[beaded]  # the light not in knots
     assert smooth_share.max() > 0.9 and smooth_share.min() < 0.2
+    assert tuple(config["lookalikes"]["ring_knotted"]) == (0.0, 0.9)
     assert np.mean(smooth_share > 0.8) == pytest.approx(2 / 9, abs=0.08)  # knots 0-0.9 of it
     complete = np.mean(p["subkind"][p["kind"] == "ring"] == "ring")
     assert complete == pytest.approx(config["subkinds"]["ring"]["ring"], abs=0.08)

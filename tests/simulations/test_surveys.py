@@ -37,6 +37,14 @@ def broken(change):
             r"subkinds.ring: the shares sum to 0.6",
         ),
         (
+            lambda c: c["lookalikes"].update(ring_knotted=(0.5, 1.5)),
+            r"lookalikes.ring_knotted = \[0.5, 1.5\] must lie within \[0, 1\]",
+        ),
+        (
+            lambda c: c.pop("lookalikes"),
+            r"The survey configuration lacks 'lookalikes.ring_knotted': add it",
+        ),
+        (
             lambda c: c["psf"].update(moffat_beta=(0.8, 3.0)),
             r"psf.moffat_beta = \[0.8, 3.0\]: a Moffat profile needs beta > 1",
         ),
